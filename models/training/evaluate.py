@@ -1,0 +1,317 @@
+"""Stage `evaluate`: measures the shapes preset on the test split and writes models/shapes/REPORT.md.
+
+Run alone with `npm run report:shapes` (needs the work folder of a build). Every number in the
+report is computed here; the bars are the ones issue #2 set, and a bar not met is reported as such.
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+import time
+from pathlib import Path
+from typing import Dict, List
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+from . import data, train_adapter, train_checker, world  # noqa: E402
+from .pipeline import ShapesPipeline, sample_ggd  # noqa: E402
+from .preset_io import load  # noqa: E402
+
+FULL = {"decode_cases": 200, "spread_samples": 16, "calibration_bins": 10}
+QUICK = {"decode_cases": 8, "spread_samples": 4, "calibration_bins": 4}
+SPREAD_LAMBDAS = [0.0, 0.5, 1.0, 1.5, 2.0]
+VAGUE_CAPTIONS = ["a shape", "an object"]
+
+
+def spearman(x, y) -> float:
+    def ranks(v):
+        v = np.asarray(v, dtype=np.float64)
+        order = v.argsort(kind="mergesort")
+        r = np.empty(len(v))
+        r[order] = np.arange(len(v))
+        for value in np.unique(v):  # average ranks for ties
+            mask = v == value
+            r[mask] = r[mask].mean()
+        return r
+
+    rx, ry = ranks(x), ranks(y)
+    if rx.std() == 0 or ry.std() == 0:
+        return float("nan")
+    return float(np.corrcoef(rx, ry)[0, 1])
+
+
+def fitted_r2(x, y) -> float:
+    """Coefficient of determination of the least-squares line of y on x (not sklearn's r2_score(x, y))."""
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    slope, intercept = np.polyfit(x, y, 1)
+    residual = ((y - (slope * x + intercept)) ** 2).sum()
+    total = ((y - y.mean()) ** 2).sum()
+    return float(1 - residual / total) if total > 0 else float("nan")
+
+
+def calibration(uncertainties: np.ndarray, hits: np.ndarray, bins: int) -> Dict:
+    """ProbVLM's S, R², −S·R²: equal-count bins by uncertainty (levels 1..n), Recall@1 per bin."""
+    order = np.argsort(uncertainties, kind="mergesort")
+    recalls = [float(hits[chunk].mean()) for chunk in np.array_split(order, bins)]
+    levels = np.arange(1, bins + 1)
+    s, r2 = spearman(levels, recalls), fitted_r2(levels, recalls)
+    return {"recall_per_level": [round(r, 4) for r in recalls], "S": round(s, 4), "R2": round(r2, 4), "minus_S_R2": round(-s * r2, 4)}
+
+
+def _cosine_top1(queries: torch.Tensor, candidates: torch.Tensor) -> torch.Tensor:
+    return (F.normalize(queries, dim=-1) @ F.normalize(candidates, dim=-1).t()).argmax(dim=-1)
+
+
+class Judge:
+    """Colour by pixel rule, shape by the separately trained checker."""
+
+    def __init__(self, work: Path):
+        self.checker = train_checker.load(work)
+
+    def __call__(self, images_uint8: np.ndarray):
+        colours = [train_checker.dominant_colour(im) for im in images_uint8]
+        with torch.no_grad():
+            logits, _ = self.checker(data.to_tensor(images_uint8))
+        shapes = [world.SHAPES[i] for i in logits.argmax(-1).tolist()]
+        return colours, shapes
+
+
+def run(work: Path, preset: Path, quick: bool = False, log=print) -> Dict:
+    started = time.time()
+    sizes = QUICK if quick else FULL
+    config = load(preset)
+    guidance, steps = config["defaults"]["guidanceScale"], config["defaults"]["steps"]
+    pipe = ShapesPipeline(work)
+    judge = Judge(work)
+    scenes = data.load_scenes(work, "test")
+    images = data.load_images(work, "test")
+    rng = random.Random(1234)
+    results: Dict = {"preset": config["name"], "test_scenes": len(scenes)}
+
+    # Retrieval with fully specified captions among all test candidates, both directions.
+    full = [world.full_caption(s, rng) for s in scenes]
+    t_emb, i_emb = pipe.text_embeds([c.text for c in full]), pipe.image_embeds(images)
+    t2i, i2t = _cosine_top1(t_emb, i_emb), _cosine_top1(i_emb, t_emb)
+    idx = torch.arange(len(scenes))
+    results["retrieval"] = {
+        "candidates": len(scenes),
+        "text_to_image_attribute_R1": round(float(np.mean([full[q].matches(scenes[int(t2i[q])]) for q in range(len(scenes))])), 4),
+        "image_to_text_attribute_R1": round(float(np.mean([full[int(i2t[q])].matches(scenes[q]) for q in range(len(scenes))])), 4),
+        "text_to_image_exact_R1": round(float((t2i == idx).float().mean()), 4),
+        "image_to_text_exact_R1": round(float((i2t == idx).float().mean()), 4),
+    }
+    log(f"evaluate retrieval {results['retrieval']}")
+
+    # Decoder fidelity: the mean (deviation 0) of each test image's distribution, decoded.
+    n = min(sizes["decode_cases"], len(scenes))
+    mu_i, _, _ = pipe.image_distribution(i_emb[:n])
+    decoded = pipe.decode(F.normalize(mu_i, dim=-1) * i_emb[:n].norm(dim=-1, keepdim=True), list(range(n)), steps, guidance)
+    colours, shapes = judge(decoded)
+    results["decoder_fidelity"] = {
+        "cases": n,
+        "colour_kept": round(float(np.mean([c == s.colour for c, s in zip(colours, scenes[:n])])), 4),
+        "shape_kept": round(float(np.mean([p == s.shape for p, s in zip(shapes, scenes[:n])])), 4),
+        "checker_on_source_images": _judge_accuracy(judge, data.load_images(work, "test")[:n], scenes[:n]),
+    }
+    log(f"evaluate decoder fidelity {results['decoder_fidelity']}")
+
+    # Caption decoding: the mean of a fully specified caption's distribution, bridged and decoded.
+    mu_t, _, _ = pipe.text_distribution(t_emb[:n])
+    decoded_captions = pipe.decode(pipe.bridge(mu_t, config["bridge"]), list(range(n)), steps, guidance)
+    colours, shapes = judge(decoded_captions)
+    results["caption_decoding"] = {
+        "cases": n,
+        "colour_shown": round(float(np.mean([c == full[i].attributes["colour"] for i, c in enumerate(colours)])), 4),
+        "shape_shown": round(float(np.mean([p == full[i].attributes["shape"] for i, p in enumerate(shapes)])), 4),
+    }
+    log(f"evaluate caption decoding {results['caption_decoding']}")
+    _save_strip(work / "caption_decoding.png", decoded_captions[:16])
+
+    # Uncertainty against ambiguity: every test scene captioned at each specificity 0..5.
+    spec_caps = [world.caption_for(s, rng.sample(world.ATTRIBUTES, k), rng) for s in scenes for k in range(len(world.ATTRIBUTES) + 1)]
+    spec_emb = pipe.text_embeds([c.text for c in spec_caps])
+    results["uncertainty_vs_specificity"] = _specificity_stats(pipe.adapter.text, pipe.adapter.options.text_scale, spec_emb, spec_caps)
+    log(f"evaluate uncertainty {results['uncertainty_vs_specificity']}")
+
+    # Calibration on the retrieval task: one caption of random specificity per test image.
+    queries = [world.random_caption(s, rng) for s in scenes]
+    q_emb = pipe.text_embeds([c.text for c in queries])
+    hits = (_cosine_top1(q_emb, i_emb) == idx).numpy()
+    results["calibration_text"] = calibration(pipe.text_uncertainty(q_emb).numpy(), hits, sizes["calibration_bins"])
+    log(f"evaluate calibration {results['calibration_text']}")
+
+    # The reference objective on the same data, for comparison.
+    comparison_dir = work / "adapter-surrogate"
+    if comparison_dir.exists():
+        other = train_adapter.load(comparison_dir)
+        u_other = train_adapter.uncertainty(other.text, train_adapter.scale_inputs(q_emb, other.options.text_scale)).numpy()
+        results["objective_comparison"] = {
+            pipe.adapter.options.objective: _objective_summary(pipe.adapter, spec_emb, spec_caps, results["calibration_text"]),
+            other.options.objective: _objective_summary(other, spec_emb, spec_caps, calibration(u_other, hits, sizes["calibration_bins"])),
+        }
+
+    # Spread grows with deviation, for vague captions.
+    results["spread"] = _spread(pipe, judge, config, sizes["spread_samples"], steps, guidance, work)
+    log(f"evaluate spread {results['spread']}")
+
+    results["seconds"] = round(time.time() - started, 1)
+    (work / "evaluation.json").write_text(json.dumps(results, indent=2))
+    stages = json.loads((work / "stages.json").read_text()) if (work / "stages.json").exists() else {}
+    (preset / "REPORT.md").write_text(render_report(results, config, stages, quick))
+    return {"report": str(preset / "REPORT.md"), "bars": {b["name"]: b["met"] for b in bars(results)}}
+
+
+def _judge_accuracy(judge: Judge, images: torch.Tensor, scenes) -> Dict:
+    uint8 = ((images.permute(0, 2, 3, 1) + 1) * 127.5).round().clamp(0, 255).byte().numpy()
+    colours, shapes = judge(uint8)
+    return {
+        "colour": round(float(np.mean([c == s.colour for c, s in zip(colours, scenes)])), 4),
+        "shape": round(float(np.mean([p == s.shape for p, s in zip(shapes, scenes)])), 4),
+    }
+
+
+def _specificity_stats(model, scale, emb, caps) -> Dict:
+    u = train_adapter.uncertainty(model, train_adapter.scale_inputs(emb, scale)).numpy()
+    spec = np.array([c.specificity for c in caps])
+    by_level = {int(k): round(float(np.median(u[spec == k])), 6) for k in np.unique(spec)}
+    return {"captions": len(caps), "spearman": round(spearman(spec, u), 4), "median_uncertainty_by_attributes_named": by_level}
+
+
+def _objective_summary(trained, spec_emb, spec_caps, calib) -> Dict:
+    stats = _specificity_stats(trained.text, trained.options.text_scale, spec_emb, spec_caps)
+    _, _, beta = train_adapter.distribution(trained.text, train_adapter.scale_inputs(spec_emb, trained.options.text_scale))
+    return {"spearman": stats["spearman"], "minus_S_R2": calib["minus_S_R2"], "mean_beta": round(float(beta.mean()), 4)}
+
+
+def _spread(pipe: ShapesPipeline, judge: Judge, config, count: int, steps: int, guidance: float, work: Path) -> Dict:
+    out = {}
+    strips = []
+    for caption in VAGUE_CAPTIONS:
+        mu, alpha, beta = pipe.text_distribution(pipe.text_embeds([caption]))
+        base = sample_ggd(mu[0], alpha[0], beta[0], count, torch.Generator().manual_seed(99))
+        rows = {}
+        for lam in SPREAD_LAMBDAS:
+            cells = mu[0] + lam * (base - mu[0])
+            # The same latent seed down each column, as Penumbra does: rows differ by embedding alone.
+            imgs = pipe.decode(pipe.bridge(cells, config["bridge"]), list(range(count)), steps, guidance)
+            colours, shapes = judge(imgs)
+            rows[str(lam)] = {"distinct_colours": len(set(colours) - {"none"}), "distinct_shapes": len(set(shapes))}
+            strips.append(imgs)
+        ordered = [rows[str(l)] for l in SPREAD_LAMBDAS if l <= 1.5]
+        rises = all(b["distinct_colours"] >= a["distinct_colours"] and b["distinct_shapes"] >= a["distinct_shapes"] for a, b in zip(ordered, ordered[1:]))
+        strictly = ordered[-1]["distinct_colours"] > ordered[0]["distinct_colours"] and ordered[-1]["distinct_shapes"] > ordered[0]["distinct_shapes"]
+        out[caption] = {"samples_per_row": count, "rows": rows, "rises_to_1.5": bool(rises and strictly)}
+    _save_grid(work / "spread.png", strips)
+    return out
+
+
+def _save_strip(path: Path, images: np.ndarray) -> None:
+    from PIL import Image
+
+    Image.fromarray(np.concatenate(list(images), axis=1)).save(path)
+
+
+def _save_grid(path: Path, rows: List[np.ndarray]) -> None:
+    from PIL import Image
+
+    Image.fromarray(np.concatenate([np.concatenate(list(r), axis=1) for r in rows], axis=0)).save(path)
+
+
+def bars(r: Dict) -> List[Dict]:
+    ret, dec, cap = r["retrieval"], r["decoder_fidelity"], r["caption_decoding"]
+    spread_ok = all(v["rises_to_1.5"] for v in r["spread"].values())
+    return [
+        {"name": "retrieval text→image (attributes) ≥ 0.9", "value": ret["text_to_image_attribute_R1"], "met": ret["text_to_image_attribute_R1"] >= 0.9},
+        {"name": "retrieval image→text (attributes) ≥ 0.9", "value": ret["image_to_text_attribute_R1"], "met": ret["image_to_text_attribute_R1"] >= 0.9},
+        {"name": "decoder keeps colour ≥ 0.90", "value": dec["colour_kept"], "met": dec["colour_kept"] >= 0.9},
+        {"name": "decoder keeps shape ≥ 0.80", "value": dec["shape_kept"], "met": dec["shape_kept"] >= 0.8},
+        {"name": "caption decoding shows colour ≥ 0.85", "value": cap["colour_shown"], "met": cap["colour_shown"] >= 0.85},
+        {"name": "caption decoding shows shape ≥ 0.70", "value": cap["shape_shown"], "met": cap["shape_shown"] >= 0.7},
+        {"name": "Spearman(attributes named, uncertainty) ≤ −0.6", "value": r["uncertainty_vs_specificity"]["spearman"], "met": r["uncertainty_vs_specificity"]["spearman"] <= -0.6},
+        {"name": "calibration −S·R² (text queries) ≥ 0.8", "value": r["calibration_text"]["minus_S_R2"], "met": r["calibration_text"]["minus_S_R2"] >= 0.8},
+        {"name": "spread rises with λ from 0 to 1.5 (vague captions)", "value": "yes" if spread_ok else "no", "met": spread_ok},
+    ]
+
+
+def render_report(r: Dict, config: Dict, stages: Dict, quick: bool) -> str:
+    lines = [
+        "# The shapes preset: evaluation report",
+        "",
+        "Written by `npm run report:shapes` (models/training/evaluate.py) on the test split, which training never sees;",
+        "`npm run train:shapes` runs it as its last stage. Do not edit by hand.",
+        "",
+    ]
+    if quick:
+        lines += ["**This is a --quick smoke build: a few training steps on tiny splits. Its numbers mean nothing.**", ""]
+    lines += ["## Bars", "", "| bar | value | met |", "| --- | --- | --- |"]
+    lines += [f"| {b['name']} | {b['value']} | {'yes' if b['met'] else '**no**'} |" for b in bars(r)]
+    ret = r["retrieval"]
+    lines += [
+        "",
+        "## Retrieval",
+        "",
+        f"Fully specified captions (shape, colour, size, position, background) of the {ret['candidates']} test scenes, ranked by cosine",
+        "similarity among all test candidates. A hit (attributes) is a top-ranked item that agrees on every attribute the caption names;",
+        "several scenes share a caption, so exact-pair recall cannot reach 1.",
+        "",
+        "| direction | R@1 attributes | R@1 exact pair |",
+        "| --- | --- | --- |",
+        f"| text → image | {ret['text_to_image_attribute_R1']} | {ret['text_to_image_exact_R1']} |",
+        f"| image → text | {ret['image_to_text_attribute_R1']} | {ret['image_to_text_exact_R1']} |",
+        "",
+        "## Decoding",
+        "",
+        f"Preset defaults: {config['defaults']['steps']} {config['scheduler']['type'].upper()} steps, guidance {config['defaults']['guidanceScale']}, noise level {config['defaults']['noiseLevel']}, empty prompt.",
+        "Colour is judged by a pixel rule (the palette colour nearest to most pixels that differ from the corners); shape by a small CNN",
+        "trained separately on rendered training images (models/training/train_checker.py), never by a decoder.",
+        "",
+        "| check | cases | colour | shape |",
+        "| --- | --- | --- | --- |",
+        f"| the judge on the source test images | {r['decoder_fidelity']['cases']} | {r['decoder_fidelity']['checker_on_source_images']['colour']} | {r['decoder_fidelity']['checker_on_source_images']['shape']} |",
+        f"| test image → image adapter mean → decoded | {r['decoder_fidelity']['cases']} | {r['decoder_fidelity']['colour_kept']} | {r['decoder_fidelity']['shape_kept']} |",
+        f"| full caption → text adapter mean → bridge → decoded | {r['caption_decoding']['cases']} | {r['caption_decoding']['colour_shown']} | {r['caption_decoding']['shape_shown']} |",
+        "",
+        "## Uncertainty follows ambiguity",
+        "",
+        f"Each test scene captioned once with each number of named attributes (0–5): {r['uncertainty_vs_specificity']['captions']} captions.",
+        f"Spearman correlation between the number named and the text uncertainty scalar: **{r['uncertainty_vs_specificity']['spearman']}**.",
+        "",
+        "| attributes named | median uncertainty |",
+        "| --- | --- |",
+    ]
+    lines += [f"| {k} | {v} |" for k, v in r["uncertainty_vs_specificity"]["median_uncertainty_by_attributes_named"].items()]
+    cal = r["calibration_text"]
+    lines += [
+        "",
+        "## Calibration (text queries)",
+        "",
+        f"One caption of random specificity per test image queries the {ret['candidates']} test images; a hit is the query's own image ranked first.",
+        f"Queries are sorted by uncertainty into {len(cal['recall_per_level'])} equal-count levels. S is the Spearman correlation of level and Recall@1;",
+        "R² is the coefficient of determination of the least-squares line of recall on level (ProbVLM's snippet calls",
+        "`r2_score(levels, recalls)`, which depends on scale; Penumbra uses the fitted line).",
+        "",
+        f"Recall@1 per level: {cal['recall_per_level']}; S = {cal['S']}, R² = {cal['R2']}, **−S·R² = {cal['minus_S_R2']}**.",
+    ]
+    if "objective_comparison" in r:
+        lines += ["", "## Exact GGD NLL against the reference surrogate", "",
+                  f"Both adapters trained by models/training/train_adapter.py on the same pairs and steps. The preset uses **{config['adapter']['objective']}**.", "",
+                  "| objective | Spearman(named, uncertainty) | −S·R² | mean β (test captions) |", "| --- | --- | --- | --- |"]
+        lines += [f"| {k} | {v['spearman']} | {v['minus_S_R2']} | {v['mean_beta']} |" for k, v in r["objective_comparison"].items()]
+    lines += ["", "## Spread grows with deviation", "",
+              "Base samples from the caption's distribution, interpolated as x(λ) = μ + λ(x_s − μ), bridged and decoded with one latent seed per column.",
+              "Distinct colours and shapes among each row's decoded images:", "",
+              "| caption | " + " | ".join(f"λ = {l}" for l in SPREAD_LAMBDAS) + " | rises to 1.5 |", "| --- |" + " --- |" * (len(SPREAD_LAMBDAS) + 1)]
+    for caption, v in r["spread"].items():
+        cells = [f"{v['rows'][str(l)]['distinct_colours']} colours, {v['rows'][str(l)]['distinct_shapes']} shapes" for l in SPREAD_LAMBDAS]
+        lines.append(f"| {caption} | " + " | ".join(cells) + f" | {'yes' if v['rises_to_1.5'] else 'no'} |")
+    if stages:
+        total = sum(s["seconds"] for s in stages.values())
+        lines += ["", "## Build", "", f"Stage times of the `npm run train:shapes` build that produced this preset (2 CPU threads): total **{total / 60:.1f} min**.", "",
+                  "| stage | seconds |", "| --- | --- |"]
+        lines += [f"| {k} | {v['seconds']} |" for k, v in stages.items()]
+        lines += ["", "(the evaluate stage's own time is not in this table: it is written by that stage)"]
+    return "\n".join(lines) + "\n"

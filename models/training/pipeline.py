@@ -1,0 +1,84 @@
+"""The PyTorch reference pipeline on the shapes weights: GGD sampling, bridging and unCLIP decoding.
+
+REPORT.md is computed with it, and the engine's benchmark runs it beside Penumbra as the baseline.
+It follows SCIENCE.md step for step; the TypeScript engine is the product, this is the yardstick.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from . import data, train_adapter, train_clip, train_unet, train_vae
+from .diffusion import SAMPLERS, noise_augment
+
+
+class ShapesPipeline:
+    def __init__(self, work: Path, adapter_dir: Optional[Path] = None):
+        self.tokenizer = data.load_tokenizer(work)
+        self.clip = train_clip.load(work)
+        self.vae, self.scaling_factor = train_vae.load(work)
+        self.unet, self.stats = train_unet.load(work)
+        self.adapter = train_adapter.load(adapter_dir or work / "adapter-preset")
+        with torch.no_grad():
+            self.empty_prompt = self.clip.text.hidden_states(self.tokenizer.encode_batch([""]))
+
+    # -- encoders and adapter ------------------------------------------------------------------
+    @torch.no_grad()
+    def text_embeds(self, texts: List[str]) -> torch.Tensor:
+        return torch.cat([self.clip.text.embed_trimmed(self.tokenizer.encode_batch(texts[i : i + 500])) for i in range(0, len(texts), 500)])
+
+    @torch.no_grad()
+    def image_embeds(self, images: torch.Tensor) -> torch.Tensor:
+        return torch.cat([self.clip.image(images[i : i + 500]) for i in range(0, len(images), 500)])
+
+    def text_distribution(self, raw: torch.Tensor):
+        return train_adapter.distribution(self.adapter.text, train_adapter.scale_inputs(raw, self.adapter.options.text_scale))
+
+    def image_distribution(self, raw: torch.Tensor):
+        return train_adapter.distribution(self.adapter.image, train_adapter.scale_inputs(raw, self.adapter.options.image_scale))
+
+    def text_uncertainty(self, raw: torch.Tensor) -> torch.Tensor:
+        return train_adapter.uncertainty(self.adapter.text, train_adapter.scale_inputs(raw, self.adapter.options.text_scale))
+
+    def bridge(self, text_space: torch.Tensor, bridge: dict) -> torch.Tensor:
+        """Gap shift from the text adapter's space to the image adapter's, then back to the decoder's scale."""
+        shifted = text_space - torch.tensor(bridge["textMean"]) + torch.tensor(bridge["imageMean"])
+        return F.normalize(shifted, dim=-1) * bridge["imageNorm"]
+
+    # -- decoding ----------------------------------------------------------------------------------
+    @torch.no_grad()
+    def decode(self, embeds: torch.Tensor, seeds: List[int], steps: int = 20, guidance: float = 3.0, noise_level: int = 0,
+               scheduler: str = "pndm", chunk: int = 50) -> np.ndarray:
+        """Image embeddings (decoder scale) -> uint8 images [N, 64, 64, 3]; one latent seed per image."""
+        out = []
+        for start in range(0, len(embeds), chunk):
+            e = embeds[start : start + chunk]
+            n = len(e)
+            latents = torch.stack([torch.randn(4, 16, 16, generator=torch.Generator().manual_seed(s)) for s in seeds[start : start + n]])
+            aug_noise = torch.randn(e.shape, generator=torch.Generator().manual_seed(seeds[start]))
+            levels = torch.full((n,), noise_level, dtype=torch.long)
+            cond = noise_augment(e, levels, self.stats["mean"], self.stats["std"], aug_noise)
+            labels = torch.cat([torch.zeros_like(cond), cond])
+            prompts = self.empty_prompt.expand(2 * n, -1, -1)
+
+            def denoise(x, t):
+                both = self.unet(torch.cat([x, x]), torch.tensor([t]), prompts, labels)
+                uncond, conditioned = both.chunk(2)
+                return uncond + guidance * (conditioned - uncond)
+
+            z = SAMPLERS[scheduler](denoise, latents, steps)
+            pixels = self.vae.decoder(z / self.scaling_factor)
+            out.append(((pixels / 2 + 0.5).clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1).numpy())
+        return np.concatenate(out)
+
+
+def sample_ggd(mu: torch.Tensor, alpha: torch.Tensor, beta: torch.Tensor, count: int, generator: torch.Generator) -> torch.Tensor:
+    """`count` draws x = μ + α·s·G^(1/β), G ~ Gamma(1/β, 1), s = ±1 (SCIENCE.md)."""
+    shape = (count,) + tuple(mu.shape)
+    gamma = torch._standard_gamma((1.0 / beta).expand(shape).contiguous(), generator=generator)
+    sign = torch.where(torch.rand(shape, generator=generator) < 0.5, -1.0, 1.0)
+    return mu + alpha * sign * gamma.pow(1.0 / beta)

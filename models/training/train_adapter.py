@@ -1,0 +1,286 @@
+"""The ProbVLM adapter trainer: two BayesCap heads on frozen paired embeddings (ICCV 2023).
+
+Generic: it reads a pairs file (`image_embeds` [N,D], `text_embeds` [N,D]) and knows nothing of the
+world the pairs came from, so the same script trains adapters for the shapes preset and for real
+CLIP spaces. With --preset it exports `adapterImage` / `adapterText` and writes the preset's
+`adapter`, `bridge` and `uncertainty` fields.
+
+Objectives (SCIENCE.md):
+  exact      the generalized-Gaussian NLL (r/α)^β − log β + log α + log Γ(1/β) + log 2, with α, β
+             clamped as at run time and the power's exponent capped for stability (default);
+  surrogate  the reference code's stabilised loss, (r/α)^β replaced by β·r/α.
+Both add the intra-modal terms, the cross-modal terms (each modality's distribution scored on the
+paired embedding of the other) weighted by λ, and the L1 term: T1·L1 + T2·(intra + λ·cross).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import time
+from dataclasses import dataclass, asdict, field
+from pathlib import Path
+from typing import Dict, Optional
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import torch.nn as nn  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+from . import preset_io  # noqa: E402
+
+ALPHA_EPS, BETA_EPS = 1e-4, 1e-4
+ALPHA_CLAMP, BETA_CLAMP = (1e-4, 5.0), (0.1, 5.0)
+SCALES = ("raw", "l2", "l2x100")
+QUANTILE_COUNT = 101
+
+
+class BayesCap(nn.Module):
+    """ProbVLM's BayesCap MLP: residual trunk, then μ, 1/α and β heads (the last two end in ReLU)."""
+
+    def __init__(self, dim: int, hidden: int = 256, dropout: float = 0.05):
+        super().__init__()
+        self.trunk = nn.Sequential(nn.Linear(dim, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden, dim))
+        self.mu = nn.Sequential(nn.Linear(dim, dim), nn.ReLU(), nn.Linear(dim, dim))
+        self.one_over_alpha = nn.Sequential(nn.Linear(dim, dim), nn.ReLU(), nn.Linear(dim, dim), nn.ReLU())
+        self.beta = nn.Sequential(nn.Linear(dim, dim), nn.ReLU(), nn.Linear(dim, dim), nn.ReLU())
+        # Start the ReLU heads well inside their live range (α ≈ 0.1, β ≈ 2): a head born at 0 has no gradient.
+        nn.init.constant_(self.one_over_alpha[2].bias, 10.0)
+        nn.init.constant_(self.beta[2].bias, 2.0)
+
+    def forward(self, embedding: torch.Tensor):
+        x = self.trunk(embedding) + embedding
+        return self.mu(x), self.one_over_alpha(x), self.beta(x)
+
+
+def heads_to_params(one_over_alpha: torch.Tensor, beta: torch.Tensor):
+    alpha = (1.0 / (one_over_alpha + ALPHA_EPS)).clamp(*ALPHA_CLAMP)
+    return alpha, (beta + BETA_EPS).clamp(*BETA_CLAMP)
+
+
+def ggd_nll(x: torch.Tensor, mu: torch.Tensor, alpha: torch.Tensor, beta: torch.Tensor, objective: str) -> torch.Tensor:
+    """Mean per-dimension negative log-likelihood of x under GGD(μ, α, β)."""
+    ratio = (x - mu).abs() / alpha
+    if objective == "exact":
+        power = torch.exp((beta * torch.log(ratio + 1e-12)).clamp(max=30.0))
+    elif objective == "surrogate":
+        power = beta * ratio
+    else:
+        raise ValueError(f"objective must be 'exact' or 'surrogate', got {objective!r}")
+    return (power - torch.log(beta) + torch.log(alpha) + torch.lgamma(1.0 / beta) + math.log(2.0)).mean()
+
+
+def variance(alpha: torch.Tensor, beta: torch.Tensor) -> torch.Tensor:
+    """Aleatoric variance per dimension: α² Γ(3/β) / Γ(1/β)."""
+    return alpha.pow(2) * torch.exp(torch.lgamma(3.0 / beta) - torch.lgamma(1.0 / beta))
+
+
+def scale_inputs(raw: torch.Tensor, scale: str) -> torch.Tensor:
+    if scale == "raw":
+        return raw
+    unit = F.normalize(raw, dim=-1)
+    return unit * 100.0 if scale == "l2x100" else unit
+
+
+@dataclass
+class Options:
+    pairs: Path
+    preset: Optional[Path] = None
+    val_pairs: Optional[Path] = None
+    out: Optional[Path] = None
+    comparison_dir: Optional[Path] = None
+    objective: str = "exact"
+    steps: int = 4000
+    batch: int = 512
+    lr: float = 1e-3
+    hidden: int = 256
+    dropout: float = 0.05
+    t1: float = 1.0
+    t2: float = 0.1
+    lambda_cross: float = 1.0
+    text_scale: str = "l2"
+    image_scale: str = "l2"
+    seed: int = 0
+
+
+@dataclass
+class Trained:
+    image: BayesCap
+    text: BayesCap
+    options: Options
+    metrics: Dict[str, float] = field(default_factory=dict)
+
+
+def load_pairs(path: Path, options: Options):
+    with np.load(path) as data:
+        image = torch.from_numpy(np.asarray(data["image_embeds"], dtype=np.float32))
+        text = torch.from_numpy(np.asarray(data["text_embeds"], dtype=np.float32))
+    if image.ndim != 2 or image.shape != text.shape:
+        raise ValueError(f"{path}: image_embeds and text_embeds must both be [N, D] of one shape; got {tuple(image.shape)} and {tuple(text.shape)}")
+    if not (torch.isfinite(image).all() and torch.isfinite(text).all()):
+        raise ValueError(f"{path}: embeddings contain NaN or infinity")
+    return image, text
+
+
+def _loss(model_i, model_t, zi, zt, o: Options):
+    mu_i, ooa_i, b_i = model_i(zi)
+    mu_t, ooa_t, b_t = model_t(zt)
+    a_i, b_i = heads_to_params(ooa_i, b_i)
+    a_t, b_t = heads_to_params(ooa_t, b_t)
+    intra = ggd_nll(zi, mu_i, a_i, b_i, o.objective) + ggd_nll(zt, mu_t, a_t, b_t, o.objective)
+    cross = ggd_nll(zt, mu_i, a_i, b_i, o.objective) + ggd_nll(zi, mu_t, a_t, b_t, o.objective)
+    l1 = F.l1_loss(mu_i, zi) + F.l1_loss(mu_t, zt)
+    return o.t1 * l1 + o.t2 * (intra + o.lambda_cross * cross), {"l1": l1.item(), "intra_nll": intra.item(), "cross_nll": cross.item()}
+
+
+def train(o: Options, log=print) -> Trained:
+    torch.manual_seed(o.seed)
+    raw_i, raw_t = load_pairs(o.pairs, o)
+    zi, zt = scale_inputs(raw_i, o.image_scale), scale_inputs(raw_t, o.text_scale)
+    dim = zi.shape[1]
+    model_i, model_t = BayesCap(dim, o.hidden, o.dropout), BayesCap(dim, o.hidden, o.dropout)
+    params = list(model_i.parameters()) + list(model_t.parameters())
+    opt = torch.optim.Adam(params, lr=o.lr)
+    schedule = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * s / o.steps)))
+    generator = torch.Generator().manual_seed(o.seed)
+    started = time.time()
+    for step in range(o.steps):
+        idx = torch.randint(0, len(zi), (min(o.batch, len(zi)),), generator=generator)
+        loss, parts = _loss(model_i, model_t, zi[idx], zt[idx], o)
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 5.0)
+        opt.step()
+        schedule.step()
+        if step % 500 == 0 or step == o.steps - 1:
+            log(f"adapter[{o.objective}] step {step}/{o.steps} loss {loss.item():.4f} {json.dumps({k: round(v, 4) for k, v in parts.items()})} ({time.time() - started:.0f}s)")
+    model_i.eval()
+    model_t.eval()
+    trained = Trained(model_i, model_t, o)
+    if o.val_pairs is not None:
+        vi, vt = load_pairs(o.val_pairs, o)
+        with torch.no_grad():
+            _, parts = _loss(model_i, model_t, scale_inputs(vi, o.image_scale), scale_inputs(vt, o.text_scale), o)
+            _, _, beta_t = model_t(scale_inputs(vt, o.text_scale))
+        trained.metrics = {f"val_{k}": round(v, 5) for k, v in parts.items()}
+    return trained
+
+
+@torch.no_grad()
+def distribution(model: BayesCap, z_scaled: torch.Tensor):
+    mu, ooa, beta = model(z_scaled)
+    alpha, beta = heads_to_params(ooa, beta)
+    return mu, alpha, beta
+
+
+@torch.no_grad()
+def uncertainty(model: BayesCap, z_scaled: torch.Tensor) -> torch.Tensor:
+    """The uncertainty scalar per input: mean aleatoric variance over dimensions (ProbVLM's choice)."""
+    _, alpha, beta = distribution(model, z_scaled)
+    return variance(alpha, beta).mean(dim=-1)
+
+
+def quantiles(values: torch.Tensor) -> list:
+    return preset_io.floats(torch.quantile(values.double(), torch.linspace(0, 1, QUANTILE_COUNT, dtype=torch.float64)), 8)
+
+
+def save(trained: Trained, folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    torch.save({"image": trained.image.state_dict(), "text": trained.text.state_dict(), "options": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(trained.options).items()}}, folder / "adapter.pt")
+
+
+def load(folder: Path) -> Trained:
+    saved = torch.load(folder / "adapter.pt")
+    o = Options(**{k: (Path(v) if k in ("pairs", "preset", "val_pairs", "out", "comparison_dir") and v not in (None, "None") else (None if v == "None" else v)) for k, v in saved["options"].items()})
+    dim = saved["image"]["mu.2.weight"].shape[0]
+    image, text = BayesCap(dim, o.hidden, o.dropout), BayesCap(dim, o.hidden, o.dropout)
+    image.load_state_dict(saved["image"])
+    text.load_state_dict(saved["text"])
+    return Trained(image.eval(), text.eval(), o)
+
+
+def write_to_preset(trained: Trained, preset: Path) -> Dict:
+    o = trained.options
+    raw_i, raw_t = load_pairs(o.pairs, o)
+    zi, zt = scale_inputs(raw_i, o.image_scale), scale_inputs(raw_t, o.text_scale)
+    dim = zi.shape[1]
+    for key, model, filename in (("adapterImage", trained.image, "adapter_image.onnx"), ("adapterText", trained.text, "adapter_text.onnx")):
+        preset_io.export_onnx(model, (torch.zeros(1, dim),), preset / filename, ["embedding"], ["mu", "one_over_alpha", "beta"],
+                              {"embedding": {0: "batch"}, "mu": {0: "batch"}, "one_over_alpha": {0: "batch"}, "beta": {0: "batch"}})
+    with torch.no_grad():
+        mu_t = torch.cat([distribution(trained.text, zt[i : i + 4096])[0] for i in range(0, len(zt), 4096)])
+        u_t = torch.cat([uncertainty(trained.text, zt[i : i + 4096]) for i in range(0, len(zt), 4096)])
+        unique_images = torch.unique(zi, dim=0)
+        u_i = uncertainty(trained.image, unique_images)
+    config = preset_io.load(preset)
+    config.setdefault("files", {})
+    config["files"]["adapterImage"] = preset_io.file_entry(preset, "adapter_image.onnx")
+    config["files"]["adapterText"] = preset_io.file_entry(preset, "adapter_text.onnx")
+    config["adapter"] = {
+        "alphaEps": ALPHA_EPS, "betaEps": BETA_EPS, "alphaClamp": list(ALPHA_CLAMP), "betaClamp": list(BETA_CLAMP),
+        "inputScale": {"text": o.text_scale, "image": o.image_scale},
+        "objective": o.objective,
+        "training": {"pairs": int(len(zi)), "steps": o.steps, "batch": o.batch, "lr": o.lr, "hidden": o.hidden, "dropout": o.dropout,
+                     "t1": o.t1, "t2": o.t2, "lambdaCross": o.lambda_cross, "seed": o.seed, **trained.metrics},
+    }
+    # The bridge maps the text adapter's output space (where caption samples live) onto the image
+    # adapter's input space: shift by the difference of the two means, then restore the image norm.
+    config["bridge"] = {
+        "type": "gap-shift",
+        "textMean": preset_io.floats(mu_t.mean(0)),
+        "imageMean": preset_io.floats(zi.mean(0)),
+        "imageNorm": round(float(raw_i.norm(dim=-1).mean()), 6),
+    }
+    config["uncertainty"] = {"text": quantiles(u_t), "image": quantiles(u_i), "count": {"text": int(len(u_t)), "image": int(len(u_i))}}
+    preset_io.save(preset, config)
+    return {"objective": o.objective, "text_uncertainty_median": config["uncertainty"]["text"][50], **trained.metrics}
+
+
+def run(o: Options, log=print) -> Dict:
+    """Trains the preset's adapter and, when comparison_dir is set, the other objective for REPORT.md."""
+    trained = train(o, log)
+    result = {}
+    if o.out is not None:
+        save(trained, o.out)
+    if o.preset is not None:
+        result = write_to_preset(trained, o.preset)
+    if o.comparison_dir is not None:
+        other = "surrogate" if o.objective == "exact" else "exact"
+        comparison = train(Options(**{**asdict(o), "objective": other, "preset": None, "comparison_dir": None}), log)
+        save(comparison, o.comparison_dir)
+        result["comparison"] = {"objective": other, **comparison.metrics}
+    return result
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--pairs", type=Path, required=True, help="npz with image_embeds [N,D] and text_embeds [N,D]")
+    p.add_argument("--val-pairs", type=Path)
+    p.add_argument("--preset", type=Path, help="preset folder to export the adapter into")
+    p.add_argument("--out", type=Path, help="folder for the PyTorch checkpoint")
+    p.add_argument("--objective", choices=["exact", "surrogate"], default="exact")
+    p.add_argument("--steps", type=int, default=4000)
+    p.add_argument("--batch", type=int, default=512)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--hidden", type=int, default=256)
+    p.add_argument("--t1", type=float, default=1.0, help="weight of the L1 term")
+    p.add_argument("--t2", type=float, default=0.1, help="weight of the GGD terms")
+    p.add_argument("--lambda-cross", type=float, default=1.0, help="weight of the cross-modal terms inside T2")
+    p.add_argument("--text-scale", choices=SCALES, default="l2")
+    p.add_argument("--image-scale", choices=SCALES, default="l2")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=2)
+    a = p.parse_args(argv)
+    if a.preset is None and a.out is None:
+        p.error("give --preset (export into a preset folder) and/or --out (keep the checkpoint)")
+    torch.set_num_threads(a.threads)
+    o = Options(pairs=a.pairs, val_pairs=a.val_pairs, preset=a.preset, out=a.out, objective=a.objective, steps=a.steps, batch=a.batch, lr=a.lr,
+                hidden=a.hidden, t1=a.t1, t2=a.t2, lambda_cross=a.lambda_cross, text_scale=a.text_scale, image_scale=a.image_scale, seed=a.seed)
+    print(json.dumps(run(o), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
