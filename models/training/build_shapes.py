@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parents[2]
 DEFAULT_WORK = REPO / "models" / ".work" / "shapes"
 DEFAULT_PRESET = REPO / "models" / "shapes"
 
-FULL_STEPS = {"clip": 2500, "vae": 1500, "checker": 800, "unet": 8000, "adapter": 4000}
+FULL_STEPS = {"clip": 2500, "vae": 1500, "checker": 800, "unet": 8000, "adapter": 3000}
 QUICK_STEPS = {"clip": 4, "vae": 4, "checker": 4, "unet": 4, "adapter": 4}
 
 
@@ -42,11 +42,11 @@ def stages(work: Path, preset: Path, steps: Dict[str, int], quick: bool, log) ->
             "adapter",
             "adapter.done",
             lambda: train_adapter.run(
-                train_adapter.Options(pairs=pairs, val_pairs=work / "pairs_val.npz", preset=preset, out=work / "adapter-preset", steps=steps["adapter"], comparison_dir=work / "adapter-surrogate"),
+                train_adapter.Options(pairs=pairs, val_pairs=work / "pairs_val.npz", preset=preset, out=preset / "torch", steps=steps["adapter"], comparison_dir=preset / "torch" / "comparison"),
                 log=log,
             ),
         ),
-        ("evaluate", "evaluate.done", lambda: evaluate.run(work, preset, quick=quick, log=log)),
+        ("evaluate", "evaluate.done", lambda: evaluate.run(preset, build_record=work / "stages.json", log=log)),
     ]
 
 

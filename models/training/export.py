@@ -68,6 +68,10 @@ def export_preset(work: Path, preset: Path, quick: bool = False) -> Dict:
     unet, stats = train_unet.load(work)
 
     shutil.copytree(work / "tokenizer", preset / "tokenizer", dirs_exist_ok=True)
+    # PyTorch twins of the ONNX files: the reference pipeline (REPORT.md, the benchmark's baseline) runs on them.
+    (preset / "torch").mkdir(exist_ok=True)
+    for name in ("clip.pt", "vae.pt", "unet.pt", "checker.pt"):
+        shutil.copyfile(work / name, preset / "torch" / name)
     ids = tokenizer.encode_batch(["a large red circle at the top left", ""])
     pixels = data.load_images(work, "val")[:2]
     latents = torch.randn(2, 4, 16, 16, generator=torch.Generator().manual_seed(0))

@@ -6,7 +6,7 @@ It follows SCIENCE.md step for step; the TypeScript engine is the product, this 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Optional
+from typing import List
 
 import numpy as np
 import torch
@@ -17,12 +17,15 @@ from .diffusion import SAMPLERS, noise_augment
 
 
 class ShapesPipeline:
-    def __init__(self, work: Path, adapter_dir: Optional[Path] = None):
-        self.tokenizer = data.load_tokenizer(work)
-        self.clip = train_clip.load(work)
-        self.vae, self.scaling_factor = train_vae.load(work)
-        self.unet, self.stats = train_unet.load(work)
-        self.adapter = train_adapter.load(adapter_dir or work / "adapter-preset")
+    """Loads the PyTorch twins of a preset's ONNX files from `<preset>/torch` (written by the build)."""
+
+    def __init__(self, preset: Path):
+        weights = preset / "torch"
+        self.tokenizer = data.load_tokenizer(preset)
+        self.clip = train_clip.load(weights)
+        self.vae, self.scaling_factor = train_vae.load(weights)
+        self.unet, self.stats = train_unet.load(weights)
+        self.adapter = train_adapter.load(weights)
         with torch.no_grad():
             self.empty_prompt = self.clip.text.hidden_states(self.tokenizer.encode_batch([""]))
 

@@ -11,6 +11,12 @@ Objectives (SCIENCE.md):
   surrogate  the reference code's stabilised loss, (r/α)^β replaced by β·r/α.
 Both add the intra-modal terms, the cross-modal terms (each modality's distribution scored on the
 paired embedding of the other) weighted by λ, and the L1 term: T1·L1 + T2·(intra + λ·cross).
+
+Penumbra's defaults (T1 = 1, T2 = 1, λ = 10) differ from the reference code's (T1 = 1, T2 = 1e-4,
+λ = 1e-4, Adam 8e-5) on purpose: the cross-modal terms are what make a caption's distribution as wide
+as the set of images it describes, and with λ = 1e-4 the shapes preset's uncertainty did not follow
+ambiguity (models/shapes/REPORT.md compares both on the same pairs). Pass
+--t2 1e-4 --lambda-cross 1e-4 --lr 8e-5 --objective surrogate for the reference configuration.
 """
 from __future__ import annotations
 
@@ -98,8 +104,8 @@ class Options:
     hidden: int = 256
     dropout: float = 0.05
     t1: float = 1.0
-    t2: float = 0.1
-    lambda_cross: float = 1.0
+    t2: float = 1.0
+    lambda_cross: float = 10.0
     text_scale: str = "l2"
     image_scale: str = "l2"
     seed: int = 0
@@ -238,8 +244,16 @@ def write_to_preset(trained: Trained, preset: Path) -> Dict:
     return {"objective": o.objective, "text_uncertainty_median": config["uncertainty"]["text"][50], **trained.metrics}
 
 
+def comparisons(o: Options) -> Dict[str, Dict]:
+    """What REPORT.md sets beside the chosen adapter: the other objective, and the reference code's configuration."""
+    return {
+        "other-objective": {"objective": "surrogate" if o.objective == "exact" else "exact"},
+        "reference-configuration": {"objective": "surrogate", "t2": 1e-4, "lambda_cross": 1e-4, "lr": 8e-5},
+    }
+
+
 def run(o: Options, log=print) -> Dict:
-    """Trains the preset's adapter and, when comparison_dir is set, the other objective for REPORT.md."""
+    """Trains the preset's adapter and, when comparison_dir is set, the comparisons for REPORT.md."""
     trained = train(o, log)
     result = {}
     if o.out is not None:
@@ -247,10 +261,10 @@ def run(o: Options, log=print) -> Dict:
     if o.preset is not None:
         result = write_to_preset(trained, o.preset)
     if o.comparison_dir is not None:
-        other = "surrogate" if o.objective == "exact" else "exact"
-        comparison = train(Options(**{**asdict(o), "objective": other, "preset": None, "comparison_dir": None}), log)
-        save(comparison, o.comparison_dir)
-        result["comparison"] = {"objective": other, **comparison.metrics}
+        for name, overrides in comparisons(o).items():
+            other = train(Options(**{**asdict(o), **overrides, "preset": None, "out": None, "comparison_dir": None}), log)
+            save(other, o.comparison_dir / name)
+            result[name] = other.metrics
     return result
 
 
@@ -261,13 +275,13 @@ def main(argv=None) -> int:
     p.add_argument("--preset", type=Path, help="preset folder to export the adapter into")
     p.add_argument("--out", type=Path, help="folder for the PyTorch checkpoint")
     p.add_argument("--objective", choices=["exact", "surrogate"], default="exact")
-    p.add_argument("--steps", type=int, default=4000)
-    p.add_argument("--batch", type=int, default=512)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--hidden", type=int, default=256)
-    p.add_argument("--t1", type=float, default=1.0, help="weight of the L1 term")
-    p.add_argument("--t2", type=float, default=0.1, help="weight of the GGD terms")
-    p.add_argument("--lambda-cross", type=float, default=1.0, help="weight of the cross-modal terms inside T2")
+    p.add_argument("--steps", type=int, default=Options.steps)
+    p.add_argument("--batch", type=int, default=Options.batch)
+    p.add_argument("--lr", type=float, default=Options.lr)
+    p.add_argument("--hidden", type=int, default=Options.hidden)
+    p.add_argument("--t1", type=float, default=Options.t1, help="weight of the L1 term")
+    p.add_argument("--t2", type=float, default=Options.t2, help="weight of the GGD terms (reference code: 1e-4)")
+    p.add_argument("--lambda-cross", type=float, default=Options.lambda_cross, help="weight of the cross-modal terms inside T2 (reference code: 1e-4)")
     p.add_argument("--text-scale", choices=SCALES, default="l2")
     p.add_argument("--image-scale", choices=SCALES, default="l2")
     p.add_argument("--seed", type=int, default=0)

@@ -54,9 +54,9 @@ def train(work: Path, steps: int, batch: int = 128, seed: int = 0, log=print) ->
     }
 
 
-def load(work: Path) -> ShapeChecker:
+def load(folder: Path) -> ShapeChecker:
     model = ShapeChecker(len(world.SHAPES), len(world.SIZES))
-    model.load_state_dict(torch.load(work / "checker.pt"))
+    model.load_state_dict(torch.load(folder / "checker.pt"))
     return model.eval()
 
 

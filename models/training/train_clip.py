@@ -45,8 +45,9 @@ def train(work: Path, steps: int, batch: int = 128, lr: float = 1e-3, seed: int 
     return {"steps": steps, "batch": batch, "final_loss": round(loss.item(), 4)}
 
 
-def load(work: Path) -> ClipDual:
-    tokenizer = data.load_tokenizer(work)
-    model = ClipDual(len(tokenizer.vocab), tokenizer.eos_id)
-    model.load_state_dict(torch.load(work / "clip.pt"))
+def load(folder: Path) -> ClipDual:
+    state = torch.load(folder / "clip.pt")
+    vocab_size = state["text.token_embedding.weight"].shape[0]
+    model = ClipDual(vocab_size, eos_id=vocab_size - 1)  # CLIP layout: <|endoftext|> is the last id
+    model.load_state_dict(state)
     return model.eval()

@@ -92,8 +92,8 @@ def train(work: Path, steps: int, batch: int = 32, lr: float = 5e-4, seed: int =
     return {"steps": steps, "batch": batch, "parameters": sum(p.numel() for p in model.parameters()), "final_loss": round(loss.item(), 4)}
 
 
-def load(work: Path):
-    saved = torch.load(work / "unet.pt")
+def load(folder: Path):
+    saved = torch.load(folder / "unet.pt")
     model = UnclipUNet()
     model.load_state_dict(saved["ema"])
     return model.eval(), saved["stats"]

@@ -48,8 +48,8 @@ def train(work: Path, steps: int, batch: int = 32, lr: float = 2e-3, seed: int =
     return {"steps": steps, "scaling_factor": round(scaling_factor, 5), "val_mse": round(val_mse, 5)}
 
 
-def load(work: Path):
-    saved = torch.load(work / "vae.pt")
+def load(folder: Path):
+    saved = torch.load(folder / "vae.pt")
     model = Vae()
     model.load_state_dict(saved["state"])
     return model.eval(), saved["scaling_factor"]

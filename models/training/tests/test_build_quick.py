@@ -14,6 +14,9 @@ def test_quick_build_runs_every_stage_and_writes_a_conforming_preset(tmp_path):
         assert contract.violations(key, preset / config["files"][key]["path"]) == []
     assert config["provenance"]["quick"] is True
     assert "smoke build" in (preset / "REPORT.md").read_text()
+    assert sorted(p.name for p in (preset / "torch").glob("*.pt")) == ["adapter.pt", "checker.pt", "clip.pt", "unet.pt", "vae.pt"]
+    report = json.loads((preset / "report" / "evaluation.json").read_text())
+    assert set(report) >= {"retrieval", "decoder_fidelity", "caption_decoding", "uncertainty_vs_specificity", "calibration_text", "spread"}
 
 
 def test_adapter_trainer_command_line(tmp_path):
