@@ -22,7 +22,7 @@ from .build_shapes import REPO
 from .nets import CONTEXT_LENGTH, EMBED_DIM
 from .preset_io import OPSET, export_onnx, file_entry, floats, load, save
 
-GUIDANCE_SCALE = 3.0  # SHAPES-NOTES.md: guidance 3 reproduced colour, position and size
+GUIDANCE_SCALE = 5.0  # chosen on the validation split: REPORT.md's guidance sweep
 BATCH = {0: "batch"}
 
 
@@ -114,7 +114,8 @@ def export_preset(work: Path, preset: Path, quick: bool = False) -> Dict:
                       "predictionType": "v_prediction", "stepsOffset": 1, "timestepSpacing": "leading"},
         "latent": {"channels": 4, "downsample": 4, "scalingFactor": round(scaling_factor, 6)},
         "defaults": {"steps": 20, "guidanceScale": GUIDANCE_SCALE, "noiseLevel": 0},
-        "limits": {"maxImageSide": world.IMAGE_SIZE, "maxBatch": 32, "maxRows": 9, "maxCols": 8, "maxSteps": 100, "maxCaptionLength": 300},
+        # maxImageSide bounds uploaded images (checked from the header before decoding); CLIP preprocessing resizes them.
+        "limits": {"maxImageSide": 4096, "maxBatch": 32, "maxRows": 9, "maxCols": 8, "maxSteps": 100, "maxCaptionLength": 300},
         "provenance": {
             "trainedBy": "npm run train:shapes (models/training/build_shapes.py)",
             "commit": _git_commit(),

@@ -61,8 +61,10 @@ class ShapesPipeline:
         for start in range(0, len(embeds), chunk):
             e = embeds[start : start + chunk]
             n = len(e)
-            latents = torch.stack([torch.randn(4, 16, 16, generator=torch.Generator().manual_seed(s)) for s in seeds[start : start + n]])
-            aug_noise = torch.randn(e.shape, generator=torch.Generator().manual_seed(seeds[start]))
+            # Each image's latents and augmentation noise come from its own seed, wherever it sits in a chunk.
+            generators = [torch.Generator().manual_seed(s) for s in seeds[start : start + n]]
+            latents = torch.stack([torch.randn(4, 16, 16, generator=g) for g in generators])
+            aug_noise = torch.stack([torch.randn(e.shape[1], generator=g) for g in generators])
             levels = torch.full((n,), noise_level, dtype=torch.long)
             cond = noise_augment(e, levels, self.stats["mean"], self.stats["std"], aug_noise)
             labels = torch.cat([torch.zeros_like(cond), cond])

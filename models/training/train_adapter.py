@@ -241,6 +241,7 @@ def write_to_preset(trained: Trained, preset: Path) -> Dict:
     }
     config["uncertainty"] = {"text": quantiles(u_t), "image": quantiles(u_i), "count": {"text": int(len(u_t)), "image": int(len(u_i))}}
     preset_io.save(preset, config)
+    write_parity(trained, preset, zi[:1], zt[:1])
     return {"objective": o.objective, "text_uncertainty_median": config["uncertainty"]["text"][50], **trained.metrics}
 
 
@@ -250,6 +251,17 @@ def comparisons(o: Options) -> Dict[str, Dict]:
         "other-objective": {"objective": "surrogate" if o.objective == "exact" else "exact"},
         "reference-configuration": {"objective": "surrogate", "t2": 1e-4, "lambda_cross": 1e-4, "lr": 8e-5},
     }
+
+
+@torch.no_grad()
+def write_parity(trained: Trained, preset: Path, image_input: torch.Tensor, text_input: torch.Tensor) -> None:
+    """Adds the adapters' torch outputs on one scaled embedding each to parity.json (see export.py)."""
+    path = preset / "parity.json"
+    parity = json.loads(path.read_text()) if path.exists() else {}
+    for key, model, z in (("adapterImage", trained.image, image_input), ("adapterText", trained.text, text_input)):
+        mu, one_over_alpha, beta = model(z)
+        parity[key] = {"embedding": preset_io.floats(z), "mu": preset_io.floats(mu), "one_over_alpha": preset_io.floats(one_over_alpha), "beta": preset_io.floats(beta)}
+    path.write_text(json.dumps(parity) + "\n")
 
 
 def run(o: Options, log=print) -> Dict:

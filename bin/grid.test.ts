@@ -1,0 +1,81 @@
+import { mkdtemp, readdir, readFile, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import sharp from "sharp";
+import { describe, expect, it } from "vitest";
+import { encodeImage, gridLayout, readPngText } from "../lib/engine/images";
+import { runCli } from "./lib/fixtures";
+import { RUN_KEY } from "./lib/run-record";
+
+// End to end on the bundled shapes preset: real models, so only shapes and bookkeeping are checked.
+describe("npm run grid", () => {
+  it("decodes an image input on shells, writes the labelled grid with the run embedded, and prints JSON", async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), "penumbra-grid-"));
+    const input = path.join(dir, "in.png");
+    const rgb = new Uint8Array(64 * 64 * 3).map((_, i) => (i * 7) & 0xff);
+    await writeFile(input, await encodeImage({ rgb, width: 64, height: 64 }, "png"));
+    const out = path.join(dir, "nested", "grid.png");
+    const cellsDir = path.join(dir, "cells");
+
+    const run = await runCli("grid.ts", [
+      "--image", input, "--quantiles", "0.1,0.9", "--cols", "2", "--steps", "2", "--seed", "5", "--out", out, "--cells-dir", cellsDir, "--json",
+    ]);
+    expect(run.stderr).not.toMatch(/error/);
+    expect(run.code).toBe(0);
+    const printed = JSON.parse(run.stdout);
+    expect(printed.files).toEqual({ grid: out, cells: ["row0-col0", "row0-col1", "row1-col0", "row1-col1"].map((n) => path.join(cellsDir, `${n}.png`)) });
+    expect(printed.request).toMatchObject({ input: { kind: "image", file: input }, plan: { kind: "shell", quantiles: [0.1, 0.9] }, cols: 2, seed: 5, steps: 2 });
+    expect(printed.cells).toHaveLength(4);
+    for (const cell of printed.cells) expect(cell.quantileTarget).toBe([0.1, 0.9][cell.row]);
+
+    const png = await readFile(out);
+    const { files, ...record } = printed;
+    expect(JSON.parse(readPngText(png)[RUN_KEY])).toEqual(record);
+    const { width: cellWidth, height: cellHeight } = record.imageSize;
+    const layout = gridLayout({ rows: 2, cols: 2, rowLabels: ["q = 0.1", "q = 0.9"], colLabels: ["col 0", "col 1"], title: readPngText(png).Title }, cellWidth, cellHeight);
+    const metadata = await sharp(png).metadata();
+    expect([metadata.width, metadata.height]).toEqual([layout.width, layout.height]);
+
+    expect((await readdir(cellsDir)).sort()).toEqual(["row0-col0.png", "row0-col1.png", "row1-col0.png", "row1-col1.png"]);
+    const cell = await readFile(path.join(cellsDir, "row1-col0.png"));
+    expect(JSON.parse(readPngText(cell)["penumbra:cell"])).toEqual(record.cells.find((c: { row: number; col: number }) => c.row === 1 && c.col === 0));
+    expect((await sharp(cell).metadata()).width).toBe(cellWidth);
+  });
+
+  it("prints the summary and the per-cell table for a caption, writing relative paths where npm was run", async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), "penumbra-grid-"));
+    const run = await runCli("grid.ts", ["a red shape", "--rows", "2", "--cols", "1", "--steps", "1", "--out", "g.png"], dir);
+    expect(run.code).toBe(0);
+    expect((await sharp(path.join(dir, "g.png")).metadata()).format).toBe("png");
+    expect(run.stdout).toContain("\nwrote        g.png\n");
+    expect(run.stdout).toMatch(/^input {8}caption "a red shape" \(\d+ tokens\)\n/);
+    expect(run.stdout).toMatch(/\nuncertainty {2}\d\.\d+ \(percentile \d+\.\d among the preset's reference captions\)\n/);
+    expect(run.stdout).toMatch(/\nproviders {4}cpu: clipText, /);
+    expect(run.stdout).toContain("\nrow  col  λ  ");
+    expect(run.stdout.trimEnd().split("\n").slice(-2).map((line) => line.trim().split(/\s+/).slice(0, 3))).toEqual([
+      ["0", "0", "0"],
+      ["1", "0", "2"],
+    ]);
+    // stderr is not a terminal here, so no progress bar.
+    expect(run.stderr).not.toContain("\r");
+  });
+
+  it("exits 2 on usage errors and 1 on engine errors, with one error line and no stack", async () => {
+    const usage = await runCli("grid.ts", ["a red shape", "--scheduler", "euler"]);
+    expect(usage).toEqual({ code: 2, stdout: "", stderr: 'error: --scheduler must be one of pndm, ddim, dpmpp2m, got "euler"\nrun with --help for usage\n' });
+
+    const missing = await runCli("grid.ts", ["--image", path.join(tmpdir(), "penumbra-no-such-image.png")]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/^error: --image: cannot read .*penumbra-no-such-image\.png \(ENOENT/);
+
+    const engine = await runCli("grid.ts", ["a red shape", "--cols", "99", "--out", path.join(tmpdir(), "penumbra-unused.png")]);
+    expect(engine.code).toBe(1);
+    // The engine words the refusal (naming cols); the command's part is one line and exit code 1.
+    expect(engine.stderr).toMatch(/^error: [^\n]*cols[^\n]*\n$/);
+    expect(engine.stderr).not.toMatch(/\n\s+at /);
+
+    const help = await runCli("grid.ts", ["--help"]);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/^usage: npm run grid -- "<caption>" \[options\]/);
+  });
+});

@@ -1,0 +1,70 @@
+// npm run grid -- "<caption>" [options]: decode a labelled grid of samples at increasing deviation; see --help.
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { openPreset, type RunRequest } from "../lib/engine/index";
+import { composeGrid, encodeImage, withPngText } from "../lib/engine/images";
+import { type GridArgs, parseGridArgs, toRunRequest, UsageError } from "./lib/args";
+import { EXIT_OK, runMain } from "./lib/cli";
+import { createProgressBar } from "./lib/progress";
+import { CELL_KEY, cellMetrics, gridLabels, type ImageSource, RUN_KEY, runRecord } from "./lib/run-record";
+import { formatCellTable, formatRunSummary } from "./lib/table";
+
+async function readImage(file: string): Promise<ImageSource> {
+  try {
+    return { path: file, bytes: new Uint8Array(await readFile(file)) };
+  } catch (error) {
+    throw new UsageError(`--image: cannot read ${file} (${(error as Error).message})`);
+  }
+}
+
+async function write(file: string, bytes: Buffer): Promise<void> {
+  await mkdir(path.dirname(file), { recursive: true });
+  await writeFile(file, bytes);
+}
+
+async function main(args: GridArgs): Promise<number> {
+  let image: ImageSource | undefined;
+  let input: RunRequest["input"];
+  if (args.input.kind === "image") {
+    image = await readImage(args.input.path);
+    input = { kind: "image", bytes: image.bytes };
+  } else {
+    input = args.input;
+  }
+  const engine = await openPreset(args.preset ?? "shapes");
+
+  // The first Ctrl-C cancels the decode cleanly; the handler is gone after it, so a second one kills.
+  const controller = new AbortController();
+  const cancel = () => controller.abort();
+  process.once("SIGINT", cancel);
+  const progress = createProgressBar(process.stderr);
+  const result = await engine
+    .run(toRunRequest(args, input), { signal: controller.signal, onStep: (step) => progress.update(step) })
+    .finally(() => {
+      progress.done();
+      process.off("SIGINT", cancel);
+    });
+
+  const record = runRecord(result, image);
+  const labels = gridLabels(result, image);
+  const text = { [RUN_KEY]: JSON.stringify(record), Title: labels.title, Software: "Penumbra" };
+  await write(args.out, withPngText(await composeGrid(result.cells, labels), text));
+  const cellFiles: string[] = [];
+  if (args.cellsDir !== undefined) {
+    for (const cell of result.cells) {
+      const file = path.join(args.cellsDir, `row${cell.row}-col${cell.col}.png`);
+      await write(file, withPngText(await encodeImage(cell, "png"), { ...text, [CELL_KEY]: JSON.stringify(cellMetrics(cell)) }));
+      cellFiles.push(file);
+    }
+  }
+
+  if (args.json) {
+    process.stdout.write(`${JSON.stringify({ ...record, files: { grid: args.out, cells: cellFiles } }, null, 2)}\n`);
+  } else {
+    const written = [args.out, ...(args.cellsDir === undefined ? [] : [`${args.cellsDir}/ (${cellFiles.length} cell PNGs)`])];
+    process.stdout.write(`${formatRunSummary(result, image?.path ?? "", written)}\n\n${formatCellTable(result)}\n`);
+  }
+  return EXIT_OK;
+}
+
+runMain(async () => main(parseGridArgs(process.argv.slice(2))));

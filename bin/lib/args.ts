@@ -1,0 +1,268 @@
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import type { RunRequest } from "../../lib/engine/index";
+
+/*
+ * Command-line parsing for bin/grid.ts and bin/uncertainty.ts: strict flags,
+ * and messages that name the flag and say what it accepts. Range limits that
+ * depend on the preset (rows, cols, steps, caption length) are the engine's
+ * to check; these only check the shape of each value.
+ */
+
+/** A mistake in how the command was called; the entry files print it and exit with code 2. */
+export class UsageError extends Error {
+  override readonly name = "UsageError";
+}
+
+/** Thrown for --help; carries the text to print (exit code 0). */
+export class HelpRequested extends Error {
+  override readonly name = "HelpRequested";
+}
+
+export const SCHEDULERS = ["pndm", "ddim", "dpmpp2m"] as const;
+export type SchedulerName = (typeof SCHEDULERS)[number];
+
+export type GridPlanArgs =
+  | { readonly kind: "interpolate"; readonly lambdas?: number[]; readonly rows?: number }
+  | { readonly kind: "shell"; readonly quantiles?: number[]; readonly rows?: number };
+
+export interface GridArgs {
+  readonly input: { readonly kind: "caption"; readonly text: string } | { readonly kind: "image"; readonly path: string };
+  readonly plan: GridPlanArgs;
+  readonly cols?: number;
+  readonly seed?: number;
+  readonly steps?: number;
+  readonly guidanceScale?: number;
+  readonly noiseLevel?: number;
+  readonly scheduler?: SchedulerName;
+  readonly prompt?: string;
+  readonly preset?: string;
+  readonly out: string;
+  readonly json: boolean;
+  readonly cellsDir?: string;
+}
+
+export const GRID_USAGE = `usage: npm run grid -- "<caption>" [options]
+       npm run grid -- --image <file> [options]
+
+Decodes samples from the caption's (or image's) distribution at increasing
+distance from the mean: one row per deviation level, mean first.
+
+input
+  <caption>                 the caption to explore (quote it)
+  --image <file>            explore an image instead of a caption
+plan
+  --plan interpolate|shell  interpolate: rows at x = μ + λ(x_s − μ) (default);
+                            shell: rows on likelihood shells at fixed quantiles
+  --rows <n>                number of rows, evenly spaced (instead of --lambdas / --quantiles)
+  --lambdas <list>          interpolate levels, e.g. 0,0.5,1,1.5,2 (each ≥ 0)
+  --quantiles <list>        shell quantiles, e.g. 0.01,0.5,0.99 (each in (0, 1)); implies --plan shell
+  --cols <n>                base samples per row
+decoding
+  --seed <n>                random seed (integer ≥ 0)
+  --steps <n>               diffusion steps
+  --guidance <g>            classifier-free guidance scale (≥ 0)
+  --noise-level <l>         image-embedding noise augmentation, integer ≥ 0
+                            (below the preset's training timesteps, 1000 for shapes)
+  --scheduler <name>        ${SCHEDULERS.join("|")}
+  --prompt <text>           text prompt for the decoder (default: empty)
+  --preset <name|dir>       model preset (default: the bundled "shapes")
+output
+  --out <file.png>          labelled grid with the run embedded as PNG text (default: grid.png)
+  --cells-dir <dir>         also write each cell as its own PNG
+  --json                    print the run as JSON instead of the table
+  -h, --help                show this help
+Unset options take the preset's defaults.`;
+
+export const UNCERTAINTY_USAGE = `usage: npm run uncertainty -- --file <captions.txt> [options]
+       npm run uncertainty -- --images <dir|file> [<dir|file>...] [options]
+
+Ranks inputs by the adapter's aleatoric uncertainty, most uncertain first,
+without decoding any image.
+
+  --file <path>             one caption per line; blank lines are skipped
+  --images <path>           image files, or folders of .png/.jpg/.jpeg/.webp files;
+                            further paths may follow as plain arguments
+  --format csv|json         output format (default: csv)
+  --out <file>              write there instead of standard output
+  --preset <name|dir>       model preset (default: the bundled "shapes")
+  -h, --help                show this help`;
+
+type Options = NonNullable<ParseArgsConfig["options"]>;
+
+function parse(argv: readonly string[], options: Options, usage: string) {
+  try {
+    const parsed = parseArgs({ args: [...argv], options: { ...options, help: { type: "boolean", short: "h" } }, allowPositionals: true, strict: true });
+    if (parsed.values.help) throw new HelpRequested(usage);
+    return parsed;
+  } catch (error) {
+    if (error instanceof HelpRequested) throw error;
+    // node:util's messages already name the flag ("Unknown option '--x'", "Option '--seed <value>' argument missing").
+    const message = (error as Error).message.replace(/\. To specify a positional argument.*$/s, "");
+    throw new UsageError(message.replace(/\s*\n\s*/g, " "));
+  }
+}
+
+function parseNumber(flag: string, raw: string, allowed: string, ok: (v: number) => boolean): number {
+  const value = raw.trim() === "" ? Number.NaN : Number(raw);
+  if (!ok(value)) throw new UsageError(`--${flag} must be ${allowed}, got ${JSON.stringify(raw)}`);
+  return value;
+}
+
+const isInteger = (min: number) => (v: number) => Number.isSafeInteger(v) && v >= min;
+
+function parseList(flag: string, raw: string, allowed: string, ok: (v: number) => boolean): number[] {
+  const parts = raw.split(",").map((part) => part.trim());
+  return parts.map((part, i) => {
+    const value = part === "" ? Number.NaN : Number(part);
+    if (!ok(value)) {
+      throw new UsageError(`--${flag} must be a comma-separated list of ${allowed}; item ${i + 1} is ${JSON.stringify(part)}`);
+    }
+    return value;
+  });
+}
+
+function oneOf<T extends string>(flag: string, raw: string, allowed: readonly T[]): T {
+  if (!(allowed as readonly string[]).includes(raw)) {
+    throw new UsageError(`--${flag} must be one of ${allowed.join(", ")}, got ${JSON.stringify(raw)}`);
+  }
+  return raw as T;
+}
+
+export function parseGridArgs(argv: readonly string[]): GridArgs {
+  const { values, positionals } = parse(
+    argv,
+    {
+      image: { type: "string" },
+      plan: { type: "string" },
+      rows: { type: "string" },
+      lambdas: { type: "string" },
+      quantiles: { type: "string" },
+      cols: { type: "string" },
+      seed: { type: "string" },
+      steps: { type: "string" },
+      guidance: { type: "string" },
+      "noise-level": { type: "string" },
+      scheduler: { type: "string" },
+      prompt: { type: "string" },
+      preset: { type: "string" },
+      out: { type: "string" },
+      json: { type: "boolean" },
+      "cells-dir": { type: "string" },
+    },
+    GRID_USAGE,
+  );
+  const v = values as Record<string, string | boolean | undefined>;
+  const str = (flag: string) => v[flag] as string | undefined;
+
+  let input: GridArgs["input"];
+  if (str("image") !== undefined) {
+    if (positionals.length > 0) throw new UsageError(`give either a caption or --image, not both (got caption ${JSON.stringify(positionals.join(" "))})`);
+    if (str("image") === "") throw new UsageError("--image must name an image file");
+    input = { kind: "image", path: str("image")! };
+  } else if (positionals.length === 1) {
+    if (positionals[0].trim() === "") throw new UsageError("the caption is empty");
+    input = { kind: "caption", text: positionals[0] };
+  } else if (positionals.length === 0) {
+    throw new UsageError('give a caption ("a red shape") or --image <file>');
+  } else {
+    throw new UsageError(`expected one caption, got ${positionals.length} arguments; quote the caption: "${positionals.join(" ")}"`);
+  }
+
+  const optional = <T>(flag: string, read: (raw: string) => T): T | undefined => (str(flag) === undefined ? undefined : read(str(flag)!));
+  const rows = optional("rows", (raw) => parseNumber("rows", raw, "an integer ≥ 1", isInteger(1)));
+  const lambdasRaw = str("lambdas");
+  const quantilesRaw = str("quantiles");
+  const kind = str("plan") === undefined ? (quantilesRaw !== undefined ? "shell" : "interpolate") : oneOf("plan", str("plan")!, ["interpolate", "shell"] as const);
+  if (rows !== undefined && (lambdasRaw !== undefined || quantilesRaw !== undefined)) {
+    throw new UsageError(`--rows cannot be combined with --${lambdasRaw !== undefined ? "lambdas" : "quantiles"}; the list already sets the rows`);
+  }
+  let plan: GridPlanArgs;
+  if (kind === "interpolate") {
+    if (quantilesRaw !== undefined) throw new UsageError("--quantiles needs --plan shell; use --lambdas with --plan interpolate");
+    const lambdas = lambdasRaw === undefined ? undefined : parseList("lambdas", lambdasRaw, "numbers ≥ 0", (x) => Number.isFinite(x) && x >= 0);
+    plan = { kind, ...(lambdas && { lambdas }), ...(rows !== undefined && { rows }) };
+  } else {
+    if (lambdasRaw !== undefined) throw new UsageError("--lambdas needs --plan interpolate; use --quantiles with --plan shell");
+    const quantiles = quantilesRaw === undefined ? undefined : parseList("quantiles", quantilesRaw, "numbers strictly between 0 and 1", (x) => x > 0 && x < 1);
+    plan = { kind, ...(quantiles && { quantiles }), ...(rows !== undefined && { rows }) };
+  }
+
+  const out = str("out") ?? "grid.png";
+  if (!/\.png$/i.test(out)) throw new UsageError(`--out must name a .png file (the run is embedded as PNG text), got ${JSON.stringify(out)}`);
+  if (str("cells-dir") === "") throw new UsageError("--cells-dir must name a folder");
+
+  return {
+    input,
+    plan,
+    cols: optional("cols", (raw) => parseNumber("cols", raw, "an integer ≥ 1", isInteger(1))),
+    seed: optional("seed", (raw) => parseNumber("seed", raw, `an integer from 0 to ${Number.MAX_SAFE_INTEGER}`, isInteger(0))),
+    steps: optional("steps", (raw) => parseNumber("steps", raw, "an integer ≥ 1", isInteger(1))),
+    guidanceScale: optional("guidance", (raw) => parseNumber("guidance", raw, "a number ≥ 0", (x) => Number.isFinite(x) && x >= 0)),
+    noiseLevel: optional("noise-level", (raw) => parseNumber("noise-level", raw, "an integer ≥ 0", isInteger(0))),
+    scheduler: optional("scheduler", (raw) => oneOf("scheduler", raw, SCHEDULERS)),
+    prompt: str("prompt"),
+    preset: optional("preset", (raw) => {
+      if (raw.trim() === "") throw new UsageError("--preset must name a preset or a preset folder");
+      return raw;
+    }),
+    out,
+    json: v.json === true,
+    cellsDir: str("cells-dir"),
+  };
+}
+
+export type UncertaintyFormat = "csv" | "json";
+
+export interface UncertaintyArgs {
+  readonly source: { readonly kind: "captions"; readonly file: string } | { readonly kind: "images"; readonly paths: readonly string[] };
+  readonly format: UncertaintyFormat;
+  readonly out?: string;
+  readonly preset?: string;
+}
+
+export function parseUncertaintyArgs(argv: readonly string[]): UncertaintyArgs {
+  const { values, positionals } = parse(
+    argv,
+    {
+      file: { type: "string" },
+      images: { type: "string", multiple: true },
+      format: { type: "string" },
+      out: { type: "string" },
+      preset: { type: "string" },
+    },
+    UNCERTAINTY_USAGE,
+  );
+  const v = values as Record<string, string | string[] | undefined>;
+  const file = v.file as string | undefined;
+  const images = v.images as string[] | undefined;
+  if (file !== undefined && images !== undefined) throw new UsageError("give either --file or --images, not both");
+  let source: UncertaintyArgs["source"];
+  if (file !== undefined) {
+    if (positionals.length > 0) {
+      throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}; --file reads every caption from the file`);
+    }
+    if (file === "") throw new UsageError("--file must name a text file");
+    source = { kind: "captions", file };
+  } else if (images !== undefined) {
+    const paths = [...images, ...positionals];
+    if (paths.some((p) => p === "")) throw new UsageError("--images paths must not be empty");
+    source = { kind: "images", paths };
+  } else {
+    throw new UsageError("give --file <captions.txt> or --images <dir|file>...");
+  }
+  const format = v.format === undefined ? "csv" : oneOf("format", v.format as string, ["csv", "json"] as const);
+  const out = v.out as string | undefined;
+  if (out === "") throw new UsageError("--out must name a file");
+  const preset = v.preset as string | undefined;
+  if (preset !== undefined && preset.trim() === "") throw new UsageError("--preset must name a preset or a preset folder");
+  return { source, format, ...(out !== undefined && { out }), ...(preset !== undefined && { preset }) };
+}
+
+/**
+ * The engine request for parsed grid arguments and the input they named (an image's bytes are
+ * read by the caller); unset options stay unset so the preset's defaults apply.
+ */
+export function toRunRequest(args: GridArgs, input: RunRequest["input"]): RunRequest {
+  const { plan, cols, seed, steps, guidanceScale, noiseLevel, scheduler, prompt } = args;
+  return { input, plan, cols, seed, steps, guidanceScale, noiseLevel, scheduler, prompt };
+}

@@ -1,0 +1,402 @@
+/**
+ * Penumbra's engine, the surface the CLI, the web app and the tests share:
+ * openPreset → describe (input → distribution) → planGrid (distribution → cells) → decodeCells
+ * (cells → images), or run (one validated request → everything).
+ */
+import { performance } from "node:perf_hooks";
+import { z } from "zod";
+import { type DecoderSpace, type Modality, runAdapter, scaleForAdapter, summarizeUncertainty, toDecoderSpace } from "./adapter";
+import { DEFAULT_LAMBDAS, DEFAULT_SHELL_QUANTILES, type DeviationCell, type DeviationPlan, planGrid as planDeviationGrid, validatePlan } from "./deviation";
+import { encodeImages, encodeTexts, type ImageInfo, loadTokenizer, preprocessImage, promptHiddenStates } from "./encoders";
+import { EngineError } from "./errors";
+import type { GgdDistribution } from "./ggd";
+import { contractDims, type ModelSession, type OpenOptions, openModel, type Output, type ProviderReport } from "./onnx";
+import { describeIssues, loadPreset, MODEL_KEYS, type ModelKey, type Preset, type PresetConfig, resolvePresetDir } from "./preset";
+import { Rng } from "./random";
+import type { SchedulerType } from "./schedulers";
+import type { ClipTokenizer } from "./tokenizer";
+import { type DecodedImage, type DecodeProgress, decodeEmbeddings, type PromptStates } from "./unclip";
+
+export { EngineError, type EngineErrorCode } from "./errors";
+export { listPresets, type PresetConfig } from "./preset";
+export type { DecodedImage, DecodeProgress } from "./unclip";
+export type { GgdDistribution } from "./ggd";
+export type { ImageInfo } from "./encoders";
+export type { ProviderName, ProviderReport } from "./onnx";
+export type { DeviationPlan } from "./deviation";
+
+// ───────────────────────── types ─────────────────────────
+
+export type EngineInput = { readonly kind: "caption"; readonly text: string } | { readonly kind: "image"; readonly bytes: Uint8Array };
+
+export type InputInfo =
+  | { readonly kind: "caption"; readonly text: string; readonly tokens: number; readonly truncated: boolean }
+  | ({ readonly kind: "image" } & ImageInfo);
+
+export interface Description {
+  readonly input: InputInfo;
+  readonly modality: Modality;
+  /** The raw CLIP embedding and its length. */
+  readonly embedding: Float32Array;
+  readonly embeddingNorm: number;
+  /** The adapter's distribution, in the adapter's (scaled) input space. */
+  readonly distribution: GgdDistribution;
+  /** Mean aleatoric variance over dimensions. */
+  readonly uncertainty: number;
+  /** Percentile (0–100) of the uncertainty among the preset's reference captions or images. */
+  readonly percentile: number;
+  readonly variance: Float64Array;
+  /** How samples of this distribution become decoder inputs. */
+  readonly decoderSpace: DecoderSpace;
+}
+
+export interface GridCell extends DeviationCell {
+  /** The cell's embedding mapped into the decoder's space (bridge or norm restored). */
+  readonly decoderEmbedding: Float32Array;
+}
+
+export interface Grid {
+  readonly rows: number;
+  readonly cols: number;
+  readonly seed: number;
+  /** k = Σ 1/β: a plain sample's likelihood radius T is Gamma(k, 1). */
+  readonly radiusShape: number;
+  /** Row-major: cell (row r, col c) is cells[r · cols + c]. */
+  readonly cells: readonly GridCell[];
+}
+
+export type DecodeSettings = z.input<ReturnType<typeof decodeSettingsSchema>>;
+
+export interface DecodeHooks {
+  readonly signal?: AbortSignal;
+  readonly onStep?: (progress: DecodeProgress) => void;
+  /** `index` into grid.cells. */
+  readonly onCell?: (index: number, image: DecodedImage) => void;
+}
+
+export type ProviderReports = Readonly<Record<ModelKey, ProviderReport>>;
+
+// ───────────────────────── requests ─────────────────────────
+
+/** The zod schema of an engine input: a caption within the preset's length limit, or image bytes. */
+export function inputSchema(config: PresetConfig) {
+  const { maxCaptionLength } = config.limits;
+  return z.discriminatedUnion("kind", [
+    z.strictObject({
+      kind: z.literal("caption"),
+      text: z
+        .string()
+        .refine((text) => text.trim() !== "", { message: "the caption is empty" })
+        .refine((text) => [...text].length <= maxCaptionLength, { message: `the caption is longer than ${maxCaptionLength} characters` }),
+    }),
+    z.strictObject({
+      kind: z.literal("image"),
+      bytes: z
+        .custom<Uint8Array>((bytes) => bytes instanceof Uint8Array, { message: "image bytes must be a Buffer or Uint8Array" })
+        .refine((bytes) => bytes.length > 0, { message: "the image is empty" }),
+    }),
+  ]);
+}
+
+/** The decoding settings of a run, defaulted from the preset and bounded by its limits. */
+function decodeSettingsShape(config: PresetConfig) {
+  const { limits, defaults } = config;
+  return {
+    steps: z.number().int().min(1).max(limits.maxSteps).default(defaults.steps),
+    guidanceScale: z.number().min(0).default(defaults.guidanceScale),
+    noiseLevel: z.number().int().min(0).max(config.noiseAugmentation.trainTimesteps - 1).default(defaults.noiseLevel),
+    scheduler: z.enum(["pndm", "ddim", "dpmpp2m"]).default(config.scheduler.type),
+    /** The prompt encoder's text; "" is Stable unCLIP's image-variation setting. */
+    prompt: z.string().max(limits.maxCaptionLength).default(""),
+  };
+}
+
+export function decodeSettingsSchema(config: PresetConfig) {
+  return z.strictObject(decodeSettingsShape(config));
+}
+
+/** The zod schema of a run request under a preset's defaults and limits. */
+export function runRequestSchema(config: PresetConfig) {
+  const { limits } = config;
+  const rows = z.number().int().min(1).max(limits.maxRows);
+  const levels = <T extends z.ZodType<number>>(item: T) => z.array(item).min(1).max(limits.maxRows);
+  const oneOf = { message: "give lambdas/quantiles or rows, not both" };
+  return z.strictObject({
+    input: inputSchema(config),
+    plan: z
+      .discriminatedUnion("kind", [
+        z.strictObject({ kind: z.literal("interpolate"), lambdas: levels(z.number().min(0)).optional(), rows: rows.optional() }),
+        z.strictObject({ kind: z.literal("shell"), quantiles: levels(z.number().gt(0).lt(1)).optional(), rows: rows.optional() }),
+      ])
+      .refine((plan) => plan.rows === undefined || (plan.kind === "interpolate" ? plan.lambdas : plan.quantiles) === undefined, oneOf)
+      .default({ kind: "interpolate" }),
+    cols: z.number().int().min(1).max(limits.maxCols).default(4),
+    seed: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(0),
+    ...decodeSettingsShape(config),
+  });
+}
+
+export type RunRequest = z.input<ReturnType<typeof runRequestSchema>>;
+
+/** A request with every default filled in and the plan spelled out level by level. */
+export interface NormalizedRunRequest {
+  readonly input: EngineInput;
+  readonly plan: { readonly kind: "interpolate"; readonly lambdas: readonly number[] } | { readonly kind: "shell"; readonly quantiles: readonly number[] };
+  readonly cols: number;
+  readonly seed: number;
+  readonly steps: number;
+  readonly guidanceScale: number;
+  readonly noiseLevel: number;
+  readonly scheduler: SchedulerType;
+  readonly prompt: string;
+}
+
+/** `rows` evenly spaced levels: λ from 0 to 2 (5 rows give DEFAULT_LAMBDAS), quantiles i/(rows−1) kept within [0.01, 0.99]. */
+function levelsForRows(kind: "interpolate" | "shell", rows: number): number[] {
+  const fractions = rows === 1 ? [kind === "interpolate" ? 0 : 0.5] : Array.from({ length: rows }, (_, i) => i / (rows - 1));
+  return kind === "interpolate" ? fractions.map((f) => 2 * f) : fractions.map((f) => Math.min(0.99, Math.max(0.01, f)));
+}
+
+export interface RunCell {
+  readonly row: number;
+  readonly col: number;
+  readonly lambda: number | null;
+  readonly quantileTarget: number | null;
+  readonly T: number;
+  readonly q: number;
+  readonly nll: number;
+  readonly cosineToMean: number;
+  readonly l2FromMean: number;
+  readonly rgb: Uint8Array;
+  readonly width: number;
+  readonly height: number;
+}
+
+export interface RunResult {
+  readonly request: NormalizedRunRequest;
+  readonly preset: { readonly name: string; readonly digest: string };
+  readonly providers: ProviderReports;
+  readonly description: {
+    readonly input: InputInfo;
+    readonly dim: number;
+    readonly uncertainty: number;
+    readonly percentile: number;
+    readonly radiusShape: number;
+  };
+  readonly rows: number;
+  readonly cols: number;
+  readonly cells: readonly RunCell[];
+  readonly timings: { readonly describeMs: number; readonly planMs: number; readonly decodeMs: number; readonly totalMs: number };
+}
+
+// ───────────────────────── the engine ─────────────────────────
+
+// Embedding sampling and diffusion noise come from separate forks of the run's seed, so changing
+// the grid's shape never changes a column's diffusion noise and vice versa.
+const SAMPLING_STREAM = 0;
+const DIFFUSION_STREAM = 1;
+const PROMPT_CACHE_LIMIT = 16;
+
+function invalidInput(message: string): EngineError {
+  return new EngineError("invalid_input", message);
+}
+
+function vectorNorm(x: Float32Array): number {
+  return Math.sqrt(x.reduce((sum, v) => sum + v * v, 0));
+}
+
+export class Engine {
+  private readonly input: ReturnType<typeof inputSchema>;
+  private readonly runRequest: ReturnType<typeof runRequestSchema>;
+  private readonly decodeSettings: ReturnType<typeof decodeSettingsSchema>;
+  private readonly promptStates = new Map<string, Promise<Output>>();
+
+  private constructor(
+    readonly preset: Preset,
+    private readonly models: Readonly<Record<ModelKey, ModelSession>>,
+    private readonly clipTokenizer: ClipTokenizer,
+    private readonly promptTokenizer: ClipTokenizer,
+  ) {
+    this.input = inputSchema(preset.config);
+    this.runRequest = runRequestSchema(preset.config);
+    this.decodeSettings = decodeSettingsSchema(preset.config);
+  }
+
+  /** Loads, verifies and opens every model of a preset; fails with invalid_preset before any run. */
+  static async open(nameOrDir: string, options: OpenOptions = {}): Promise<Engine> {
+    const preset = loadPreset(resolvePresetDir(nameOrDir));
+    const { config } = preset;
+    const clipTokenizer = loadTokenizer(preset, config.tokenizer);
+    const promptTokenizer = config.promptTokenizer ? loadTokenizer(preset, config.promptTokenizer) : clipTokenizer;
+    const dims = contractDims(config);
+    const sessions = await Promise.all(MODEL_KEYS.map(async (key) => openModel(key, await preset.filePath(key), dims, options)));
+    const models = Object.fromEntries(MODEL_KEYS.map((key, i) => [key, sessions[i]])) as Record<ModelKey, ModelSession>;
+    return new Engine(preset, models, clipTokenizer, promptTokenizer);
+  }
+
+  get config(): PresetConfig {
+    return this.preset.config;
+  }
+
+  /** Which execution provider each model runs on, and why faster ones were skipped. */
+  providers(): ProviderReports {
+    return Object.fromEntries(MODEL_KEYS.map((key) => [key, this.models[key].report])) as Record<ModelKey, ProviderReport>;
+  }
+
+  /** Embeds a caption or image and turns it into the adapter's distribution, with its uncertainty. */
+  async describe(input: EngineInput): Promise<Description> {
+    const { config } = this;
+    const parsed = this.input.safeParse(input);
+    if (!parsed.success) throw invalidInput(`invalid input: ${describeIssues(parsed.error)}`);
+    let embedding: Float32Array;
+    let info: InputInfo;
+    let modality: Modality;
+    if (parsed.data.kind === "caption") {
+      const { text } = parsed.data;
+      [embedding] = await encodeTexts(this.models.clipText, this.clipTokenizer, [text]);
+      const tokens = this.clipTokenizer.encode(text).length + 2;
+      info = { kind: "caption", text, tokens: Math.min(tokens, this.clipTokenizer.contextLength), truncated: tokens > this.clipTokenizer.contextLength };
+      modality = "text";
+    } else {
+      const { pixels, info: imageInfo } = await preprocessImage(parsed.data.bytes, config.image.clip, config.limits.maxImageSide);
+      [embedding] = await encodeImages(this.models.clipImage, [pixels], config.image.clip.size);
+      info = { kind: "image", ...imageInfo };
+      modality = "image";
+    }
+
+    const inputScale = config.adapter.inputScale[modality];
+    const embeddingNorm = vectorNorm(embedding);
+    const adapter = modality === "text" ? this.models.adapterText : this.models.adapterImage;
+    const [distribution] = await runAdapter(adapter, [scaleForAdapter(embedding, inputScale)], config.adapter);
+    return {
+      input: info,
+      modality,
+      embedding,
+      embeddingNorm,
+      distribution,
+      ...summarizeUncertainty(distribution, config.uncertainty[modality]),
+      decoderSpace: { modality, bridge: config.bridge, inputScale, rawNorm: embeddingNorm },
+    };
+  }
+
+  /** The grid's embeddings and metrics; rows and columns within the preset's limits. */
+  planGrid(description: Description, plan: DeviationPlan, seed: number): Grid {
+    const { limits } = this.config;
+    validatePlan(plan);
+    const rows = plan.kind === "interpolate" ? plan.lambdas.length : plan.quantiles.length;
+    if (rows > limits.maxRows) throw invalidInput(`the plan has ${rows} rows; the limit is ${limits.maxRows}`);
+    if (plan.cols > limits.maxCols) throw invalidInput(`the plan has ${plan.cols} columns; the limit is ${limits.maxCols}`);
+    const root = new Rng(seed);
+    const grid = planDeviationGrid(description.distribution, plan, root.fork(SAMPLING_STREAM));
+    return {
+      rows: grid.rows,
+      cols: grid.cols,
+      seed,
+      radiusShape: grid.radiusShape,
+      cells: grid.cells.map((cell) => ({ ...cell, decoderEmbedding: toDecoderSpace(cell.embedding, description.decoderSpace) })),
+    };
+  }
+
+  /** Decodes every cell of a grid; the images come back in grid.cells order, or not at all. */
+  async decodeCells(grid: Grid, settings: DecodeSettings = {}, hooks: DecodeHooks = {}): Promise<DecodedImage[]> {
+    const { config } = this;
+    const parsed = this.decodeSettings.safeParse(settings);
+    if (!parsed.success) throw invalidInput(`invalid decode settings: ${describeIssues(parsed.error)}`);
+    const { steps, guidanceScale, noiseLevel, scheduler, prompt } = parsed.data;
+    const diffusion = new Rng(grid.seed).fork(DIFFUSION_STREAM);
+    return decodeEmbeddings(
+      {
+        unet: this.models.unet,
+        vaeDecoder: this.models.vaeDecoder,
+        latent: config.latent,
+        imageSize: config.image.size,
+        normalizer: config.noiseAugmentation,
+      },
+      grid.cells.map((cell) => cell.decoderEmbedding),
+      {
+        steps,
+        guidanceScale,
+        noiseLevel,
+        scheduler: { ...config.scheduler, type: scheduler },
+        prompt: await this.prompt(prompt),
+        // A fresh fork per cell: every row of a column draws the same latents and augmentation noise.
+        noiseStream: (index) => diffusion.fork(grid.cells[index].col),
+        maxBatch: config.limits.maxBatch,
+        ...hooks,
+      },
+    );
+  }
+
+  /** Validates a request against the preset's limits (invalid_input on any problem) and fills defaults. */
+  normalize(request: RunRequest): NormalizedRunRequest {
+    const parsed = this.runRequest.safeParse(request);
+    if (!parsed.success) throw invalidInput(`invalid run request: ${describeIssues(parsed.error)}`);
+    const { plan, ...rest } = parsed.data;
+    const normalizedPlan =
+      plan.kind === "interpolate"
+        ? { kind: plan.kind, lambdas: plan.lambdas ?? (plan.rows ? levelsForRows("interpolate", plan.rows) : [...DEFAULT_LAMBDAS]) }
+        : { kind: plan.kind, quantiles: plan.quantiles ?? (plan.rows ? levelsForRows("shell", plan.rows) : [...DEFAULT_SHELL_QUANTILES]) };
+    return { ...rest, plan: normalizedPlan };
+  }
+
+  /** One whole run: validate, describe, plan, decode. */
+  async run(request: RunRequest, hooks: DecodeHooks = {}): Promise<RunResult> {
+    const started = performance.now();
+    const normalized = this.normalize(request);
+    const description = await this.describe(normalized.input);
+    const described = performance.now();
+    const grid = this.planGrid(description, { ...normalized.plan, cols: normalized.cols }, normalized.seed);
+    const planned = performance.now();
+    const { steps, guidanceScale, noiseLevel, scheduler, prompt } = normalized;
+    const images = await this.decodeCells(grid, { steps, guidanceScale, noiseLevel, scheduler, prompt }, hooks);
+    const decoded = performance.now();
+    return {
+      request: normalized,
+      preset: { name: this.config.name, digest: this.preset.digest },
+      providers: this.providers(),
+      description: {
+        input: description.input,
+        dim: description.distribution.mu.length,
+        uncertainty: description.uncertainty,
+        percentile: description.percentile,
+        radiusShape: grid.radiusShape,
+      },
+      rows: grid.rows,
+      cols: grid.cols,
+      cells: grid.cells.map((cell, i) => ({
+        row: cell.row,
+        col: cell.col,
+        lambda: cell.lambda,
+        quantileTarget: cell.quantileTarget,
+        T: cell.T,
+        q: cell.q,
+        nll: cell.nll,
+        cosineToMean: cell.cosineToMean,
+        l2FromMean: cell.l2FromMean,
+        ...images[i],
+      })),
+      timings: { describeMs: described - started, planMs: planned - described, decodeMs: decoded - planned, totalMs: decoded - started },
+    };
+  }
+
+  private async prompt(prompt: string): Promise<PromptStates> {
+    const [uncond, cond] = await Promise.all([this.promptHidden(""), this.promptHidden(prompt)]);
+    return { uncond, cond };
+  }
+
+  private promptHidden(prompt: string): Promise<Output> {
+    let pending = this.promptStates.get(prompt);
+    if (!pending) {
+      if (this.promptStates.size >= PROMPT_CACHE_LIMIT) this.promptStates.clear();
+      pending = promptHiddenStates(this.models.promptEncoder, this.promptTokenizer, prompt);
+      this.promptStates.set(prompt, pending);
+      pending.catch(() => this.promptStates.delete(prompt));
+    }
+    return pending;
+  }
+}
+
+/** Opens a preset by name (models/<name>) or folder. */
+export function openPreset(nameOrDir: string, options: OpenOptions = {}): Promise<Engine> {
+  return Engine.open(nameOrDir, options);
+}

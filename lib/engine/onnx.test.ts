@@ -1,0 +1,255 @@
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { EngineError } from "./errors";
+import {
+  contractDims,
+  float16BitsToFloat32,
+  float32ToFloat16Bits,
+  MODEL_CONTRACT,
+  openModel,
+  providerPreference,
+  threadCount,
+} from "./onnx";
+import { loadPreset, MODEL_KEYS, resolvePresetDir } from "./preset";
+
+const SHAPES_DIR = resolvePresetDir("shapes");
+const preset = loadPreset(SHAPES_DIR);
+const dims = contractDims(preset.config);
+const CPU = { providers: ["cpu"] as const, threads: 2 };
+
+interface Parity {
+  clipText: { input_ids: number[]; text_embeds: number[] };
+  clipImage: { pixel_values: number[]; image_embeds: number[] };
+  promptEncoder: { input_ids: number[]; last_hidden_state_first_row: number[]; last_hidden_state_sum: number };
+  vaeDecoder: { latent_sample: number[]; sample: number[] };
+  unet: { sample: number[]; timestep: number; encoder_hidden_states: number[]; class_labels: number[]; out_sample: number[] };
+}
+const parity = JSON.parse(readFileSync(path.join(SHAPES_DIR, "parity.json"), "utf8")) as Parity;
+
+/** Within 1e-3, absolute for values up to 1 and relative beyond. */
+function expectClose(actual: ArrayLike<number>, expected: readonly number[]): void {
+  expect(actual.length).toBe(expected.length);
+  let worst = 0;
+  let worstAt = -1;
+  for (let i = 0; i < expected.length; i++) {
+    const excess = Math.abs(actual[i] - expected[i]) / Math.max(1, Math.abs(expected[i]));
+    if (!(excess <= worst)) {
+      worst = excess;
+      worstAt = i;
+    }
+  }
+  expect(worst, `worst at index ${worstAt}: ${actual[worstAt]} vs ${expected[worstAt]}`).toBeLessThanOrEqual(1e-3);
+}
+
+async function open(key: (typeof MODEL_KEYS)[number]) {
+  return openModel(key, await preset.filePath(key), dims, CPU);
+}
+
+/** Runs `fn` with environment variable `name` unset. */
+function withoutEnv<T>(name: string, fn: () => T): T {
+  const saved = process.env[name];
+  delete process.env[name];
+  try {
+    return fn();
+  } finally {
+    if (saved !== undefined) process.env[name] = saved;
+  }
+}
+
+describe("provider and thread settings", () => {
+  it("defaults to cuda then cpu, and always ends with cpu", () => {
+    expect(withoutEnv("PENUMBRA_PROVIDERS", () => providerPreference())).toEqual(["cuda", "cpu"]);
+    expect(providerPreference("webgpu")).toEqual(["webgpu", "cpu"]);
+    expect(providerPreference(" CPU , cuda,cuda ")).toEqual(["cuda", "cpu"]);
+    expect(providerPreference("")).toEqual(["cpu"]);
+  });
+
+  it("rejects an unknown provider by name", () => {
+    expect(() => providerPreference("cuda,tpu")).toThrow(/unknown provider "tpu"/);
+  });
+
+  it("reads PENUMBRA_THREADS, defaulting to at most 4", () => {
+    expect(threadCount("3")).toBe(3);
+    const threads = withoutEnv("PENUMBRA_THREADS", () => threadCount());
+    expect(threads).toBeGreaterThanOrEqual(1);
+    expect(threads).toBeLessThanOrEqual(4);
+    expect(() => threadCount("0")).toThrow(EngineError);
+    expect(() => threadCount("two")).toThrow(/PENUMBRA_THREADS/);
+  });
+});
+
+describe("float16", () => {
+  it.each([
+    [0, 0x0000],
+    [-0, 0x8000],
+    [1, 0x3c00],
+    [-2, 0xc000],
+    [65504, 0x7bff],
+    [65520, 0x7c00], // rounds up past the largest half: Infinity
+    [Infinity, 0x7c00],
+    [2 ** -24, 0x0001], // smallest subnormal
+    [2 ** -25, 0x0000], // halfway to 0: ties to even
+    [3 * 2 ** -25, 0x0002], // halfway between 1 and 2 subnormal steps: ties to even (2)
+    [1 + 2 ** -11, 0x3c00], // halfway between 1 and the next half: ties to even (1)
+    [1 + 3 * 2 ** -11, 0x3c02],
+    [0.1, 0x2e66],
+  ])("encodes %d as 0x%s", (value, bits) => {
+    expect(float32ToFloat16Bits(value)).toBe(bits);
+  });
+
+  it("decodes every finite half back to a value that encodes to the same bits", () => {
+    const mismatches: number[] = [];
+    for (let bits = 0; bits < 0x10000; bits++) {
+      if (((bits >>> 10) & 0x1f) === 0x1f) continue;
+      if (float32ToFloat16Bits(float16BitsToFloat32(bits)) !== bits) mismatches.push(bits);
+    }
+    expect(mismatches).toEqual([]);
+    expect(Number.isNaN(float16BitsToFloat32(0x7e00))).toBe(true);
+    expect(float16BitsToFloat32(0xfc00)).toBe(-Infinity);
+  });
+});
+
+// ───── a hand-written float16 ONNX model that meets the adapter contract, to exercise run()'s conversions ─────
+
+function varint(value: number): number[] {
+  const out: number[] = [];
+  let v = value;
+  while (v > 0x7f) {
+    out.push((v & 0x7f) | 0x80);
+    v = Math.floor(v / 128);
+  }
+  out.push(v);
+  return out;
+}
+const field = (number: number, bytes: number[]) => [...varint((number << 3) | 2), ...varint(bytes.length), ...bytes];
+const intField = (number: number, value: number) => [...varint(number << 3), ...varint(value)];
+const text = (number: number, value: string) => field(number, [...Buffer.from(value, "utf8")]);
+
+const FLOAT16 = 10;
+function float16Info(name: string): number[] {
+  const shape = [...field(1, text(2, "batch")), ...field(1, intField(1, 64))];
+  return [...text(1, name), ...field(2, field(1, [...intField(1, FLOAT16), ...field(2, shape)]))];
+}
+
+/** An ONNX ModelProto (IR 8, opset 17): mu, one_over_alpha and beta are Identity copies of a float16 `embedding`. */
+function float16AdapterModel(): Buffer {
+  const outputs = ["mu", "one_over_alpha", "beta"];
+  const graph = [
+    ...outputs.flatMap((name) => field(1, [...text(1, "embedding"), ...text(2, name), ...text(4, "Identity")])),
+    ...text(2, "float16_adapter"),
+    ...field(11, float16Info("embedding")),
+    ...outputs.flatMap((name) => field(12, float16Info(name))),
+  ];
+  return Buffer.from([...intField(1, 8), ...field(8, [...text(1, ""), ...intField(2, 17)]), ...field(7, graph)]);
+}
+
+describe("sessions", () => {
+  it("opens every shapes model with the contract's tensor names on the requested provider", async () => {
+    for (const key of MODEL_KEYS) {
+      const model = await open(key);
+      for (const spec of MODEL_CONTRACT[key].inputs) expect(model.input(spec.name).name).toBe(spec.name);
+      expect(model.report).toEqual({ file: await preset.filePath(key), provider: "cpu", skipped: [] });
+    }
+  });
+
+  it("fails with invalid_preset naming the file, the tensor and what was expected", async () => {
+    const adapterFile = await preset.filePath("adapterText");
+    const error = await openModel("unet", adapterFile, dims, CPU).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(EngineError);
+    expect((error as EngineError).code).toBe("invalid_preset");
+    expect((error as EngineError).message).toMatch(/adapter_text\.onnx \(unet\): missing input "sample" \(expected float32 or float16 with shape \[B,latentChannels=4,latentSide=16,latentSide=16\]\)/);
+  });
+
+  it("fails when a fixed dimension disagrees with the preset", async () => {
+    const error = await openModel("clipText", await preset.filePath("clipText"), { ...dims, D: 32 }, CPU).catch((e: unknown) => e);
+    expect((error as EngineError).code).toBe("invalid_preset");
+    expect((error as EngineError).message).toContain('output "text_embeds" is float32 [batch,64], expected float32 or float16 with shape [B,D=32]');
+  });
+
+  it("fails with invalid_preset when onnxruntime cannot read the file", async () => {
+    const file = path.join(mkdtempSync(path.join(tmpdir(), "penumbra-onnx-")), "broken.onnx");
+    writeFileSync(file, "not a model");
+    const error = await openModel("unet", file, dims, CPU).catch((e: unknown) => e);
+    expect((error as EngineError).code).toBe("invalid_preset");
+    expect((error as EngineError).message).toContain("broken.onnx");
+  });
+
+  it("converts float32 to and from float16 as the model declares", async () => {
+    const file = path.join(mkdtempSync(path.join(tmpdir(), "penumbra-onnx-")), "float16.onnx");
+    writeFileSync(file, float16AdapterModel());
+    const model = await openModel("adapterText", file, dims, CPU);
+    expect(model.input("embedding").type).toBe("float16");
+    const values = Float32Array.from({ length: 64 }, (_, i) => (i - 32) / 7);
+    values[0] = 70000; // beyond float16's range
+    const out = await model.run({ embedding: { data: values, dims: [1, 64] } });
+    expect(out.beta.data).toBeInstanceOf(Float32Array);
+    expect(out.beta.dims).toEqual([1, 64]);
+    expect(out.beta.data[0]).toBe(Infinity);
+    for (let i = 1; i < 64; i++) expect(out.beta.data[i]).toBe(float16BitsToFloat32(float32ToFloat16Bits(values[i])));
+  });
+
+  it("falls back down the provider list, logging each unavailable provider once", async () => {
+    const messages: string[] = [];
+    const options = { providers: ["cuda", "cpu"] as const, threads: 1, log: (message: string) => messages.push(message) };
+    const folder = mkdtempSync(path.join(tmpdir(), "penumbra-onnx-"));
+    const reports = [];
+    for (const name of ["first.onnx", "second.onnx"]) {
+      writeFileSync(path.join(folder, name), float16AdapterModel());
+      reports.push((await openModel("adapterText", path.join(folder, name), dims, options)).report);
+    }
+    for (const report of reports) {
+      if (report.provider === "cuda") continue; // a machine with CUDA: nothing was skipped
+      expect(report.provider).toBe("cpu");
+      expect(report.skipped).toEqual([{ provider: "cuda", reason: expect.stringMatching(/\S/) }]);
+    }
+    if (reports[0].provider === "cpu") expect(messages).toEqual([expect.stringContaining("cuda is unavailable")]);
+  });
+
+  it("feeds int32 ids to an int64 input and refuses non-integers", async () => {
+    const clipText = await open("clipText");
+    expect(clipText.input("input_ids").type).toBe("int64");
+    const ids = Float32Array.from(parity.clipText.input_ids);
+    ids[3] = 0.5;
+    await expect(clipText.run({ input_ids: { data: ids, dims: [1, 77] } })).rejects.toThrow(/cannot feed 0.5 to an int64 input/);
+  });
+});
+
+describe("parity with PyTorch (models/shapes/parity.json)", () => {
+  it("clipText", async () => {
+    const out = await (await open("clipText")).run({ input_ids: { data: Int32Array.from(parity.clipText.input_ids), dims: [1, 77] } });
+    expectClose(out.text_embeds.data, parity.clipText.text_embeds);
+  });
+
+  it("clipImage", async () => {
+    const out = await (await open("clipImage")).run({ pixel_values: { data: Float32Array.from(parity.clipImage.pixel_values), dims: [1, 3, 64, 64] } });
+    expectClose(out.image_embeds.data, parity.clipImage.image_embeds);
+  });
+
+  it("promptEncoder", async () => {
+    const out = await (await open("promptEncoder")).run({ input_ids: { data: Int32Array.from(parity.promptEncoder.input_ids), dims: [1, 77] } });
+    const hidden = out.last_hidden_state;
+    expect(hidden.dims).toEqual([1, 77, 64]);
+    expectClose(hidden.data.subarray(0, 64), parity.promptEncoder.last_hidden_state_first_row);
+    const sum = hidden.data.reduce((s, v) => s + v, 0);
+    // 4928 values rounded to 6 digits in the reference: the sum may drift by their rounding.
+    expect(Math.abs(sum - parity.promptEncoder.last_hidden_state_sum)).toBeLessThan(5e-3);
+  });
+
+  it("vaeDecoder", async () => {
+    const out = await (await open("vaeDecoder")).run({ latent_sample: { data: Float32Array.from(parity.vaeDecoder.latent_sample), dims: [1, 4, 16, 16] } });
+    expectClose(out.sample.data, parity.vaeDecoder.sample);
+  });
+
+  it("unet", async () => {
+    const p = parity.unet;
+    const out = await (await open("unet")).run({
+      sample: { data: Float32Array.from(p.sample), dims: [1, 4, 16, 16] },
+      timestep: { data: Int32Array.of(p.timestep), dims: [1] },
+      encoder_hidden_states: { data: Float32Array.from(p.encoder_hidden_states), dims: [1, 77, 64] },
+      class_labels: { data: Float32Array.from(p.class_labels), dims: [1, 128] },
+    });
+    expectClose(out.out_sample.data, p.out_sample);
+  });
+});

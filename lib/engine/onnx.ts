@@ -1,0 +1,420 @@
+/**
+ * The one place that touches onnxruntime-node: choosing execution providers, creating (and
+ * caching) sessions, checking each model against MODEL-CONTRACT.md, and converting tensors
+ * between the engine's float32/int32 arrays and whatever element types a model declares.
+ */
+import os from "node:os";
+import path from "node:path";
+import * as ort from "onnxruntime-node";
+import { EngineError } from "./errors";
+import type { ModelKey, PresetConfig } from "./preset";
+
+// Every onnxruntime failure reaches the caller as an exception whose message the engine reports;
+// onnxruntime's own stderr copy only repeats it (in red, for every model, on each machine without CUDA).
+ort.env.logLevel = "fatal";
+
+// ───────────────────────── providers ─────────────────────────
+
+export const PROVIDERS = ["cuda", "webgpu", "cpu"] as const;
+export type ProviderName = (typeof PROVIDERS)[number];
+
+/** The providers to try in order, from PENUMBRA_PROVIDERS (default cuda, cpu); cpu always ends the list. */
+export function providerPreference(setting = process.env.PENUMBRA_PROVIDERS): ProviderName[] {
+  const requested = (setting ?? "cuda,cpu")
+    .split(",")
+    .map((name) => name.trim().toLowerCase())
+    .filter((name) => name !== "");
+  for (const name of requested) {
+    if (!(PROVIDERS as readonly string[]).includes(name)) {
+      throw new EngineError("invalid_input", `PENUMBRA_PROVIDERS: unknown provider ${JSON.stringify(name)}; use a comma list of ${PROVIDERS.join(", ")}`);
+    }
+  }
+  return withCpuLast(requested as ProviderName[]);
+}
+
+function withCpuLast(providers: readonly ProviderName[]): ProviderName[] {
+  return [...new Set(providers.filter((name) => name !== "cpu")), "cpu"];
+}
+
+/** intraOpNumThreads, from PENUMBRA_THREADS (default min(4, cores)). */
+export function threadCount(setting = process.env.PENUMBRA_THREADS): number {
+  if (setting === undefined || setting.trim() === "") return Math.min(4, os.availableParallelism());
+  const threads = Number(setting);
+  if (!Number.isSafeInteger(threads) || threads < 1) {
+    throw new EngineError("invalid_input", `PENUMBRA_THREADS must be an integer ≥ 1, got ${JSON.stringify(setting)}`);
+  }
+  return threads;
+}
+
+export interface SkippedProvider {
+  readonly provider: ProviderName;
+  readonly reason: string;
+}
+
+/** Where one model ended up running, and why the providers before it were passed over. */
+export interface ProviderReport {
+  readonly file: string;
+  readonly provider: ProviderName;
+  readonly skipped: readonly SkippedProvider[];
+}
+
+// ───────────────────────── the contract ─────────────────────────
+
+export type ElementType = "float32" | "float16" | "int32" | "int64";
+const FLOAT: readonly ElementType[] = ["float32", "float16"];
+const INTEGER: readonly ElementType[] = ["int32", "int64"];
+
+/**
+ * A dimension in the contract: a number, a size bound from the preset (see ContractDims), or one
+ * the preset does not fix and that is never checked: "B" (batch), "H" (prompt hidden size).
+ */
+type Dim = number | "B" | "H" | keyof ContractDims;
+
+interface TensorSpec {
+  readonly name: string;
+  readonly types: readonly ElementType[];
+  /** Allowed shapes; the rank must match one, and numeric dims of the model must match bound names. */
+  readonly shapes: readonly (readonly Dim[])[];
+}
+
+interface ModelSpec {
+  readonly inputs: readonly TensorSpec[];
+  readonly outputs: readonly TensorSpec[];
+}
+
+/** Sizes the preset fixes; a model whose metadata has a different fixed size cannot work with it. */
+export interface ContractDims {
+  readonly D: number;
+  readonly twoD: number;
+  readonly contextLength: number;
+  readonly promptContextLength: number;
+  readonly clipSize: number;
+  readonly latentChannels: number;
+  readonly latentSide: number;
+  readonly imageSide: number;
+}
+
+export function contractDims(config: PresetConfig): ContractDims {
+  return {
+    D: config.embedding.dim,
+    twoD: 2 * config.embedding.dim,
+    contextLength: config.tokenizer.contextLength,
+    promptContextLength: (config.promptTokenizer ?? config.tokenizer).contextLength,
+    clipSize: config.image.clip.size,
+    latentChannels: config.latent.channels,
+    latentSide: config.image.size / config.latent.downsample,
+    imageSide: config.image.size,
+  };
+}
+
+const embeddingOut = (name: string): TensorSpec => ({ name, types: FLOAT, shapes: [["B", "D"]] });
+const latent: readonly Dim[] = ["B", "latentChannels", "latentSide", "latentSide"];
+
+/** MODEL-CONTRACT.md, "files". */
+export const MODEL_CONTRACT: Readonly<Record<ModelKey, ModelSpec>> = {
+  clipText: {
+    inputs: [{ name: "input_ids", types: INTEGER, shapes: [["B", "contextLength"]] }],
+    outputs: [embeddingOut("text_embeds")],
+  },
+  clipImage: {
+    inputs: [{ name: "pixel_values", types: FLOAT, shapes: [["B", 3, "clipSize", "clipSize"]] }],
+    outputs: [embeddingOut("image_embeds")],
+  },
+  adapterText: {
+    inputs: [{ name: "embedding", types: FLOAT, shapes: [["B", "D"]] }],
+    outputs: [embeddingOut("mu"), embeddingOut("one_over_alpha"), embeddingOut("beta")],
+  },
+  adapterImage: {
+    inputs: [{ name: "embedding", types: FLOAT, shapes: [["B", "D"]] }],
+    outputs: [embeddingOut("mu"), embeddingOut("one_over_alpha"), embeddingOut("beta")],
+  },
+  promptEncoder: {
+    inputs: [{ name: "input_ids", types: INTEGER, shapes: [["B", "promptContextLength"]] }],
+    outputs: [{ name: "last_hidden_state", types: FLOAT, shapes: [["B", "promptContextLength", "H"]] }],
+  },
+  unet: {
+    inputs: [
+      { name: "sample", types: FLOAT, shapes: [latent] },
+      { name: "timestep", types: [...FLOAT, ...INTEGER], shapes: [[], ["B"]] },
+      { name: "encoder_hidden_states", types: FLOAT, shapes: [["B", "promptContextLength", "H"]] },
+      { name: "class_labels", types: FLOAT, shapes: [["B", "twoD"]] },
+    ],
+    outputs: [{ name: "out_sample", types: FLOAT, shapes: [latent] }],
+  },
+  vaeDecoder: {
+    inputs: [{ name: "latent_sample", types: FLOAT, shapes: [latent] }],
+    outputs: [{ name: "sample", types: FLOAT, shapes: [["B", 3, "imageSide", "imageSide"]] }],
+  },
+};
+
+export interface TensorMetadata {
+  readonly name: string;
+  readonly type: string;
+  readonly shape: readonly (number | string)[];
+}
+
+function metadataOf(values: readonly ort.InferenceSession.ValueMetadata[]): TensorMetadata[] {
+  return values.map((value) => (value.isTensor ? { name: value.name, type: value.type, shape: value.shape } : { name: value.name, type: "non-tensor", shape: [] }));
+}
+
+function describeSpec(spec: TensorSpec, dims: ContractDims): string {
+  const shapes = spec.shapes.map((shape) => `[${shape.map((d) => (typeof d === "number" || d === "B" || d === "H" ? d : `${d}=${dims[d]}`)).join(",")}]`);
+  return `${spec.types.join(" or ")} with shape ${shapes.join(" or ")}`;
+}
+
+function shapeMatches(actual: readonly (number | string)[], expected: readonly Dim[], dims: ContractDims): boolean {
+  if (actual.length !== expected.length) return false;
+  return expected.every((dim, i) => {
+    const size = actual[i];
+    // Symbolic (string) or unknown (≤ 0) model dims are dynamic: any size fits.
+    if (typeof size !== "number" || size <= 0 || dim === "B" || dim === "H") return true;
+    return size === (typeof dim === "number" ? dim : dims[dim]);
+  });
+}
+
+function checkTensors(kind: "input" | "output", specs: readonly TensorSpec[], actual: TensorMetadata[], where: string, dims: ContractDims): void {
+  const byName = new Map(actual.map((meta) => [meta.name, meta]));
+  for (const spec of specs) {
+    const meta = byName.get(spec.name);
+    const expected = describeSpec(spec, dims);
+    if (!meta) {
+      throw new EngineError(
+        "invalid_preset",
+        `${where}: missing ${kind} "${spec.name}" (expected ${expected}); the model's ${kind}s are ${actual.map((m) => m.name).join(", ") || "none"}`,
+      );
+    }
+    if (!(spec.types as readonly string[]).includes(meta.type) || !spec.shapes.some((shape) => shapeMatches(meta.shape, shape, dims))) {
+      throw new EngineError("invalid_preset", `${where}: ${kind} "${spec.name}" is ${meta.type} [${meta.shape.join(",")}], expected ${expected}`);
+    }
+  }
+  if (kind === "input") {
+    const extra = actual.filter((meta) => !specs.some((spec) => spec.name === meta.name));
+    if (extra.length) {
+      throw new EngineError("invalid_preset", `${where}: unexpected input(s) ${extra.map((m) => `"${m.name}"`).join(", ")}; the contract feeds only ${specs.map((s) => s.name).join(", ")}`);
+    }
+  }
+}
+
+// ───────────────────────── float16 ─────────────────────────
+
+const conversionView = new DataView(new ArrayBuffer(4));
+
+/** IEEE 754 binary16 bits of a number, rounded to nearest even; overflow gives ±Infinity. */
+export function float32ToFloat16Bits(value: number): number {
+  conversionView.setFloat32(0, value);
+  const bits = conversionView.getUint32(0);
+  const sign = (bits >>> 16) & 0x8000;
+  const exponent = (bits >>> 23) & 0xff;
+  const mantissa = bits & 0x7fffff;
+  if (exponent === 0xff) return sign | 0x7c00 | (mantissa ? 0x200 : 0);
+  const halfExponent = exponent - 127 + 15;
+  if (halfExponent >= 0x1f) return sign | 0x7c00;
+  if (halfExponent <= 0) {
+    // Subnormal half (or zero): shift the full significand, rounding to nearest even.
+    if (halfExponent < -10) return sign;
+    const significand = mantissa | 0x800000;
+    const shift = 14 - halfExponent;
+    const halfway = 1 << (shift - 1);
+    const remainder = significand & ((1 << shift) - 1);
+    let half = significand >>> shift;
+    if (remainder > halfway || (remainder === halfway && half & 1)) half++;
+    return sign | half;
+  }
+  let half = (halfExponent << 10) | (mantissa >>> 13);
+  const remainder = mantissa & 0x1fff;
+  // A carry out of the mantissa correctly bumps the exponent (up to Infinity).
+  if (remainder > 0x1000 || (remainder === 0x1000 && half & 1)) half++;
+  return sign | half;
+}
+
+/** The number a binary16 bit pattern stands for. */
+export function float16BitsToFloat32(bits: number): number {
+  const sign = bits & 0x8000 ? -1 : 1;
+  const exponent = (bits >>> 10) & 0x1f;
+  const mantissa = bits & 0x3ff;
+  if (exponent === 0) return sign * mantissa * 2 ** -24;
+  if (exponent === 0x1f) return mantissa ? Number.NaN : sign * Number.POSITIVE_INFINITY;
+  return sign * (1 + mantissa / 1024) * 2 ** (exponent - 15);
+}
+
+// ───────────────────────── tensors in and out ─────────────────────────
+
+/** What the engine feeds: float32 for real values, int32 for ids; converted to the model's declared type. */
+export interface Feed {
+  readonly data: Float32Array | Int32Array;
+  readonly dims: readonly number[];
+}
+
+export interface Output {
+  readonly data: Float32Array;
+  readonly dims: readonly number[];
+}
+
+function toOrtTensor(feed: Feed, type: string, where: string): ort.Tensor {
+  const { data, dims } = feed;
+  switch (type) {
+    case "float32":
+      return new ort.Tensor("float32", data instanceof Float32Array ? data : Float32Array.from(data), dims);
+    case "float16":
+      return new ort.Tensor("float16", Uint16Array.from(data, float32ToFloat16Bits), dims);
+    case "int32":
+    case "int64": {
+      for (const value of data) {
+        if (!Number.isInteger(value)) throw new EngineError("model_error", `${where}: cannot feed ${value} to an ${type} input`);
+      }
+      if (type === "int32") return new ort.Tensor("int32", data instanceof Int32Array ? data : Int32Array.from(data), dims);
+      return new ort.Tensor("int64", BigInt64Array.from(data, (value) => BigInt(value)), dims);
+    }
+    default:
+      throw new EngineError("model_error", `${where}: the engine cannot feed element type ${type}`);
+  }
+}
+
+function fromOrtTensor(tensor: ort.Tensor, where: string): Output {
+  const dims = [...tensor.dims];
+  switch (tensor.type) {
+    case "float32":
+      return { data: tensor.data as Float32Array, dims };
+    case "float16": {
+      // onnxruntime hands float16 back as raw bits (Uint16Array) unless the runtime has Float16Array.
+      const data = tensor.data;
+      return { data: data instanceof Uint16Array ? Float32Array.from(data, float16BitsToFloat32) : Float32Array.from(data as ArrayLike<number>), dims };
+    }
+    default:
+      throw new EngineError("model_error", `${where}: output of element type ${tensor.type} is not supported`);
+  }
+}
+
+// ───────────────────────── sessions ─────────────────────────
+
+interface OpenedSession {
+  readonly session: ort.InferenceSession;
+  readonly provider: ProviderName;
+  readonly skipped: readonly SkippedProvider[];
+}
+
+/** Per file path: one session per process, shared by every preset and engine that names the file. */
+const sessions = new Map<string, Promise<OpenedSession>>();
+/** Providers that failed once are not retried: a missing GPU library fails the same way for every model. */
+const failedProviders = new Map<ProviderName, string>();
+/** Sessions are created one at a time, so a provider's failure is known (and logged once) before the next model tries it. */
+let creationQueue: Promise<unknown> = Promise.resolve();
+
+export type Logger = (message: string) => void;
+
+export interface OpenOptions {
+  /** Default: providerPreference(). */
+  readonly providers?: readonly ProviderName[];
+  /** Default: threadCount(). */
+  readonly threads?: number;
+  /** Where provider fallbacks are reported, once each; default console.warn. */
+  readonly log?: Logger;
+}
+
+function firstLine(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.split("\n")[0].trim();
+}
+
+function sessionOptions(provider: ProviderName, threads: number): ort.InferenceSession.SessionOptions {
+  return {
+    executionProviders: [provider],
+    graphOptimizationLevel: "all",
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    executionMode: "sequential",
+    // 3 = errors only: onnxruntime's warnings about unused initialisers are noise to users.
+    logSeverityLevel: 3,
+  };
+}
+
+async function createSession(file: string, options: OpenOptions): Promise<OpenedSession> {
+  const providers = withCpuLast(options.providers ?? providerPreference());
+  const threads = options.threads ?? threadCount();
+  const log = options.log ?? ((message: string) => console.warn(message));
+  const skipped: SkippedProvider[] = [];
+  for (const provider of providers.slice(0, -1)) {
+    const earlier = failedProviders.get(provider);
+    if (earlier !== undefined) {
+      skipped.push({ provider, reason: earlier });
+      continue;
+    }
+    try {
+      return { session: await ort.InferenceSession.create(file, sessionOptions(provider, threads)), provider, skipped };
+    } catch (error) {
+      const reason = firstLine(error);
+      failedProviders.set(provider, reason);
+      skipped.push({ provider, reason });
+      log(`penumbra: execution provider ${provider} is unavailable (${reason}); falling back to the next provider`);
+    }
+  }
+  try {
+    return { session: await ort.InferenceSession.create(file, sessionOptions("cpu", threads)), provider: "cpu", skipped };
+  } catch (error) {
+    throw new EngineError("invalid_preset", `${file}: onnxruntime cannot load this model: ${firstLine(error)}`, { cause: error });
+  }
+}
+
+/** An opened model: its session, where it runs, and a `run` that speaks float32/int32. */
+export class ModelSession {
+  private readonly inputs: Map<string, TensorMetadata>;
+
+  constructor(
+    readonly key: ModelKey,
+    readonly file: string,
+    private readonly opened: OpenedSession,
+  ) {
+    this.inputs = new Map(metadataOf(opened.session.inputMetadata).map((meta) => [meta.name, meta]));
+  }
+
+  get report(): ProviderReport {
+    return { file: this.file, provider: this.opened.provider, skipped: this.opened.skipped };
+  }
+
+  /** The declared element type and shape of an input (e.g. the UNet's timestep, whose form varies by export). */
+  input(name: string): TensorMetadata {
+    const meta = this.inputs.get(name);
+    if (!meta) throw new EngineError("model_error", `${this.where}: has no input "${name}"`);
+    return meta;
+  }
+
+  private get where(): string {
+    return `${path.basename(this.file)} (${this.key})`;
+  }
+
+  /** Runs the model; every output comes back as float32 whatever the model's own type. */
+  async run(feeds: Readonly<Record<string, Feed>>): Promise<Record<string, Output>> {
+    const tensors: Record<string, ort.Tensor> = {};
+    for (const [name, feed] of Object.entries(feeds)) tensors[name] = toOrtTensor(feed, this.input(name).type, `${this.where} input "${name}"`);
+    let results: ort.InferenceSession.ReturnType;
+    try {
+      results = await this.opened.session.run(tensors);
+    } catch (error) {
+      throw new EngineError("model_error", `${this.where} failed: ${firstLine(error)}`, { cause: error });
+    }
+    const outputs: Record<string, Output> = {};
+    for (const [name, tensor] of Object.entries(results)) outputs[name] = fromOrtTensor(tensor, `${this.where} output "${name}"`);
+    return outputs;
+  }
+}
+
+/**
+ * Opens (or reuses) the session for `file` and checks it against the contract for `key` with the
+ * preset's sizes `dims`; a mismatch throws invalid_preset naming the file, the tensor and what was expected.
+ */
+export async function openModel(key: ModelKey, file: string, dims: ContractDims, options: OpenOptions = {}): Promise<ModelSession> {
+  let pending = sessions.get(file);
+  if (!pending) {
+    pending = creationQueue.then(() => createSession(file, options));
+    creationQueue = pending.catch(() => undefined);
+    sessions.set(file, pending);
+    // A failed open is not cached, so a corrected file can be opened later in the same process.
+    pending.catch(() => sessions.delete(file));
+  }
+  const opened = await pending;
+  const where = `${file} (${key})`;
+  const spec = MODEL_CONTRACT[key];
+  checkTensors("input", spec.inputs, metadataOf(opened.session.inputMetadata), where, dims);
+  checkTensors("output", spec.outputs, metadataOf(opened.session.outputMetadata), where, dims);
+  return new ModelSession(key, file, opened);
+}

@@ -1,0 +1,210 @@
+/**
+ * The Stable unCLIP decoder (diffusers' StableUnCLIPImg2ImgPipeline, SCIENCE.md): image
+ * embeddings → noise-augmented class labels → classifier-free-guided denoising with a scheduler
+ * → VAE → RGB bytes. Cells are decoded in batches as large as the preset allows.
+ */
+import { EngineError } from "./errors";
+import { classLabels, type EmbeddingNormalizer, noiseAugment } from "./noise-augmentation";
+import type { Feed, ModelSession, Output } from "./onnx";
+import type { Rng } from "./random";
+import { createScheduler, type SchedulerConfig } from "./schedulers";
+
+export interface UnclipDecoder {
+  readonly unet: ModelSession;
+  readonly vaeDecoder: ModelSession;
+  readonly latent: { readonly channels: number; readonly downsample: number; readonly scalingFactor: number };
+  /** Side of the decoded image in pixels. */
+  readonly imageSize: number;
+  readonly normalizer: EmbeddingNormalizer;
+}
+
+/** Prompt encoder hidden states [1, L, H]: `cond` for the prompt, `uncond` for "". */
+export interface PromptStates {
+  readonly cond: Output;
+  readonly uncond: Output;
+}
+
+export interface DecodeProgress {
+  /** UNet evaluations done, over all batches. */
+  readonly evaluation: number;
+  readonly evaluations: number;
+  /** The batch being denoised (0-based) and how many there are. */
+  readonly batch: number;
+  readonly batches: number;
+}
+
+export interface DecodedImage {
+  /** Row-major RGB, height × width × 3. */
+  readonly rgb: Uint8Array;
+  readonly width: number;
+  readonly height: number;
+}
+
+export interface DecodeOptions {
+  readonly steps: number;
+  readonly guidanceScale: number;
+  /** Noise augmentation level, 0 … trainTimesteps − 1. */
+  readonly noiseLevel: number;
+  /** The preset's scheduler config, with the type the run asked for. */
+  readonly scheduler: SchedulerConfig;
+  readonly prompt: PromptStates;
+  /**
+   * A fresh generator for embedding i's diffusion noise: first its initial latents, then its
+   * noise-augmentation ε. Cells given equal streams get equal noise (a grid column).
+   */
+  readonly noiseStream: (index: number) => Rng;
+  /** UNet batch limit, counting both halves of a guidance pair. */
+  readonly maxBatch: number;
+  readonly signal?: AbortSignal;
+  readonly onStep?: (progress: DecodeProgress) => void;
+  /** Called as each image is ready; the promise still resolves only when all are. */
+  readonly onCell?: (index: number, image: DecodedImage) => void;
+}
+
+function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new EngineError("cancelled", "the decode was cancelled");
+}
+
+/** `times` copies of `block`, back to back. */
+function repeat(block: Float32Array, times: number): Float32Array {
+  const out = new Float32Array(block.length * times);
+  for (let i = 0; i < times; i++) out.set(block, i * block.length);
+  return out;
+}
+
+function concat(...parts: Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((sum, p) => sum + p.length, 0));
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return out;
+}
+
+/** The UNet's timestep in the form its export declares: a scalar, [1], or one per batch row. */
+function timestepFeed(unet: ModelSession, t: number, batch: number): Feed {
+  const { shape } = unet.input("timestep");
+  if (shape.length === 0) return { data: Float32Array.of(t), dims: [] };
+  if (shape[0] === 1) return { data: Float32Array.of(t), dims: [1] };
+  return { data: new Float32Array(batch).fill(t), dims: [batch] };
+}
+
+/** VAE output in [−1, 1], [B, 3, H, W] → B images of RGB bytes via (x/2 + ½) clamped to [0, 1]. */
+function toImages(sample: Output): DecodedImage[] {
+  const [batch, channels, height, width] = sample.dims;
+  const plane = height * width;
+  return Array.from({ length: batch }, (_, b) => {
+    const rgb = new Uint8Array(plane * 3);
+    const base = b * channels * plane;
+    for (let c = 0; c < 3; c++) {
+      for (let i = 0; i < plane; i++) {
+        const value = Math.min(1, Math.max(0, sample.data[base + c * plane + i] / 2 + 0.5));
+        rgb[i * 3 + c] = Math.round(value * 255);
+      }
+    }
+    return { rgb, width, height };
+  });
+}
+
+/**
+ * Decodes image embeddings (decoder space, each of length D) into images. All or nothing: a
+ * cancelled or failed decode returns no images (onCell may already have seen some).
+ */
+export async function decodeEmbeddings(decoder: UnclipDecoder, embeddings: readonly Float32Array[], options: DecodeOptions): Promise<DecodedImage[]> {
+  const { guidanceScale, maxBatch } = options;
+  if (!Number.isFinite(guidanceScale) || guidanceScale < 0) {
+    throw new EngineError("invalid_input", `guidanceScale must be a finite number ≥ 0, got ${guidanceScale}`);
+  }
+  if (!Number.isSafeInteger(maxBatch) || maxBatch < 1) throw new EngineError("invalid_input", `maxBatch must be an integer ≥ 1, got ${maxBatch}`);
+  const D = decoder.normalizer.mean.length;
+  embeddings.forEach((e, i) => {
+    if (e.length !== D) throw new EngineError("invalid_input", `embedding ${i} has ${e.length} values; the decoder reads ${D}`);
+  });
+  // Guidance 1 gives ε = ε_c exactly, so the unconditional half would be wasted work.
+  const guided = guidanceScale !== 1;
+  const perCall = Math.max(1, Math.floor(maxBatch / (guided ? 2 : 1)));
+  const batches = Math.ceil(embeddings.length / perCall);
+  // Even batches: 20 cells at 16 per call run as 10 + 10, not 16 + 4.
+  const batchSize = Math.ceil(embeddings.length / Math.max(1, batches));
+  const evaluationsPerBatch = createScheduler(options.scheduler, options.steps).timesteps.length;
+  const evaluations = batches * evaluationsPerBatch;
+
+  const images: DecodedImage[] = [];
+  for (let batch = 0; batch < batches; batch++) {
+    const first = batch * batchSize;
+    const indices = Array.from({ length: Math.min(batchSize, embeddings.length - first) }, (_, i) => first + i);
+    const decoded = await decodeBatch(decoder, embeddings, indices, guided, options, (done) =>
+      options.onStep?.({ evaluation: batch * evaluationsPerBatch + done, evaluations, batch, batches }),
+    );
+    decoded.forEach((image, i) => {
+      images.push(image);
+      options.onCell?.(indices[i], image);
+    });
+  }
+  return images;
+}
+
+async function decodeBatch(
+  decoder: UnclipDecoder,
+  embeddings: readonly Float32Array[],
+  indices: readonly number[],
+  guided: boolean,
+  options: DecodeOptions,
+  onEvaluation: (done: number) => void,
+): Promise<DecodedImage[]> {
+  const { channels, downsample, scalingFactor } = decoder.latent;
+  const side = decoder.imageSize / downsample;
+  const latentSize = channels * side * side;
+  const D = decoder.normalizer.mean.length;
+  const n = indices.length;
+  const scheduler = createScheduler(options.scheduler, options.steps);
+
+  let latents = new Float32Array(n * latentSize);
+  const augmentationNoise = new Float32Array(n * D);
+  const batchEmbeddings = new Float32Array(n * D);
+  indices.forEach((index, i) => {
+    const rng = options.noiseStream(index);
+    const cellLatents = latents.subarray(i * latentSize, (i + 1) * latentSize);
+    rng.fillNormal(cellLatents);
+    for (let k = 0; k < latentSize; k++) cellLatents[k] *= scheduler.initNoiseSigma;
+    rng.fillNormal(augmentationNoise.subarray(i * D, (i + 1) * D));
+    batchEmbeddings.set(embeddings[index], i * D);
+  });
+
+  const conditioned = classLabels(noiseAugment(batchEmbeddings, D, options.noiseLevel, decoder.normalizer, augmentationNoise), options.noiseLevel, D);
+  const { cond, uncond } = options.prompt;
+  const [, contextLength, hidden] = cond.dims;
+  // CFG batch order [uncond, cond]: unconditional rows have all-zero class labels and the "" prompt.
+  const labels = guided ? concat(new Float32Array(conditioned.length), conditioned) : conditioned;
+  const hiddenStates = guided ? concat(repeat(uncond.data, n), repeat(cond.data, n)) : repeat(cond.data, n);
+  const rows = guided ? 2 * n : n;
+  const staticFeeds = {
+    encoder_hidden_states: { data: hiddenStates, dims: [rows, contextLength, hidden] },
+    class_labels: { data: labels, dims: [rows, 2 * D] },
+  };
+
+  for (const [done, t] of scheduler.timesteps.entries()) {
+    throwIfAborted(options.signal);
+    const outputs = await decoder.unet.run({
+      ...staticFeeds,
+      sample: { data: guided ? concat(latents, latents) : latents, dims: [rows, channels, side, side] },
+      timestep: timestepFeed(decoder.unet, t, rows),
+    });
+    let prediction = outputs.out_sample.data;
+    if (guided) {
+      const g = options.guidanceScale;
+      const half = n * latentSize;
+      const combined = new Float32Array(half);
+      for (let i = 0; i < half; i++) combined[i] = prediction[i] + g * (prediction[half + i] - prediction[i]);
+      prediction = combined;
+    }
+    latents = scheduler.step(prediction, t, latents);
+    onEvaluation(done + 1);
+  }
+
+  throwIfAborted(options.signal);
+  const scaled = Float32Array.from(latents, (v) => v / scalingFactor);
+  const outputs = await decoder.vaeDecoder.run({ latent_sample: { data: scaled, dims: [n, channels, side, side] } });
+  return toImages(outputs.sample);
+}
