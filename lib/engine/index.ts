@@ -157,16 +157,8 @@ function levelsForRows(kind: "interpolate" | "shell", rows: number): number[] {
   return kind === "interpolate" ? fractions.map((f) => 2 * f) : fractions.map((f) => Math.min(0.99, Math.max(0.01, f)));
 }
 
-export interface RunCell {
-  readonly row: number;
-  readonly col: number;
-  readonly lambda: number | null;
-  readonly quantileTarget: number | null;
-  readonly T: number;
-  readonly q: number;
-  readonly nll: number;
-  readonly cosineToMean: number;
-  readonly l2FromMean: number;
+/** A decoded cell: its deviation metrics (without the embedding) and its pixels. */
+export interface RunCell extends Omit<DeviationCell, "embedding"> {
   readonly rgb: Uint8Array;
   readonly width: number;
   readonly height: number;

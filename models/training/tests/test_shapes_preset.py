@@ -30,3 +30,11 @@ def test_preset_is_a_real_build_with_a_report_and_small_enough():
     assert (PRESET / "REPORT.md").exists()
     total = sum(p.stat().st_size for p in PRESET.rglob("*") if p.is_file())
     assert total < 40 * 1024 * 1024
+
+
+def test_reference_pipeline_benchmark_runs_on_the_preset(capsys):
+    from models.training import bench_reference
+
+    assert bench_reference.main(["--preset", str(PRESET), "--cols", "1", "--steps", "2", "--threads", "1"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["rows"] == 5 and report["cols"] == 1 and report["images_per_second"] > 0

@@ -1,0 +1,50 @@
+/** Small pure helpers for `npm run bench`: summary statistics and a plain-text table. */
+
+export interface Summary {
+  readonly median: number;
+  readonly min: number;
+  readonly max: number;
+}
+
+function sorted(values: readonly number[]): number[] {
+  if (values.length === 0) throw new RangeError("no values to summarize");
+  return [...values].sort((a, b) => a - b);
+}
+
+/** The p-th percentile (0–100), linearly interpolated between closest ranks. */
+export function percentile(values: readonly number[], p: number): number {
+  if (!(p >= 0 && p <= 100)) throw new RangeError(`percentile must be within [0, 100], got ${p}`);
+  const xs = sorted(values);
+  const rank = (p / 100) * (xs.length - 1);
+  const lo = Math.floor(rank);
+  const hi = Math.ceil(rank);
+  return xs[lo] + (xs[hi] - xs[lo]) * (rank - lo);
+}
+
+export function median(values: readonly number[]): number {
+  return percentile(values, 50);
+}
+
+export function summarize(values: readonly number[]): Summary {
+  const xs = sorted(values);
+  return { median: median(xs), min: xs[0], max: xs[xs.length - 1] };
+}
+
+/** Gaps between consecutive timestamps. */
+export function deltas(timestamps: readonly number[]): number[] {
+  return timestamps.slice(1).map((t, i) => t - timestamps[i]);
+}
+
+/** A fixed number of decimals, or "–" for a missing figure. */
+export function fixed(value: number | undefined, digits: number): string {
+  return value === undefined || !Number.isFinite(value) ? "–" : value.toFixed(digits);
+}
+
+/** Left-aligned first column, right-aligned figures, columns padded to their widest cell. */
+export function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  const all = [header, ...rows];
+  if (all.some((row) => row.length !== header.length)) throw new RangeError("every row needs as many cells as the header");
+  const widths = header.map((_, c) => Math.max(...all.map((row) => row[c].length)));
+  const line = (row: readonly string[]) => row.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join("  ");
+  return [line(header), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)].join("\n");
+}

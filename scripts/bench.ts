@@ -1,0 +1,171 @@
+// npm run bench [-- --preset <dir> --steps 20 --cols 4 --repeats 3 --threads 2 --no-reference --json]
+// Times a 5-row interpolate grid end to end (encoders, adapter, UNet, VAE) on the engine and, when the preset has
+// torch twins, on the PyTorch reference pipeline in the same run, so the throughput ratio shares one machine state.
+import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { performance } from "node:perf_hooks";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { z } from "zod";
+import { type Engine, openPreset } from "../lib/engine/index";
+import { deltas, fixed, percentile, type Summary, summarize, table } from "./bench-stats";
+
+const CAPTION = "a red shape";
+// The reference script hard-codes these levels; the engine gets them explicitly so both decode the same grid.
+const LAMBDAS = [0, 0.5, 1, 1.5, 2];
+const TARGET_RATIO = 1.5;
+const TARGET_RSS_MB = 1024;
+const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+
+const { values: flags } = parseArgs({
+  options: {
+    preset: { type: "string", default: "shapes" },
+    steps: { type: "string", default: "20" },
+    cols: { type: "string", default: "4" },
+    repeats: { type: "string", default: "3" },
+    threads: { type: "string", default: "2" },
+    "no-reference": { type: "boolean", default: false },
+    json: { type: "boolean", default: false },
+  },
+  strict: true,
+});
+
+function positiveInt(name: string, raw: string): number {
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value < 1) throw new Error(`--${name} must be a positive integer, got "${raw}"`);
+  return value;
+}
+
+const steps = positiveInt("steps", flags.steps);
+const cols = positiveInt("cols", flags.cols);
+const repeats = positiveInt("repeats", flags.repeats);
+const threads = positiveInt("threads", flags.threads);
+const images = LAMBDAS.length * cols;
+
+interface EngineRun {
+  readonly seconds: number;
+  readonly firstRowSeconds: number;
+  readonly imagesPerSecond: number;
+  /** Gaps between UNet evaluations of the same batch; a batch's first evaluation is skipped as it also covers setup. */
+  readonly stepMs: number[];
+}
+
+async function timeEngine(engine: Engine, seed: number): Promise<EngineRun> {
+  const stepTimes: { t: number; batch: number }[] = [];
+  let firstRowCells = 0;
+  let firstRow = Number.NaN;
+  const started = performance.now();
+  await engine.run(
+    { input: { kind: "caption", text: CAPTION }, plan: { kind: "interpolate", lambdas: LAMBDAS }, cols, steps, seed },
+    {
+      onStep: ({ batch }) => stepTimes.push({ t: performance.now(), batch }),
+      // Cells are row-major, so row 0 is the first `cols` indices, in whatever order they finish.
+      onCell: (index) => {
+        if (index < cols && ++firstRowCells === cols) firstRow = performance.now() - started;
+      },
+    },
+  );
+  const seconds = (performance.now() - started) / 1000;
+  const batches = [...new Set(stepTimes.map((s) => s.batch))];
+  const stepMs = batches.flatMap((b) => deltas(stepTimes.filter((s) => s.batch === b).map((s) => s.t)));
+  return { seconds, firstRowSeconds: firstRow / 1000, imagesPerSecond: images / seconds, stepMs };
+}
+
+const referenceLine = z.object({ seconds: z.number(), first_row_seconds: z.number(), images_per_second: z.number(), peak_rss_mb: z.number(), torch: z.string() });
+type ReferenceRun = z.infer<typeof referenceLine>;
+
+/** One reference grid in its own Python process, so each repeat pays the same costs as the engine's timed runs do not share. */
+function timeReference(presetDir: string): ReferenceRun {
+  const args = ["-m", "models.training.bench_reference", "--preset", presetDir, "--cols", `${cols}`, "--steps", `${steps}`, "--threads", `${threads}`];
+  const child = spawnSync("/usr/bin/python3", args, { cwd: REPO_ROOT, encoding: "utf8" });
+  if (child.status !== 0) throw new Error(`the reference failed (exit ${child.status}): ${child.stderr.trim().split("\n").slice(-3).join(" | ")}`);
+  const last = child.stdout.trim().split("\n").at(-1) ?? "";
+  return referenceLine.parse(JSON.parse(last));
+}
+
+const loadStarted = performance.now();
+const engine = await openPreset(flags.preset, { threads });
+const loadSeconds = (performance.now() - loadStarted) / 1000;
+const presetDir = engine.preset.dir;
+
+// The first run pays for lazy allocations inside onnxruntime; it is not what a user of a warm engine sees.
+await timeEngine(engine, 0);
+const runs: EngineRun[] = [];
+for (let i = 1; i <= repeats; i++) runs.push(await timeEngine(engine, i));
+const peakRssMb = process.resourceUsage().maxRSS / 1024;
+
+const hasTwins = existsSync(path.join(presetDir, "torch"));
+const reference: ReferenceRun[] = flags["no-reference"] || !hasTwins ? [] : Array.from({ length: repeats }, () => timeReference(presetDir));
+const referenceSkipped = flags["no-reference"] ? "--no-reference" : hasTwins ? undefined : `no ${path.join(presetDir, "torch")}`;
+
+const penumbra = {
+  seconds: summarize(runs.map((r) => r.seconds)),
+  firstRowSeconds: summarize(runs.map((r) => r.firstRowSeconds)),
+  imagesPerSecond: summarize(runs.map((r) => r.imagesPerSecond)),
+  stepMs: { ...summarize(runs.flatMap((r) => r.stepMs)), p90: percentile(runs.flatMap((r) => r.stepMs), 90) },
+};
+const ref =
+  reference.length === 0
+    ? undefined
+    : {
+        torch: reference[0].torch,
+        seconds: summarize(reference.map((r) => r.seconds)),
+        firstRowSeconds: summarize(reference.map((r) => r.first_row_seconds)),
+        imagesPerSecond: summarize(reference.map((r) => r.images_per_second)),
+        peakRssMb: summarize(reference.map((r) => r.peak_rss_mb)),
+      };
+const ratio = ref && penumbra.imagesPerSecond.median / ref.imagesPerSecond.median;
+
+const report = {
+  command: `npm run bench -- ${process.argv.slice(2).join(" ")}`.trim().replace(/ --$/, ""),
+  machine: {
+    cpu: os.cpus()[0]?.model ?? "unknown",
+    cores: os.cpus().length,
+    memoryGiB: Number((os.totalmem() / 2 ** 30).toFixed(1)),
+    node: process.version,
+    platform: `${process.platform}-${process.arch}`,
+  },
+  preset: { name: engine.config.name, dir: presetDir },
+  settings: { caption: CAPTION, lambdas: LAMBDAS, rows: LAMBDAS.length, cols, steps, images, repeats, threads },
+  providers: Object.fromEntries(Object.entries(engine.providers()).map(([key, report]) => [key, report.provider])),
+  penumbra: { loadSeconds, ...penumbra, peakRssMb },
+  reference: ref ?? { skipped: referenceSkipped },
+  throughputRatio: ratio,
+  targets: { ratioAtLeast: TARGET_RATIO, ratioMet: ratio === undefined ? undefined : ratio >= TARGET_RATIO, rssBelowMb: TARGET_RSS_MB, rssMet: peakRssMb < TARGET_RSS_MB },
+};
+
+if (flags.json) {
+  console.log(JSON.stringify(report, null, 2));
+} else {
+  const { machine } = report;
+  const both = (name: string, digits: number, p: Summary, r: Summary | undefined, best: "min" | "max") => [
+    name,
+    fixed(p.median, digits),
+    fixed(p[best], digits),
+    fixed(r?.median, digits),
+    fixed(r?.[best], digits),
+  ];
+  console.log(`machine    ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, Node ${machine.node} (${machine.platform})`);
+  console.log(`preset     ${report.preset.name} (${presetDir})`);
+  console.log(`grid       ${LAMBDAS.length}×${cols} interpolate, ${steps} steps, caption "${CAPTION}", ${threads} threads, ${repeats} repeats after 1 warm-up`);
+  console.log(`providers  ${Object.entries(report.providers).map(([key, provider]) => `${key}=${provider}`).join(" ")}`);
+  console.log(`load       ${fixed(loadSeconds, 2)} s (open + verify + create sessions)\n`);
+  console.log(
+    table(
+      ["metric", "penumbra median", "best", "reference median", "best"],
+      [
+        both("images/s", 2, penumbra.imagesPerSecond, ref?.imagesPerSecond, "max"),
+        both("grid seconds", 3, penumbra.seconds, ref?.seconds, "min"),
+        both("first row seconds", 3, penumbra.firstRowSeconds, ref?.firstRowSeconds, "min"),
+        ["UNet step ms (p90)", `${fixed(penumbra.stepMs.median, 1)} (${fixed(penumbra.stepMs.p90, 1)})`, fixed(penumbra.stepMs.min, 1), "–", "–"],
+        ["peak RSS MB", fixed(peakRssMb, 0), "", fixed(ref?.peakRssMb.median, 0), fixed(ref?.peakRssMb.min, 0)],
+      ],
+    ),
+  );
+  console.log();
+  if (ratio === undefined) console.log(`reference  skipped (${referenceSkipped})`);
+  else console.log(`throughput penumbra / reference (torch ${ref?.torch}) = ${fixed(ratio, 2)}× — target ≥ ${TARGET_RATIO}×: ${ratio >= TARGET_RATIO ? "met" : "NOT met"}`);
+  console.log(`peak RSS   ${fixed(peakRssMb, 0)} MB — target < ${TARGET_RSS_MB} MB: ${report.targets.rssMet ? "met" : "NOT met"}`);
+}
