@@ -4,6 +4,7 @@ import path from "node:path";
 import sharp from "sharp";
 import { beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_LAMBDAS, DEFAULT_SHELL_QUANTILES, FINE_LAMBDAS } from "./deviation";
+import { encodeImage } from "./images";
 import { type Engine, EngineError, openPreset, type RunRequest } from "./index";
 import { MODEL_KEYS, resolvePresetDir, sha256File } from "./preset";
 
@@ -215,6 +216,8 @@ describe("run", () => {
     const request = smallRequest({ plan: { kind: "shell", quantiles: [0.1, 0.9] }, scheduler: "dpmpp2m" });
     const [a, b] = [await engine.run(request), await engine.run(request)];
     expect(a.cells.map((c) => Buffer.from(c.rgb))).toEqual(b.cells.map((c) => Buffer.from(c.rgb)));
+    const pngs = (result: typeof a) => Promise.all(result.cells.map((c) => encodeImage(c, "png")));
+    expect(await pngs(a)).toEqual(await pngs(b));
     expect(a.cells.map((c) => c.q)).toEqual(b.cells.map((c) => c.q));
     for (const cell of a.cells) expect(cell.q).toBeCloseTo(cell.quantileTarget!, 6);
     const other = await engine.run({ ...request, seed: 6 });

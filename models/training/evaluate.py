@@ -124,6 +124,8 @@ def run(preset: Path, build_record: Optional[Path] = None, log=print) -> Dict:
         "colour_kept": round(float(np.mean([c == s.colour for c, s in zip(colours, scenes[:n])])), 4),
         "shape_kept": round(float(np.mean([p == s.shape for p, s in zip(shapes, scenes[:n])])), 4),
         "checker_on_source_images": _judge_accuracy(judge, images[:n], scenes[:n]),
+        # the VAE alone (encode, decode): separates its losses from the UNet's
+        "checker_on_vae_reconstructions": _judge_accuracy(judge, pipe.reconstruct(images[:n]), scenes[:n]),
     }
     log(f"evaluate decoder fidelity {results['decoder_fidelity']}")
 
@@ -307,6 +309,7 @@ def render_report(r: Dict, config: Dict, stages: Dict, quick: bool) -> str:
         "| check | cases | colour | shape |",
         "| --- | --- | --- | --- |",
         f"| the judge on the source test images | {r['decoder_fidelity']['cases']} | {r['decoder_fidelity']['checker_on_source_images']['colour']} | {r['decoder_fidelity']['checker_on_source_images']['shape']} |",
+        f"| source test images through the VAE alone | {r['decoder_fidelity']['cases']} | {r['decoder_fidelity']['checker_on_vae_reconstructions']['colour']} | {r['decoder_fidelity']['checker_on_vae_reconstructions']['shape']} |",
         f"| test image → image adapter mean → decoded | {r['decoder_fidelity']['cases']} | {r['decoder_fidelity']['colour_kept']} | {r['decoder_fidelity']['shape_kept']} |",
         f"| full caption → text adapter mean → bridge → decoded | {r['caption_decoding']['cases']} | {r['caption_decoding']['colour_shown']} | {r['caption_decoding']['shape_shown']} |",
         "",

@@ -54,6 +54,11 @@ class ShapesPipeline:
 
     # -- decoding ----------------------------------------------------------------------------------
     @torch.no_grad()
+    def reconstruct(self, images: torch.Tensor) -> torch.Tensor:
+        """Images in [-1, 1] through the VAE's encoder mean and decoder, without the UNet."""
+        return self.vae.decoder(self.vae.encoder(images)[0]).clamp(-1, 1)
+
+    @torch.no_grad()
     def decode(self, embeds: torch.Tensor, seeds: List[int], steps: int = 20, guidance: float = 3.0, noise_level: int = 0,
                scheduler: str = "pndm", chunk: int = 50) -> np.ndarray:
         """Image embeddings (decoder scale) -> uint8 images [N, 64, 64, 3]; one latent seed per image."""
