@@ -26,31 +26,15 @@ GUIDANCE_SCALE = 5.0  # chosen on the validation split: REPORT.md's guidance swe
 BATCH = {0: "batch"}
 
 
-class _TextEmbeds(nn.Module):
-    def __init__(self, tower):
-        super().__init__()
-        self.tower = tower
-
-    def forward(self, input_ids):
-        return self.tower(input_ids)
-
-
 class _HiddenStates(nn.Module):
+    """The text tower's last hidden states: the prompt encoder's output."""
+
     def __init__(self, tower):
         super().__init__()
         self.tower = tower
 
     def forward(self, input_ids):
         return self.tower.hidden_states(input_ids)
-
-
-class _ImageEmbeds(nn.Module):
-    def __init__(self, tower):
-        super().__init__()
-        self.tower = tower
-
-    def forward(self, pixel_values):
-        return self.tower(pixel_values)
 
 
 def _git_commit() -> str:
@@ -79,8 +63,8 @@ def export_preset(work: Path, preset: Path, quick: bool = False) -> Dict:
     class_labels = torch.randn(2, 2 * EMBED_DIM, generator=torch.Generator().manual_seed(1))
     timestep = torch.tensor([501], dtype=torch.int64)
 
-    export_onnx(_TextEmbeds(clip.text), (ids,), preset / "clip_text.onnx", ["input_ids"], ["text_embeds"], {"input_ids": BATCH, "text_embeds": BATCH})
-    export_onnx(_ImageEmbeds(clip.image), (pixels,), preset / "clip_image.onnx", ["pixel_values"], ["image_embeds"], {"pixel_values": BATCH, "image_embeds": BATCH})
+    export_onnx(clip.text, (ids,), preset / "clip_text.onnx", ["input_ids"], ["text_embeds"], {"input_ids": BATCH, "text_embeds": BATCH})
+    export_onnx(clip.image, (pixels,), preset / "clip_image.onnx", ["pixel_values"], ["image_embeds"], {"pixel_values": BATCH, "image_embeds": BATCH})
     export_onnx(_HiddenStates(clip.text), (ids,), preset / "prompt_encoder.onnx", ["input_ids"], ["last_hidden_state"], {"input_ids": BATCH, "last_hidden_state": BATCH})
     export_onnx(vae.decoder, (latents,), preset / "vae_decoder.onnx", ["latent_sample"], ["sample"], {"latent_sample": BATCH, "sample": BATCH})
     export_onnx(unet, (latents, timestep, hidden, class_labels), preset / "unet.onnx", ["sample", "timestep", "encoder_hidden_states", "class_labels"], ["out_sample"],

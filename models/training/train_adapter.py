@@ -119,7 +119,7 @@ class Trained:
     metrics: Dict[str, float] = field(default_factory=dict)
 
 
-def load_pairs(path: Path, options: Options):
+def load_pairs(path: Path):
     with np.load(path) as data:
         image = torch.from_numpy(np.asarray(data["image_embeds"], dtype=np.float32))
         text = torch.from_numpy(np.asarray(data["text_embeds"], dtype=np.float32))
@@ -143,7 +143,7 @@ def _loss(model_i, model_t, zi, zt, o: Options):
 
 def train(o: Options, log=print) -> Trained:
     torch.manual_seed(o.seed)
-    raw_i, raw_t = load_pairs(o.pairs, o)
+    raw_i, raw_t = load_pairs(o.pairs)
     zi, zt = scale_inputs(raw_i, o.image_scale), scale_inputs(raw_t, o.text_scale)
     dim = zi.shape[1]
     model_i, model_t = BayesCap(dim, o.hidden, o.dropout), BayesCap(dim, o.hidden, o.dropout)
@@ -166,10 +166,9 @@ def train(o: Options, log=print) -> Trained:
     model_t.eval()
     trained = Trained(model_i, model_t, o)
     if o.val_pairs is not None:
-        vi, vt = load_pairs(o.val_pairs, o)
+        vi, vt = load_pairs(o.val_pairs)
         with torch.no_grad():
             _, parts = _loss(model_i, model_t, scale_inputs(vi, o.image_scale), scale_inputs(vt, o.text_scale), o)
-            _, _, beta_t = model_t(scale_inputs(vt, o.text_scale))
         trained.metrics = {f"val_{k}": round(v, 5) for k, v in parts.items()}
     return trained
 
@@ -209,7 +208,7 @@ def load(folder: Path) -> Trained:
 
 def write_to_preset(trained: Trained, preset: Path) -> Dict:
     o = trained.options
-    raw_i, raw_t = load_pairs(o.pairs, o)
+    raw_i, raw_t = load_pairs(o.pairs)
     zi, zt = scale_inputs(raw_i, o.image_scale), scale_inputs(raw_t, o.text_scale)
     dim = zi.shape[1]
     for key, model, filename in (("adapterImage", trained.image, "adapter_image.onnx"), ("adapterText", trained.text, "adapter_text.onnx")):
