@@ -314,6 +314,8 @@ export class Engine {
         // A fresh fork per cell: every row of a column draws the same latents and augmentation noise.
         noiseStream: (index) => diffusion.fork(grid.cells[index].col),
         maxBatch: config.limits.maxBatch,
+        // The mean row first, on its own, so a viewer sees it before the rest of the grid.
+        leadBatch: grid.cols,
         ...hooks,
       },
     );

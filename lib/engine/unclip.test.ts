@@ -4,7 +4,7 @@ import { EngineError } from "./errors";
 import { contractDims, openModel } from "./onnx";
 import { loadPreset, type ModelKey, resolvePresetDir } from "./preset";
 import { Rng } from "./random";
-import { type DecodeOptions, decodeEmbeddings, type DecodeProgress, type UnclipDecoder } from "./unclip";
+import { batchPlan, type DecodeOptions, decodeEmbeddings, type DecodeProgress, type UnclipDecoder } from "./unclip";
 
 const preset = loadPreset(resolvePresetDir("shapes"));
 const { config } = preset;
@@ -96,6 +96,22 @@ describe("decodeEmbeddings", () => {
     expect(images).toHaveLength(3);
   });
 
+  it("decodes the lead cells in a batch of their own, first, with the same images", async () => {
+    const inputs = embeddings(3, 4);
+    const batchesSeen: number[] = [];
+    const seen: number[] = [];
+    const led = await decodeEmbeddings(decoder, inputs, {
+      ...baseOptions,
+      leadBatch: 1,
+      onCell: (index) => seen.push(index),
+      onStep: (p) => batchesSeen.push(p.batches),
+    });
+    expect(seen).toEqual([0, 1, 2]);
+    expect(new Set(batchesSeen)).toEqual(new Set([2]));
+    const together = await decodeEmbeddings(decoder, inputs, baseOptions);
+    for (let i = 0; i < 3; i++) expect(maxDifference(led[i].rgb, together[i].rgb)).toBeLessThanOrEqual(1);
+  });
+
   it("stops between UNet calls when cancelled and returns nothing", async () => {
     const controller = new AbortController();
     const cells: number[] = [];
@@ -119,5 +135,25 @@ describe("decodeEmbeddings", () => {
   it("rejects embeddings of the wrong size and non-finite guidance", async () => {
     await expect(decodeEmbeddings(decoder, [new Float32Array(D - 1)], baseOptions)).rejects.toThrow(/embedding 0 has 63 values/);
     await expect(decodeEmbeddings(decoder, embeddings(1, 6), { ...baseOptions, guidanceScale: Number.NaN })).rejects.toThrow(/guidanceScale/);
+  });
+});
+
+describe("batchPlan", () => {
+  it("splits evenly within the per-call limit", () => {
+    expect(batchPlan(20, 16)).toEqual([Array.from({ length: 10 }, (_, i) => i), Array.from({ length: 10 }, (_, i) => 10 + i)]);
+    expect(batchPlan(3, 16)).toEqual([[0, 1, 2]]);
+  });
+
+  it("puts the lead cells alone in the first batch, then splits the rest evenly", () => {
+    const plan = batchPlan(20, 16, 4);
+    expect(plan.map((b) => b.length)).toEqual([4, 16]);
+    expect(plan.flat()).toEqual(Array.from({ length: 20 }, (_, i) => i));
+    expect(batchPlan(40, 16, 4).map((b) => b.length)).toEqual([4, 12, 12, 12]);
+  });
+
+  it("ignores a lead that is zero, covers everything, or exceeds a call", () => {
+    expect(batchPlan(4, 16, 4)).toEqual([[0, 1, 2, 3]]);
+    expect(batchPlan(6, 16, 0)).toEqual([[0, 1, 2, 3, 4, 5]]);
+    expect(batchPlan(40, 16, 20).map((b) => b.length)).toEqual([16, 12, 12]);
   });
 });

@@ -55,6 +55,11 @@ export interface DecodeOptions {
   readonly noiseStream: (index: number) => Rng;
   /** UNet batch limit, counting both halves of a guidance pair. */
   readonly maxBatch: number;
+  /**
+   * Decode the first `leadBatch` embeddings (a grid's mean row) in a batch of their own, so they are
+   * ready first; the rest follow in even batches. 0 or absent: even batches throughout.
+   */
+  readonly leadBatch?: number;
   readonly signal?: AbortSignal;
   readonly onStep?: (progress: DecodeProgress) => void;
   /** Called as each image is ready; the promise still resolves only when all are. */
@@ -107,6 +112,22 @@ function toImages(sample: Output): DecodedImage[] {
   });
 }
 
+/** Even batches of at most `perCall`: 20 cells at 16 per call run as 10 + 10, not 16 + 4. */
+function evenBatches(start: number, count: number, perCall: number): number[][] {
+  const batches = Math.ceil(count / perCall);
+  const size = Math.ceil(count / Math.max(1, batches));
+  return Array.from({ length: batches }, (_, b) =>
+    Array.from({ length: Math.min(size, count - b * size) }, (_, i) => start + b * size + i),
+  );
+}
+
+/** The embedding indices of each UNet batch, in decoding order. */
+export function batchPlan(count: number, perCall: number, leadBatch = 0): number[][] {
+  const lead = Math.min(Math.max(0, Math.floor(leadBatch)), perCall, count);
+  if (lead === 0 || lead === count) return evenBatches(0, count, perCall);
+  return [evenBatches(0, lead, perCall)[0], ...evenBatches(lead, count - lead, perCall)];
+}
+
 /**
  * Decodes image embeddings (decoder space, each of length D) into images. All or nothing: a
  * cancelled or failed decode returns no images (onCell may already have seen some).
@@ -124,16 +145,14 @@ export async function decodeEmbeddings(decoder: UnclipDecoder, embeddings: reado
   // Guidance 1 gives ε = ε_c exactly, so the unconditional half would be wasted work.
   const guided = guidanceScale !== 1;
   const perCall = Math.max(1, Math.floor(maxBatch / (guided ? 2 : 1)));
-  const batches = Math.ceil(embeddings.length / perCall);
-  // Even batches: 20 cells at 16 per call run as 10 + 10, not 16 + 4.
-  const batchSize = Math.ceil(embeddings.length / Math.max(1, batches));
+  const plan = batchPlan(embeddings.length, perCall, options.leadBatch);
+  const batches = plan.length;
   const evaluationsPerBatch = createScheduler(options.scheduler, options.steps).timesteps.length;
   const evaluations = batches * evaluationsPerBatch;
 
   const images: DecodedImage[] = [];
   for (let batch = 0; batch < batches; batch++) {
-    const first = batch * batchSize;
-    const indices = Array.from({ length: Math.min(batchSize, embeddings.length - first) }, (_, i) => first + i);
+    const indices = plan[batch];
     const decoded = await decodeBatch(decoder, embeddings, indices, guided, options, (done) =>
       options.onStep?.({ evaluation: batch * evaluationsPerBatch + done, evaluations, batch, batches }),
     );
