@@ -363,7 +363,7 @@ def render_report(r: Dict, config: Dict, stages: Dict, quick: bool) -> str:
               "![caption decoding](report/caption_decoding.png)"]
     if stages:
         total = sum(s["seconds"] for s in stages.values())
-        lines += ["", "## Build", "", f"Stage times of the `npm run train:shapes` build that produced this preset (2 CPU threads): total **{total / 60:.1f} min**.", "",
+        lines += ["", "## Build", "", f"Stage times recorded by `npm run train:shapes` for the stages that produced this preset (build.json; 2 CPU threads; a resumed build records each stage's last run): total **{total / 60:.1f} min**.", "",
                   "| stage | seconds |", "| --- | --- |"]
         lines += [f"| {k} | {v['seconds']} |" for k, v in stages.items()]
     return "\n".join(lines) + "\n"
