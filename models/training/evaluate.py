@@ -336,7 +336,7 @@ def render_report(r: Dict, config: Dict, stages: Dict, quick: bool) -> str:
         "",
         "For scale: ordering the same queries by the number of attributes they name (an oracle for ambiguity) gives Recall@1 per level",
         f"{cal['oracle_by_attributes_named']['recall_per_level']} and −S·R² = {cal['oracle_by_attributes_named']['minus_S_R2']}. Exact-pair Recall@1 by the number of",
-        f"attributes the query names: {cal['recall_by_attributes_named']} — the shape of that curve, not the ordering, bounds R².",
+        "attributes the query names: " + ", ".join(f"{k} → {v}" for k, v in cal["recall_by_attributes_named"].items()) + " — the shape of that curve, not the ordering, bounds R².",
     ]
     if "adapter_comparison" in r:
         lines += ["", "## Adapter objectives and weights", "",
