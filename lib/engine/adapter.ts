@@ -7,9 +7,10 @@ import { EngineError } from "./errors";
 import { aleatoricVariance, type AdapterHeadConfig, type GgdDistribution, headsToParams, percentileOf } from "./ggd";
 import type { ModelSession } from "./onnx";
 import type { BridgeConfig, InputScale } from "./preset";
-import { rowsOf } from "./encoders";
+import { rowsOf, stackRows } from "./encoders";
 
-function norm(x: ArrayLike<number>): number {
+/** Euclidean length. */
+export function norm(x: ArrayLike<number>): number {
   let sum = 0;
   for (let j = 0; j < x.length; j++) sum += x[j] * x[j];
   return Math.sqrt(sum);
@@ -30,10 +31,7 @@ export function scaleForAdapter(raw: Float32Array, scale: InputScale): Float32Ar
 
 /** Runs the adapter on scaled embeddings; one distribution per row. */
 export async function runAdapter(session: ModelSession, scaled: readonly Float32Array[], heads: AdapterHeadConfig): Promise<GgdDistribution[]> {
-  const dim = scaled[0].length;
-  const batch = new Float32Array(scaled.length * dim);
-  scaled.forEach((row, i) => batch.set(row, i * dim));
-  const outputs = await session.run({ embedding: { data: batch, dims: [scaled.length, dim] } });
+  const outputs = await session.run({ embedding: { data: stackRows(scaled), dims: [scaled.length, scaled[0].length] } });
   const mu = rowsOf(outputs.mu);
   const oneOverAlpha = rowsOf(outputs.one_over_alpha);
   const beta = rowsOf(outputs.beta);

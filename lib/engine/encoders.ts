@@ -17,6 +17,14 @@ export function loadTokenizer(preset: Preset, files: TokenizerFiles): ClipTokeni
   });
 }
 
+/** Equal-length rows laid back to back: the data of a [B, …] input. */
+export function stackRows(rows: readonly Float32Array[]): Float32Array {
+  const width = rows[0]?.length ?? 0;
+  const batch = new Float32Array(rows.length * width);
+  rows.forEach((row, i) => batch.set(row, i * width));
+  return batch;
+}
+
 /** Row b of a [B, …] output, as its own array. */
 export function rowsOf(output: Output): Float32Array[] {
   const batch = output.dims[0];
@@ -122,9 +130,6 @@ export async function preprocessImage(bytes: Uint8Array, clip: ClipPreprocessing
 
 /** CLIP image embeddings for preprocessed [3, S, S] images, one per image. */
 export async function encodeImages(session: ModelSession, images: readonly Float32Array[], size: number): Promise<Float32Array[]> {
-  const pixelCount = 3 * size * size;
-  const batch = new Float32Array(images.length * pixelCount);
-  images.forEach((pixels, i) => batch.set(pixels, i * pixelCount));
-  const outputs = await session.run({ pixel_values: { data: batch, dims: [images.length, 3, size, size] } });
+  const outputs = await session.run({ pixel_values: { data: stackRows(images), dims: [images.length, 3, size, size] } });
   return rowsOf(outputs.image_embeds);
 }

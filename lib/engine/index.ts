@@ -5,7 +5,7 @@
  */
 import { performance } from "node:perf_hooks";
 import { z } from "zod";
-import { type DecoderSpace, type Modality, runAdapter, scaleForAdapter, summarizeUncertainty, toDecoderSpace } from "./adapter";
+import { type DecoderSpace, type Modality, norm, runAdapter, scaleForAdapter, summarizeUncertainty, toDecoderSpace } from "./adapter";
 import { DEFAULT_LAMBDAS, DEFAULT_SHELL_QUANTILES, type DeviationCell, type DeviationPlan, planGrid as planDeviationGrid, validatePlan } from "./deviation";
 import { encodeImages, encodeTexts, type ImageInfo, loadTokenizer, preprocessImage, promptHiddenStates } from "./encoders";
 import { EngineError } from "./errors";
@@ -193,10 +193,6 @@ function invalidInput(message: string): EngineError {
   return new EngineError("invalid_input", message);
 }
 
-function vectorNorm(x: Float32Array): number {
-  return Math.sqrt(x.reduce((sum, v) => sum + v * v, 0));
-}
-
 export class Engine {
   private readonly input: ReturnType<typeof inputSchema>;
   private readonly runRequest: ReturnType<typeof runRequestSchema>;
@@ -257,7 +253,7 @@ export class Engine {
     }
 
     const inputScale = config.adapter.inputScale[modality];
-    const embeddingNorm = vectorNorm(embedding);
+    const embeddingNorm = norm(embedding);
     const adapter = modality === "text" ? this.models.adapterText : this.models.adapterImage;
     const [distribution] = await runAdapter(adapter, [scaleForAdapter(embedding, inputScale)], config.adapter);
     return {
