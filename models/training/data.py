@@ -44,6 +44,11 @@ def to_tensor(images_uint8: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(images_uint8).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
 
 
+def to_uint8(images: torch.Tensor) -> np.ndarray:
+    """The inverse of to_tensor: [-1, 1] NCHW floats to uint8 NHWC, clamped."""
+    return ((images / 2 + 0.5).clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1).numpy()
+
+
 def load_tokenizer(work: Path) -> Tokenizer:
     return Tokenizer.load(work / "tokenizer")
 

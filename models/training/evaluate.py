@@ -116,8 +116,7 @@ def run(preset: Path, build_record: Optional[Path] = None, log=print) -> Dict:
 
     # Decoder fidelity: the mean (deviation 0) of each test image's distribution, decoded.
     n = min(sizes["decode_cases"], len(scenes))
-    mu_i, _, _ = pipe.image_distribution(i_emb[:n])
-    decoded = pipe.decode(F.normalize(mu_i, dim=-1) * i_emb[:n].norm(dim=-1, keepdim=True), list(range(n)), steps, guidance)
+    decoded = pipe.decode(pipe.image_means(i_emb[:n]), list(range(n)), steps, guidance)
     colours, shapes = judge(decoded)
     results["decoder_fidelity"] = {
         "cases": n,
@@ -144,7 +143,7 @@ def run(preset: Path, build_record: Optional[Path] = None, log=print) -> Dict:
     # Uncertainty against ambiguity: every test scene captioned at each specificity 0..5.
     spec_caps = [world.caption_for(s, rng.sample(world.ATTRIBUTES, k), rng) for s in scenes for k in range(len(world.ATTRIBUTES) + 1)]
     spec_emb = pipe.text_embeds([c.text for c in spec_caps])
-    results["uncertainty_vs_specificity"] = _specificity_stats(pipe.adapter.text, pipe.adapter.options.text_scale, spec_emb, spec_caps)
+    results["uncertainty_vs_specificity"] = _specificity_stats(pipe.adapter, spec_emb, spec_caps)
     log(f"evaluate uncertainty {results['uncertainty_vs_specificity']}")
 
     # Calibration on the retrieval task: one caption of random specificity per test image.
@@ -163,11 +162,11 @@ def run(preset: Path, build_record: Optional[Path] = None, log=print) -> Dict:
     # The reference objective on the same data, for comparison.
     comparison_dir = preset / "torch" / "comparison"
     if comparison_dir.exists():
-        results["adapter_comparison"] = {"preset": _objective_summary(pipe.adapter, spec_emb, spec_caps, results["calibration_text"])}
+        results["adapter_comparison"] = {"preset": _objective_summary(pipe.adapter, results["uncertainty_vs_specificity"], results["calibration_text"])}
         for folder in sorted(p for p in comparison_dir.iterdir() if (p / "adapter.pt").exists()):
             other = train_adapter.load(folder)
             u_other = train_adapter.uncertainty(other.text, train_adapter.scale_inputs(q_emb, other.options.text_scale)).numpy()
-            results["adapter_comparison"][folder.name] = _objective_summary(other, spec_emb, spec_caps, calibration(u_other, hits, sizes["calibration_bins"]))
+            results["adapter_comparison"][folder.name] = _objective_summary(other, _specificity_stats(other, spec_emb, spec_caps), calibration(u_other, hits, sizes["calibration_bins"]))
 
     # The preset's default guidance is chosen on the validation split, never on this test split.
     results["guidance_sweep_validation"] = _guidance_sweep(pipe, judge, sizes["guidance_cases"], steps)
@@ -188,34 +187,31 @@ def run(preset: Path, build_record: Optional[Path] = None, log=print) -> Dict:
 
 
 def _judge_accuracy(judge: Judge, images: torch.Tensor, scenes) -> Dict:
-    uint8 = ((images.permute(0, 2, 3, 1) + 1) * 127.5).round().clamp(0, 255).byte().numpy()
-    colours, shapes = judge(uint8)
+    colours, shapes = judge(data.to_uint8(images))
     return {
         "colour": round(float(np.mean([c == s.colour for c, s in zip(colours, scenes)])), 4),
         "shape": round(float(np.mean([p == s.shape for p, s in zip(shapes, scenes)])), 4),
     }
 
 
-def _specificity_stats(model, scale, emb, caps) -> Dict:
-    u = train_adapter.uncertainty(model, train_adapter.scale_inputs(emb, scale)).numpy()
+def _specificity_stats(trained: train_adapter.Trained, emb, caps) -> Dict:
+    _, alpha, beta = train_adapter.distribution(trained.text, train_adapter.scale_inputs(emb, trained.options.text_scale))
+    u = train_adapter.variance(alpha, beta).mean(dim=-1).numpy()
     spec = np.array([c.specificity for c in caps])
     by_level = {int(k): round(float(np.median(u[spec == k])), 6) for k in np.unique(spec)}
-    return {"captions": len(caps), "spearman": round(spearman(spec, u), 4), "median_uncertainty_by_attributes_named": by_level}
+    return {"captions": len(caps), "spearman": round(spearman(spec, u), 4), "median_uncertainty_by_attributes_named": by_level,
+            "mean_beta": round(float(beta.mean()), 4)}
 
 
-def _objective_summary(trained, spec_emb, spec_caps, calib) -> Dict:
-    stats = _specificity_stats(trained.text, trained.options.text_scale, spec_emb, spec_caps)
-    _, _, beta = train_adapter.distribution(trained.text, train_adapter.scale_inputs(spec_emb, trained.options.text_scale))
+def _objective_summary(trained: train_adapter.Trained, stats: Dict, calib: Dict) -> Dict:
     o = trained.options
     return {"objective": o.objective, "t2": o.t2, "lambda_cross": o.lambda_cross, "lr": o.lr,
-            "spearman": stats["spearman"], "minus_S_R2": calib["minus_S_R2"], "mean_beta": round(float(beta.mean()), 4)}
+            "spearman": stats["spearman"], "minus_S_R2": calib["minus_S_R2"], "mean_beta": stats["mean_beta"]}
 
 
 def _guidance_sweep(pipe: ShapesPipeline, judge: Judge, count: int, steps: int) -> Dict:
     scenes = world.make_split("val", count)
-    raw = pipe.image_embeds(data.to_tensor(world.render_all(scenes)))
-    mu, _, _ = pipe.image_distribution(raw)
-    embeds = F.normalize(mu, dim=-1) * raw.norm(dim=-1, keepdim=True)
+    embeds = pipe.image_means(pipe.image_embeds(data.to_tensor(world.render_all(scenes))))
     out = {}
     for guidance in GUIDANCE_SWEEP:
         colours, shapes = judge(pipe.decode(embeds, list(range(count)), steps, guidance))

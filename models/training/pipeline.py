@@ -47,6 +47,11 @@ class ShapesPipeline:
     def text_uncertainty(self, raw: torch.Tensor) -> torch.Tensor:
         return train_adapter.uncertainty(self.adapter.text, train_adapter.scale_inputs(raw, self.adapter.options.text_scale))
 
+    def image_means(self, raw: torch.Tensor) -> torch.Tensor:
+        """Means of the images' distributions (deviation 0), back at each input's own decoder scale."""
+        mu, _, _ = self.image_distribution(raw)
+        return F.normalize(mu, dim=-1) * raw.norm(dim=-1, keepdim=True)
+
     def bridge(self, text_space: torch.Tensor, bridge: dict) -> torch.Tensor:
         """Gap shift from the text adapter's space to the image adapter's, then back to the decoder's scale."""
         shifted = text_space - torch.tensor(bridge["textMean"]) + torch.tensor(bridge["imageMean"])
@@ -82,7 +87,7 @@ class ShapesPipeline:
 
             z = SAMPLERS[scheduler](denoise, latents, steps)
             pixels = self.vae.decoder(z / self.scaling_factor)
-            out.append(((pixels / 2 + 0.5).clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1).numpy())
+            out.append(data.to_uint8(pixels))
         return np.concatenate(out)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass, asdict
-from typing import Dict, List, Optional
+from typing import Dict, List
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -232,8 +232,3 @@ def caption_corpus(scenes: List[Scene], per_scene: int, seed: int) -> List[str]:
     """Caption texts for tokenizer learning: every specificity, every synonym eventually."""
     rng = random.Random(seed)
     return [random_caption(s, rng).text for s in scenes for _ in range(per_scene)]
-
-
-def attributes_agree(caption_attributes: Dict[str, str], scene: Scene) -> bool:
-    return all(getattr(scene, k) == v for k, v in caption_attributes.items())
-
