@@ -1,0 +1,3 @@
+export default function Compose() {
+  return <main>Penumbra</main>;
+}
