@@ -1,14 +1,14 @@
 import { createHash } from "node:crypto";
 import type { RunCell, RunResult } from "../../lib/engine/index";
-import { fixed, significant } from "./table";
+import { cellMetrics, colLabels, gridTitle, type RecordInput, rowLabels as planRowLabels, runRecord as sharedRunRecord } from "../../lib/record";
 
 /*
  * What a grid run leaves behind besides pixels: the JSON record (printed by
- * --json and embedded in the PNG as "penumbra:run") and the grid's labels.
+ * --json and embedded in the PNG as "penumbra:run") and the grid's labels,
+ * built with the helpers the web app shares (lib/record.ts).
  */
 
-/** PNG text keyword of the run record. */
-export const RUN_KEY = "penumbra:run";
+export { cellMetrics, RUN_KEY } from "../../lib/record";
 /** PNG text keyword of one cell's metrics, in --cells-dir files. */
 export const CELL_KEY = "penumbra:cell";
 
@@ -21,33 +21,28 @@ export interface ImageSource {
 
 export type CellMetrics = Omit<RunCell, "rgb" | "width" | "height">;
 
-export function cellMetrics(cell: RunCell): CellMetrics {
-  const { row, col, lambda, quantileTarget, T, q, nll, cosineToMean, l2FromMean } = cell;
-  return { row, col, lambda, quantileTarget, T, q, nll, cosineToMean, l2FromMean };
+function recordInput(result: RunResult, image?: ImageSource): RecordInput {
+  const { input } = result.request;
+  return input.kind === "caption"
+    ? { kind: "caption", text: input.text }
+    : { kind: "image", file: image?.path ?? null, sha256: createHash("sha256").update(input.bytes).digest("hex") };
 }
 
 /** The run without pixel data or machine-specific model paths, as plain JSON values. */
 export function runRecord(result: RunResult, image?: ImageSource) {
-  const { input, ...settings } = result.request;
-  return {
+  const { input: _bytes, ...settings } = result.request;
+  return sharedRunRecord({
     preset: result.preset,
-    request: {
-      input:
-        input.kind === "caption"
-          ? { kind: "caption" as const, text: input.text }
-          : { kind: "image" as const, file: image?.path ?? null, sha256: createHash("sha256").update(input.bytes).digest("hex") },
-      ...settings,
-    },
+    input: recordInput(result, image),
+    settings,
     description: result.description,
-    providers: Object.fromEntries(
-      Object.entries(result.providers).map(([model, report]) => [model, { provider: report.provider, skipped: report.skipped }]),
-    ),
+    providers: result.providers,
     rows: result.rows,
     cols: result.cols,
     imageSize: { width: result.cells[0]?.width ?? 0, height: result.cells[0]?.height ?? 0 },
     cells: result.cells.map(cellMetrics),
     timings: result.timings,
-  };
+  });
 }
 
 function inputLabel(result: RunResult, image?: ImageSource): string {
@@ -55,39 +50,18 @@ function inputLabel(result: RunResult, image?: ImageSource): string {
   return input.kind === "caption" ? JSON.stringify(input.text) : image?.path ?? "image";
 }
 
-/**
- * Row labels that line up in a monospace column: "λ = 0.5  q ≈ 0.42" (q is
- * the row's mean likelihood quantile, since each column's sample has its own)
- * or "q = 0.25" on shell rows, where every cell sits on the same quantile.
- */
+/** "λ = 0.5  q ≈ 0.42" per interpolate row, "q = 0.25" per shell row. */
 export function rowLabels(result: RunResult): string[] {
-  const { plan } = result.request;
-  if (plan.kind === "shell") return plan.quantiles.map((q) => `q = ${q}`);
-  const lambdas = plan.lambdas.map(String);
-  const width = Math.max(...lambdas.map((text) => text.length));
-  return lambdas.map((lambda, row) => {
-    const cells = result.cells.filter((cell) => cell.row === row);
-    const meanQ = cells.reduce((sum, cell) => sum + cell.q, 0) / cells.length;
-    return `λ = ${lambda.padEnd(width)}  q ≈ ${fixed(meanQ, 2)}`;
-  });
+  return planRowLabels(result.request.plan, result.cells);
 }
 
 export function gridLabels(result: RunResult, image?: ImageSource) {
   const { request, description, preset } = result;
-  // Most telling first: the title wraps and is cut at the grid's width; the record keeps everything.
-  const title = [
-    inputLabel(result, image),
-    `uncertainty ${significant(description.uncertainty, 4)} (p${Math.round(description.percentile)})`,
-    preset.name,
-    `seed ${request.seed}`,
-    `${request.steps} steps ${request.scheduler}`,
-    `guidance ${request.guidanceScale}`,
-  ].join(" · ");
   return {
     rows: result.rows,
     cols: result.cols,
     rowLabels: rowLabels(result),
-    colLabels: Array.from({ length: result.cols }, (_, col) => `col ${col}`),
-    title,
+    colLabels: colLabels(result.cols),
+    title: gridTitle({ inputLabel: inputLabel(result, image), uncertainty: description.uncertainty, percentile: description.percentile, presetName: preset.name, settings: request }),
   };
 }

@@ -1,4 +1,7 @@
 import type { RunResult } from "../../lib/engine/index";
+import { fixed, significant } from "../../lib/format";
+
+export { fixed, significant };
 
 /*
  * Plain-text tables and number formats for the CLI. Widths count code
@@ -28,29 +31,12 @@ export function formatTable(columns: readonly Column[], rows: readonly (readonly
   return [line(columns.map((c) => c.header)), widths.map((w) => "─".repeat(w)).join("  "), ...rows.map(line)].join("\n");
 }
 
-/** Fixed decimals; non-finite values as words (NaN, Infinity). */
-export function fixed(value: number, digits: number): string {
-  if (!Number.isFinite(value)) return String(value);
-  // Avoids printing "-0.000" for tiny negatives.
-  const text = value.toFixed(digits);
-  return /^-0\.?0*$/.test(text) ? text.slice(1) : text;
-}
-
 /** A probability to 4 decimals that never rounds a non-zero tail to exactly 0 or 1. */
 export function probability(value: number): string {
   const text = fixed(value, 4);
   if (text === "0.0000" && value > 0) return "<0.0001";
   if (text === "1.0000" && value < 1) return ">0.9999";
   return text;
-}
-
-/** Significant digits without exponent noise for the magnitudes the engine reports (1e-6 … 1e6). */
-export function significant(value: number, digits: number): string {
-  if (!Number.isFinite(value)) return String(value);
-  if (value === 0) return "0";
-  const magnitude = Math.floor(Math.log10(Math.abs(value)));
-  if (magnitude < -6 || magnitude > 6) return value.toExponential(digits - 1);
-  return fixed(value, Math.max(0, digits - 1 - magnitude));
 }
 
 /** One line per cell: where it is, how far it was asked to be from μ, and how far it is. */
