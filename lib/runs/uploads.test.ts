@@ -1,0 +1,80 @@
+import { deflateSync } from "node:zlib";
+import sharp from "sharp";
+import { describe, expect, it } from "vitest";
+import { crc32 } from "../engine/images";
+import { inspectUpload, sniffImageType } from "./uploads";
+
+const LIMITS = { maxBytes: 64 * 1024, maxSide: 256 };
+
+function chunk(type: string, data: Buffer): Buffer {
+  const body = Buffer.concat([Buffer.from(type, "latin1"), data]);
+  const out = Buffer.alloc(4 + body.length + 4);
+  out.writeUInt32BE(data.length, 0);
+  body.copy(out, 4);
+  out.writeUInt32BE(crc32(body), 4 + body.length);
+  return out;
+}
+
+/** A well-formed PNG whose header declares `width`×`height` (8-bit RGB) but carries one scanline of data. */
+function pngWithHeader(width: number, height: number): Buffer {
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr.set([8, 2, 0, 0, 0], 8);
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk("IHDR", ihdr),
+    chunk("IDAT", deflateSync(Buffer.alloc(1 + 3))),
+    chunk("IEND", Buffer.alloc(0)),
+  ]);
+}
+
+const solid = (format: "png" | "jpeg" | "webp", width = 8, height = 6) =>
+  sharp({ create: { width, height, channels: 3, background: "#c03030" } })[format]().toBuffer();
+
+describe("inspectUpload", () => {
+  it("accepts PNG, JPEG and WebP by their bytes and reports type and size", async () => {
+    expect(await inspectUpload(await solid("png"), LIMITS)).toEqual({ type: "image/png", width: 8, height: 6 });
+    expect(await inspectUpload(await solid("jpeg"), LIMITS, "application/octet-stream")).toEqual({ type: "image/jpeg", width: 8, height: 6 });
+    expect(await inspectUpload(await solid("webp"), LIMITS)).toEqual({ type: "image/webp", width: 8, height: 6 });
+  });
+
+  it("refuses an empty upload", async () => {
+    await expect(inspectUpload(new Uint8Array(), LIMITS)).rejects.toMatchObject({ code: "invalid_input", status: 400, message: expect.stringMatching(/empty/) });
+  });
+
+  it("refuses an upload over the byte limit with 413", async () => {
+    await expect(inspectUpload(new Uint8Array(LIMITS.maxBytes + 1), LIMITS)).rejects.toMatchObject({
+      code: "payload_too_large",
+      status: 413,
+      message: expect.stringMatching(/at most 0\.06 MiB/),
+    });
+  });
+
+  it("refuses other formats by their bytes with 415, listing what is accepted", async () => {
+    const gif = Buffer.from("GIF89a\x01\x00\x01\x00\x00\x00\x00;", "latin1");
+    await expect(inspectUpload(gif, LIMITS, "image/png")).rejects.toMatchObject({
+      code: "unsupported_media_type",
+      status: 415,
+      message: expect.stringMatching(/declared as image\/png.*image\/png, image\/jpeg, image\/webp/),
+    });
+    expect(sniffImageType(gif)).toBeNull();
+  });
+
+  it("refuses a header declaring 100000×100000 before decoding a pixel", async () => {
+    const bomb = pngWithHeader(100_000, 100_000);
+    expect(bomb.length).toBeLessThan(100);
+    await expect(inspectUpload(bomb, LIMITS)).rejects.toMatchObject({ code: "invalid_input", status: 400, message: expect.stringMatching(/100000×100000.*at most 256×256/) });
+    await expect(inspectUpload(pngWithHeader(300, 10), LIMITS)).rejects.toMatchObject({ status: 400, message: expect.stringMatching(/300×10/) });
+  });
+
+  it("refuses corrupt and truncated images with 400", async () => {
+    const png = await solid("png", 64, 64);
+    const garbage = Buffer.concat([png.subarray(0, 8), Buffer.from("not chunks at all, just noise")]);
+    await expect(inspectUpload(garbage, LIMITS)).rejects.toMatchObject({ code: "invalid_input", status: 400, message: expect.stringMatching(/corrupt/) });
+    // Noise, so the JPEG's entropy-coded data is long enough to cut in half past its header.
+    const noise = Buffer.from(Array.from({ length: 64 * 64 * 3 }, (_, i) => (i * 7919) % 251));
+    const jpeg = await sharp(noise, { raw: { width: 64, height: 64, channels: 3 } }).jpeg().toBuffer();
+    await expect(inspectUpload(jpeg.subarray(0, jpeg.length / 2), LIMITS)).rejects.toMatchObject({ status: 400, message: expect.stringMatching(/truncated or corrupt/) });
+  });
+});
