@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages that `npm test` needs (the Python training stack that the
-# models/ tests run on) when they are missing.
+# models/ tests run on, and the Chromium the Playwright browser tests drive) when they are missing.
 # As root it installs them; otherwise it stops and prints the exact command to run.
 set -euo pipefail
 
@@ -13,6 +13,12 @@ for pkg in "${PACKAGES[@]}"; do
     missing+=("$pkg")
   fi
 done
+
+# The browser tests launch this exact path (playwright.config.ts) and never download a browser.
+CHROMIUM=/usr/bin/chromium
+if [ ! -x "$CHROMIUM" ]; then
+  missing+=(chromium)
+fi
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
