@@ -1,0 +1,76 @@
+import { createHash } from "node:crypto";
+import { expect, type APIRequestContext } from "@playwright/test";
+
+/* The parts of docs/web-api.md the browser tests read back to check what the pages show. */
+
+export interface ProviderChoice {
+  provider: string;
+  skipped: { provider: string; reason: string }[];
+}
+
+export interface RunCell {
+  index: number;
+  row: number;
+  col: number;
+  image: string | null;
+}
+
+export interface Run {
+  id: string;
+  status: "queued" | "running" | "done" | "failed" | "cancelled";
+  error: string | null;
+  publishedAt: string | null;
+  preset: { name: string; digest: string };
+  request: {
+    input: { kind: "caption"; text: string } | { kind: "image"; upload: string; width: number; height: number; type: string };
+    seed: number;
+    cols: number;
+  };
+  rows: number;
+  cols: number;
+  imageSize: { width: number; height: number };
+  description: { modality: "text" | "image"; uncertainty: number; percentile: number } | null;
+  providers: Record<string, ProviderChoice> | null;
+  cells: RunCell[];
+}
+
+export interface RunRequest {
+  input: { kind: "caption"; text: string } | { kind: "image"; upload: string };
+  plan?: { kind: "interpolate"; lambdas: number[] } | { kind: "shell"; quantiles: number[] };
+  cols?: number;
+  seed?: number;
+}
+
+export const SHA256_HEX = /^[0-9a-f]{64}$/;
+export const RUN_PATH = /\/runs\/([0-9a-f]{12})$/;
+export const COMPARE_PATH = /\/compare\/([0-9a-f]{12})$/;
+
+export function sha256Hex(bytes: Uint8Array): string {
+  return createHash("sha256").update(bytes).digest("hex");
+}
+
+async function json<T>(response: Awaited<ReturnType<APIRequestContext["get"]>>, what: string): Promise<T> {
+  expect(response.ok(), `${what}: HTTP ${response.status()} ${await response.text()}`).toBe(true);
+  return (await response.json()) as T;
+}
+
+/** Creates (or finds: same request, same id) a run through the API, for tests whose subject is not the compose form. */
+export async function createRun(request: APIRequestContext, body: RunRequest): Promise<Run> {
+  const answer = await json<{ run: Run }>(await request.post("/api/runs", { data: body }), "POST /api/runs");
+  return answer.run;
+}
+
+export async function getRun(request: APIRequestContext, id: string): Promise<Run> {
+  return (await json<{ run: Run }>(await request.get(`/api/runs/${id}`), `GET /api/runs/${id}`)).run;
+}
+
+export async function getComparison(request: APIRequestContext, id: string): Promise<{ id: string; runs: Run[] }> {
+  return (await json<{ comparison: { id: string; runs: Run[] } }>(await request.get(`/api/compare/${id}`), `GET /api/compare/${id}`)).comparison;
+}
+
+/** The bytes at a same-origin path, failing the test on anything but 200. */
+export async function fetchBytes(request: APIRequestContext, path: string): Promise<Buffer> {
+  const response = await request.get(path);
+  expect(response.status(), `GET ${path}`).toBe(200);
+  return response.body();
+}

@@ -1,0 +1,151 @@
+import path from "node:path";
+import { readFile } from "node:fs/promises";
+import { expect, test, type Page } from "@playwright/test";
+import { createRun, fetchBytes, getRun, SHA256_HEX, sha256Hex, type Run, type RunRequest } from "./helpers/api";
+import { ARTIFACTS_DIR, cellImages, composeCaption, expectImagesLoaded, expectRunDone, recordGridStates, seenStates } from "./helpers/pages";
+import { pngSize, readPngText } from "./helpers/png";
+import { readZip } from "./helpers/zip";
+
+/** A run shared by the download and present tests: the same request always answers the same, already decoded, run. */
+const SEEDED_CAPTION = "a blue circle on a light background";
+const SEEDED_RUN: RunRequest = { input: { kind: "caption", text: SEEDED_CAPTION }, seed: 7, cols: 3 };
+
+async function openDoneRun(page: Page, request: RunRequest): Promise<Run> {
+  const created = await createRun(page.request, request);
+  await page.goto(`/runs/${created.id}`);
+  return expectRunDone(page);
+}
+
+test("a caption streams into a grid, and reloading its permalink shows the same images", async ({ page }) => {
+  await recordGridStates(page);
+  // The widest grid the preset allows, so cells are still pending while the first batch decodes.
+  const id = await composeCaption(page, "a green square in the middle centre", { cols: 8 });
+  const run = await expectRunDone(page);
+  expect(run.id).toBe(id);
+  expect(run.cols).toBe(8);
+
+  const seen = await seenStates(page);
+  for (const state of seen.cellStates) expect(["pending", "active", "done"]).toContain(state);
+  expect(seen.cellStates.filter((state) => state !== "done"), "a cell seen before it was done").not.toEqual([]);
+
+  const grid = page.getByTestId("run-grid");
+  const before = await cellImages(grid);
+  expect(before.map(({ row, col }) => [row, col])).toEqual(run.cells.map(({ row, col }) => [row, col]));
+  const bytesBefore: Buffer[] = [];
+  for (const [i, cell] of before.entries()) {
+    expect(cell.src).toBe(`/api/images/${run.cells[i].image}`);
+    const png = await fetchBytes(page.request, cell.src);
+    // Images are stored by content: the path names the bytes' hash.
+    expect(sha256Hex(png)).toBe(cell.src.split("/").at(-1));
+    expect(pngSize(png)).toEqual(run.imageSize);
+    bytesBefore.push(png);
+  }
+  expect(new Set(before.map((cell) => cell.src)).size, "cells differ from one another").toBeGreaterThan(1);
+
+  await expectImagesLoaded(page);
+  await page.screenshot({ path: path.join(ARTIFACTS_DIR, "run.png"), fullPage: true });
+
+  await page.reload();
+  await expectRunDone(page);
+  const after = await cellImages(grid);
+  expect(after).toEqual(before);
+  for (const [i, cell] of after.entries()) {
+    expect((await fetchBytes(page.request, cell.src)).equals(bytesBefore[i]), `cell ${cell.row},${cell.col} bytes`).toBe(true);
+  }
+});
+
+test("an image served by content hash is cached for good", async ({ page }) => {
+  const run = await openDoneRun(page, SEEDED_RUN);
+  const response = await page.request.get(`/api/images/${run.cells[0].image}`);
+  expect(response.status()).toBe(200);
+  expect(response.headers()["content-type"]).toBe("image/png");
+  expect(response.headers()["cache-control"]).toContain("immutable");
+});
+
+test("the downloaded grid PNG carries the run record as PNG text", async ({ page }) => {
+  const run = await openDoneRun(page, SEEDED_RUN);
+  const [download] = await Promise.all([page.waitForEvent("download"), page.getByTestId("download-grid").click()]);
+  expect(download.suggestedFilename()).toMatch(/\.png$/);
+  const png = await readFile(await download.path());
+
+  const size = pngSize(png);
+  expect(size.width).toBeGreaterThanOrEqual(run.cols * run.imageSize.width);
+  expect(size.height).toBeGreaterThanOrEqual(run.rows * run.imageSize.height);
+
+  const text = readPngText(png);
+  expect(Object.keys(text)).toContain("penumbra:run");
+  const record = JSON.parse(text["penumbra:run"]);
+  expect(record.request.input).toEqual({ kind: "caption", text: SEEDED_CAPTION });
+  expect(record.request.seed).toBe(7);
+  expect(record.preset.digest).toMatch(SHA256_HEX);
+  expect(record.preset.digest).toBe(run.preset.digest);
+  expect(Object.keys(record.providers).length).toBeGreaterThan(0);
+  expect(record.providers).toEqual(run.providers);
+});
+
+test("download all holds one PNG per cell, as stored, plus run.json", async ({ page }) => {
+  const run = await openDoneRun(page, SEEDED_RUN);
+  const [download] = await Promise.all([page.waitForEvent("download"), page.getByTestId("download-zip").click()]);
+  expect(download.suggestedFilename()).toMatch(/\.zip$/);
+  const entries = readZip(await readFile(await download.path()));
+
+  const expectedNames = [...run.cells.map((cell) => `row${cell.row}-col${cell.col}.png`), "run.json"];
+  expect(entries.map((entry) => entry.name).sort()).toEqual(expectedNames.sort());
+  for (const cell of run.cells) {
+    const entry = entries.find((candidate) => candidate.name === `row${cell.row}-col${cell.col}.png`)!;
+    expect(sha256Hex(entry.data), `row${cell.row}-col${cell.col}.png is the stored cell image`).toBe(cell.image);
+  }
+  const record = JSON.parse(entries.find((entry) => entry.name === "run.json")!.data.toString("utf8"));
+  expect(record.preset.digest).toBe(run.preset.digest);
+  expect(record.request.input).toMatchObject({ kind: "caption", text: SEEDED_CAPTION });
+  expect(record.request.seed).toBe(7);
+});
+
+test("present mode reveals the mean row first and one more row per ArrowRight", async ({ page }) => {
+  const run = await openDoneRun(page, SEEDED_RUN);
+  await page.goto(`/runs/${run.id}/present`);
+  await expect(page.getByTestId("present-stage")).toBeVisible();
+  const rows = page.getByTestId("present-row");
+  await expect(rows).toHaveCount(run.rows);
+
+  const expectRevealed = async (count: number) => {
+    for (let row = 0; row < run.rows; row++) {
+      await expect(rows.nth(row), `row ${row}`).toHaveAttribute("data-revealed", row < count ? "true" : "false");
+    }
+  };
+  await expectRevealed(1);
+  await page.keyboard.press("ArrowRight");
+  await expectRevealed(2);
+  await page.keyboard.press("ArrowRight");
+  await expectRevealed(3);
+  await page.keyboard.press("ArrowLeft");
+  await expectRevealed(2);
+});
+
+test("a published run is found by its caption in the gallery", async ({ page }) => {
+  const caption = "a purple cross at the bottom right";
+  const run = await openDoneRun(page, { input: { kind: "caption", text: caption }, cols: 2 });
+  const publish = page.getByTestId("publish");
+  await publish.click();
+  await expect(publish).toBeDisabled();
+  await expect(publish).toHaveText(/Published/);
+  expect((await getRun(page.request, run.id)).publishedAt).not.toBeNull();
+
+  await page.goto("/gallery");
+  const search = page.getByTestId("gallery-search");
+  await search.fill("zebra");
+  await search.press("Enter");
+  await expect(page).toHaveURL(/[?&]q=zebra/);
+  await expect(page.getByTestId("gallery-empty")).toBeVisible();
+  await expect(page.getByTestId("gallery-card")).toHaveCount(0);
+
+  await search.fill(caption);
+  await search.press("Enter");
+  await expect(page).toHaveURL(/[?&]q=a(\+|%20)purple/);
+  const card = page.getByTestId("gallery-card");
+  await expect(card).toHaveCount(1);
+  await expect(card).toContainText(caption);
+  await expect(card).toHaveAttribute("href", `/runs/${run.id}`);
+  await card.click();
+  await expect(page).toHaveURL(new RegExp(`/runs/${run.id}$`));
+});
