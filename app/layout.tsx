@@ -1,10 +1,37 @@
+import type { Metadata, Viewport } from "next";
 import type { ReactNode } from "react";
+import { SiteHeader } from "@/components/site/SiteHeader";
+import { THEME_SCRIPT } from "@/components/site/theme";
 import "./globals.css";
+
+export const metadata: Metadata = {
+  title: { default: "Penumbra", template: "%s · Penumbra" },
+  description: "See what a caption could mean: samples from a ProbVLM distribution over CLIP embeddings, decoded into images and ordered by deviation.",
+};
+
+export const viewport: Viewport = {
+  themeColor: [
+    { media: "(prefers-color-scheme: light)", color: "#fbfbfa" },
+    { media: "(prefers-color-scheme: dark)", color: "#111214" },
+  ],
+};
 
 export default function RootLayout({ children }: { children: ReactNode }) {
   return (
-    <html lang="en">
-      <body>{children}</body>
+    // The inline script sets the theme class before paint, so React must accept the changed attribute.
+    <html lang="en" suppressHydrationWarning>
+      <head>
+        <script dangerouslySetInnerHTML={{ __html: THEME_SCRIPT }} />
+      </head>
+      <body className="flex min-h-dvh flex-col">
+        <a href="#main" className="sr-only focus:not-sr-only focus:fixed focus:left-3 focus:top-3 focus:z-50 focus:rounded-md focus:bg-surface focus:px-3 focus:py-2 focus:shadow">
+          Skip to content
+        </a>
+        <SiteHeader />
+        <div id="main" className="flex flex-1 flex-col">
+          {children}
+        </div>
+      </body>
     </html>
   );
 }

@@ -1,0 +1,90 @@
+import type { Plan, PresetInfo, Run, RunRequest, Scheduler } from "../api";
+import { planDensity, planFor, type Density, type PlanKind } from "../format";
+
+/** The form's settings as typed: numbers stay strings until submitted so fields can be edited freely. */
+export interface Settings {
+  preset: string;
+  planKind: PlanKind;
+  /** "custom" keeps a plan made elsewhere (CLI, API) when re-running it. */
+  density: Density | "custom";
+  customPlan: Plan | null;
+  cols: string;
+  seed: string;
+  steps: string;
+  guidance: string;
+  noise: string;
+  scheduler: Scheduler;
+}
+
+export const SCHEDULERS: Scheduler[] = ["pndm", "ddim", "dpmpp2m"];
+
+/** A preset's defaults, with the plan and grid shape kept from `base` when given. */
+export function presetSettings(preset: PresetInfo | undefined, base?: Settings): Settings {
+  const defaults = preset?.defaults;
+  return {
+    preset: preset?.name ?? base?.preset ?? "",
+    planKind: base?.planKind ?? "interpolate",
+    density: base?.density ?? "coarse",
+    customPlan: base?.customPlan ?? null,
+    cols: base?.cols ?? "4",
+    seed: base?.seed ?? "0",
+    steps: String(defaults?.steps ?? 20),
+    guidance: String(defaults?.guidanceScale ?? 5),
+    noise: String(defaults?.noiseLevel ?? 0),
+    scheduler: defaults?.scheduler ?? "pndm",
+  };
+}
+
+/** Every field as the run had it, for "Edit and re-run". */
+export function runSettings(run: Run): Settings {
+  const { plan, cols, seed, steps, guidanceScale, noiseLevel, scheduler } = run.request;
+  const density = planDensity(plan);
+  return {
+    preset: run.preset.name,
+    planKind: plan.kind,
+    density: density ?? "custom",
+    customPlan: density ? null : plan,
+    cols: String(cols),
+    seed: String(seed),
+    steps: String(steps),
+    guidance: String(guidanceScale),
+    noise: String(noiseLevel),
+    scheduler,
+  };
+}
+
+export function planOf(settings: Settings): Plan {
+  if (settings.density === "custom" && settings.customPlan?.kind === settings.planKind) return settings.customPlan;
+  return planFor(settings.planKind, settings.density === "custom" ? "coarse" : settings.density);
+}
+
+type Checked = { ok: true; request: Omit<RunRequest, "input"> } | { ok: false; message: string };
+
+/** The shared part of a run request, or a message naming the first field that is not a number. */
+export function settingsRequest(settings: Settings): Checked {
+  const numbers: [string, string, boolean][] = [
+    ["Columns", settings.cols, true],
+    ["Seed", settings.seed, true],
+    ["Steps", settings.steps, true],
+    ["Guidance", settings.guidance, false],
+    ["Noise level", settings.noise, true],
+  ];
+  for (const [name, text, whole] of numbers) {
+    const value = Number(text);
+    if (text.trim() === "" || !Number.isFinite(value)) return { ok: false, message: `${name} must be a number.` };
+    if (whole && !Number.isInteger(value)) return { ok: false, message: `${name} must be a whole number.` };
+  }
+  return {
+    ok: true,
+    request: {
+      ...(settings.preset ? { preset: settings.preset } : {}),
+      plan: planOf(settings),
+      cols: Number(settings.cols),
+      seed: Number(settings.seed),
+      steps: Number(settings.steps),
+      guidanceScale: Number(settings.guidance),
+      noiseLevel: Number(settings.noise),
+      scheduler: settings.scheduler,
+    },
+  };
+}

@@ -1,0 +1,37 @@
+import Link from "next/link";
+import { imageUrl, type GalleryCard as Card } from "../api";
+import { dateTime, percentileText, significant } from "../format";
+
+/** A published run: its mean image large, the λ = 1 row beside it, the caption and its reading. */
+export function GalleryCard({ card }: { card: Card }) {
+  const title = card.caption ?? "An uploaded image";
+  return (
+    <Link
+      href={`/runs/${encodeURIComponent(card.id)}`}
+      data-testid="gallery-card"
+      className="group flex w-full flex-col gap-3 rounded-xl border border-line bg-surface p-3 shadow-sm transition-colors hover:border-line-strong hover:shadow"
+    >
+      <div className="flex gap-2">
+        <figure className="flex w-2/5 shrink-0 flex-col gap-1">
+          <img src={imageUrl(card.meanImage)} alt={`Mean image for ${title}`} className="pixelated aspect-square w-full rounded bg-sunken object-cover" />
+          <figcaption className="font-mono text-[10px] text-faint">mean</figcaption>
+        </figure>
+        <figure className="flex min-w-0 flex-1 flex-col gap-1 self-end">
+          <div className="grid grid-cols-2 gap-1">
+            {card.row.slice(0, 4).map((sha, i) => (
+              <img key={i} src={imageUrl(sha)} alt="" className="pixelated aspect-square w-full rounded-sm bg-sunken object-cover" />
+            ))}
+          </div>
+          <figcaption className="font-mono text-[10px] text-faint tabular-nums">{card.rowLabel}</figcaption>
+        </figure>
+      </div>
+      <div className="flex flex-col gap-1">
+        <p className={`line-clamp-2 font-medium leading-snug group-hover:text-accent ${card.caption ? "" : "italic text-muted"}`}>{card.caption ? `“${card.caption}”` : title}</p>
+        <p className="text-xs text-muted tabular-nums">
+          <span className="font-mono text-fg">{significant(card.uncertainty, 3)}</span> · {percentileText(card.percentile, card.modality)}
+        </p>
+        <p className="text-[11px] text-faint">Published {dateTime(card.publishedAt)}</p>
+      </div>
+    </Link>
+  );
+}

@@ -1,0 +1,64 @@
+import type { CSSProperties, HTMLAttributes, ReactNode } from "react";
+import type { Cell, Plan } from "../api";
+import { colLabel, rowLabel } from "../format";
+
+export interface GridLayoutProps {
+  plan: Plan;
+  rows: number;
+  cols: number;
+  cells: Cell[];
+  /** CSS size of one cell column, e.g. "minmax(0, 9rem)". */
+  track: string;
+  scale?: "regular" | "large";
+  testId?: string;
+  ariaLabel: string;
+  renderCell: (row: number, col: number, cell: Cell | undefined) => ReactNode;
+  rowAttributes?: (row: number) => HTMLAttributes<HTMLDivElement> & Record<`data-${string}`, string>;
+  onKeyDown?: HTMLAttributes<HTMLDivElement>["onKeyDown"];
+}
+
+/**
+ * The grid's structure shared by the run page, comparisons and the presentation: a header row of
+ * column labels, then one row per deviation level with its label. Rows are subgrids so every
+ * label column and cell column lines up whatever each row holds.
+ */
+export function GridLayout({ plan, rows, cols, cells, track, scale = "regular", testId, ariaLabel, renderCell, rowAttributes, onKeyDown }: GridLayoutProps) {
+  const byPosition = new Map(cells.map((cell) => [cell.row * cols + cell.col, cell]));
+  const style: CSSProperties = { gridTemplateColumns: `max-content repeat(${cols}, ${track})` };
+  const large = scale === "large";
+  return (
+    <div role="table" aria-label={ariaLabel} data-testid={testId} className={`grid ${large ? "gap-x-4 gap-y-3" : "gap-x-1.5 gap-y-1.5 sm:gap-x-2 sm:gap-y-2"}`} style={style} onKeyDown={onKeyDown}>
+      <div role="row" className="col-span-full grid grid-cols-subgrid">
+        <span role="columnheader" className="sr-only">
+          Deviation
+        </span>
+        {Array.from({ length: cols }, (_, col) => (
+          <span key={col} role="columnheader" data-testid="col-label" className={`text-center tabular-nums ${large ? "text-base text-neutral-400" : "text-[11px] text-faint"}`}>
+            {colLabel(col)}
+          </span>
+        ))}
+      </div>
+      {Array.from({ length: rows }, (_, row) => {
+        const label = rowLabel(plan, cells, row);
+        return (
+          <div key={row} role="row" className="col-span-full grid grid-cols-subgrid items-center" {...rowAttributes?.(row)}>
+            <span role="rowheader" data-testid="row-label" className={`flex flex-col pr-1 font-mono tabular-nums leading-tight ${large ? "text-right text-2xl" : "text-xs sm:pr-2"}`}>
+              <span className={large ? "font-semibold text-neutral-50" : "font-medium text-fg"}>{label.main}</span>
+              {label.detail && (
+                <>
+                  <span className="sr-only"> · </span>
+                  <span className={large ? "text-lg text-neutral-400" : "text-[11px] text-muted"}>{label.detail}</span>
+                </>
+              )}
+            </span>
+            {Array.from({ length: cols }, (_, col) => (
+              <div key={col} role="cell" className="relative min-w-0">
+                {renderCell(row, col, byPosition.get(row * cols + col))}
+              </div>
+            ))}
+          </div>
+        );
+      })}
+    </div>
+  );
+}

@@ -1,0 +1,107 @@
+"use client";
+
+import { useEffect, useRef, type KeyboardEvent } from "react";
+import { imageUrl, type Cell, type Plan } from "../api";
+import { colLabel, rowLabel, rowLabelText } from "../format";
+import { CellMetricList } from "./CellMetrics";
+
+interface LightboxProps {
+  plan: Plan;
+  rows: number;
+  cols: number;
+  cells: Cell[];
+  byPosition: Map<number, Cell>;
+  imageSize: { width: number; height: number };
+  /** row × cols + col of the cell shown. */
+  position: number;
+  onMove: (position: number) => void;
+  onClose: (lastPosition: number) => void;
+}
+
+const MOVES: Record<string, [number, number]> = { ArrowLeft: [0, -1], ArrowRight: [0, 1], ArrowUp: [-1, 0], ArrowDown: [1, 0] };
+
+/** One cell enlarged in a modal dialog; arrow keys walk the grid, Escape closes. */
+export function Lightbox({ plan, rows, cols, cells, byPosition, imageSize, position, onMove, onClose }: LightboxProps) {
+  const dialog = useRef<HTMLDialogElement>(null);
+  const row = Math.floor(position / cols);
+  const col = position % cols;
+  const cell = byPosition.get(position);
+  const label = `${rowLabelText(rowLabel(plan, cells, row))} · ${colLabel(col)}`;
+
+  useEffect(() => {
+    const node = dialog.current;
+    if (node && !node.open) node.showModal();
+  }, []);
+
+  function move(drow: number, dcol: number) {
+    const r = Math.min(rows - 1, Math.max(0, row + drow));
+    const c = Math.min(cols - 1, Math.max(0, col + dcol));
+    onMove(r * cols + c);
+  }
+
+  function onKeyDown(event: KeyboardEvent<HTMLDialogElement>) {
+    const step = MOVES[event.key];
+    if (!step) return;
+    event.preventDefault();
+    move(step[0], step[1]);
+  }
+
+  return (
+    <dialog
+      ref={dialog}
+      data-testid="lightbox"
+      aria-label={`Enlarged cell: ${label}`}
+      onKeyDown={onKeyDown}
+      onCancel={(event) => {
+        // Escape: let the parent unmount us and put focus back on the cell last shown.
+        event.preventDefault();
+        onClose(position);
+      }}
+      onClick={(event) => event.target === dialog.current && onClose(position)}
+      className="m-auto max-h-[calc(100dvh-2rem)] w-[min(44rem,calc(100vw-2rem))] overflow-auto rounded-lg border border-line bg-surface p-0 text-fg shadow-2xl backdrop:bg-black/70"
+    >
+      <div className="flex items-center gap-3 border-b border-line px-4 py-3">
+        <h2 className="font-mono text-sm font-medium tabular-nums">{label}</h2>
+        <span className="ml-auto hidden text-xs text-faint sm:inline">← ↑ → ↓ move · Esc closes</span>
+        <button type="button" onClick={() => onClose(position)} aria-label="Close" className="inline-flex size-8 items-center justify-center rounded-md text-muted hover:bg-sunken hover:text-fg">
+          <svg viewBox="0 0 20 20" className="size-4" aria-hidden="true" fill="none" stroke="currentColor" strokeWidth="1.8" strokeLinecap="round">
+            <path d="M5 5l10 10M15 5 5 15" />
+          </svg>
+        </button>
+      </div>
+      <div className="grid gap-4 p-4 sm:grid-cols-[minmax(0,1fr)_11rem]">
+        <div className="relative mx-auto w-full max-w-[min(100%,60dvh)]" style={{ aspectRatio: `${imageSize.width} / ${imageSize.height}` }}>
+          {cell?.image ? (
+            <img data-testid="lightbox-image" src={imageUrl(cell.image)} alt={label} width={imageSize.width} height={imageSize.height} className="pixelated size-full rounded-sm bg-sunken object-contain" />
+          ) : (
+            <div className="flex size-full items-center justify-center rounded-sm bg-sunken text-sm text-muted">Not decoded yet</div>
+          )}
+        </div>
+        <div className="flex flex-col gap-4">
+          {cell ? <CellMetricList cell={cell} className="text-sm" /> : <p className="text-sm text-muted">Metrics appear once the run is described.</p>}
+          <div className="mt-auto grid grid-cols-3 gap-1 self-center sm:self-stretch" aria-label="Move">
+            <span />
+            <NavButton label="Previous row" onClick={() => move(-1, 0)} disabled={row === 0} d="M10 15V5M5 10l5-5 5 5" />
+            <span />
+            <NavButton label="Previous sample" onClick={() => move(0, -1)} disabled={col === 0} d="M15 10H5m5-5-5 5 5 5" />
+            <span />
+            <NavButton label="Next sample" onClick={() => move(0, 1)} disabled={col === cols - 1} d="M5 10h10m-5-5 5 5-5 5" />
+            <span />
+            <NavButton label="Next row" onClick={() => move(1, 0)} disabled={row === rows - 1} d="M10 5v10m-5-5 5 5 5-5" />
+            <span />
+          </div>
+        </div>
+      </div>
+    </dialog>
+  );
+}
+
+function NavButton({ label, onClick, disabled, d }: { label: string; onClick: () => void; disabled: boolean; d: string }) {
+  return (
+    <button type="button" aria-label={label} title={label} onClick={onClick} disabled={disabled} className="inline-flex h-8 items-center justify-center rounded-md border border-line text-muted hover:bg-sunken hover:text-fg disabled:opacity-35">
+      <svg viewBox="0 0 20 20" className="size-4" aria-hidden="true" fill="none" stroke="currentColor" strokeWidth="1.8" strokeLinecap="round" strokeLinejoin="round">
+        <path d={d} />
+      </svg>
+    </button>
+  );
+}

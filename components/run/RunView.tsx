@@ -1,0 +1,54 @@
+"use client";
+
+import type { Run } from "../api";
+import { inputTitle } from "../format";
+import { StatusBadge } from "../ui/StatusBadge";
+import { Grid } from "./Grid";
+import { RunActions } from "./RunActions";
+import { RunDetails } from "./RunDetails";
+import { RunError } from "./RunError";
+import { RunInput } from "./RunInput";
+import { RunProgress } from "./RunProgress";
+import { RunSettings } from "./RunSettings";
+import { UncertaintyPanel } from "./UncertaintyPanel";
+import { useRunStream } from "./useRunStream";
+
+/** The run permalink: rendered from the server's snapshot, then kept live by the event stream. */
+export function RunView({ initial }: { initial: Run }) {
+  const { run, live, replace, resubscribe } = useRunStream(initial);
+  const ended = run.status === "failed" || run.status === "cancelled";
+
+  return (
+    <main className="mx-auto flex w-full max-w-6xl flex-col gap-6 px-3 py-6 sm:px-6 sm:py-8">
+      <header className="flex flex-col gap-3">
+        <div className="flex flex-wrap items-start justify-between gap-3">
+          <RunInput input={run.request.input} />
+          <StatusBadge status={run.status} testId="run-status" />
+        </div>
+        <RunSettings run={run} />
+      </header>
+
+      <RunProgress run={run} />
+      {ended && (
+        <RunError
+          run={run}
+          onRetried={(queued) => {
+            replace(queued);
+            resubscribe();
+          }}
+        />
+      )}
+      <RunActions run={run} onPublished={replace} />
+
+      <div className="grid gap-6 lg:grid-cols-[minmax(0,1fr)_20rem]">
+        <section aria-label="Samples" className="min-w-0 overflow-x-auto pb-2">
+          <Grid run={run} live={live} testId="run-grid" ariaLabel={`Samples for ${inputTitle(run.request.input)}, mean row first`} />
+        </section>
+        <aside className="flex flex-col gap-4">
+          <UncertaintyPanel description={run.description} />
+          <RunDetails run={run} />
+        </aside>
+      </div>
+    </main>
+  );
+}

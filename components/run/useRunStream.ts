@@ -1,0 +1,56 @@
+"use client";
+
+import { useCallback, useEffect, useReducer, useRef, useState } from "react";
+import { api, isUnfinished, type Run } from "../api";
+import { parseStreamEvent, reduceRun, type RunState } from "./runState";
+
+const EVENT_NAMES = ["snapshot", "progress", "cell", "status"] as const;
+
+/**
+ * Follows a run from its server-rendered snapshot: subscribes to its event stream while it is
+ * queued or running and closes the stream once it ends. `replace` swaps in a run the caller got
+ * from the API (after a retry) and `resubscribe` opens a fresh stream.
+ */
+export function useRunStream(initial: Run) {
+  const [state, dispatch] = useReducer(reduceRun, { run: initial, live: null } satisfies RunState);
+  const [generation, setGeneration] = useState(0);
+  const statusRef = useRef(state.run.status);
+  statusRef.current = state.run.status;
+
+  const id = initial.id;
+  useEffect(() => {
+    if (!isUnfinished(statusRef.current)) return;
+    let closed = false;
+    const source = new EventSource(`/api/runs/${encodeURIComponent(id)}/events`);
+
+    // The status event carries no timings or finish time; one read of the finished run does.
+    const refresh = () =>
+      api<{ run: Run }>(`/api/runs/${encodeURIComponent(id)}`)
+        .then(({ run }) => !closed && dispatch({ type: "snapshot", run }))
+        .catch(() => undefined);
+
+    const onEvent = (name: string) => (message: MessageEvent<string>) => {
+      const event = parseStreamEvent(name, message.data);
+      if (!event) return;
+      dispatch(event);
+      const ended = event.type === "status" ? event.status : event.type === "snapshot" ? event.run.status : null;
+      if (ended && !isUnfinished(ended)) {
+        // The server ends the stream here; closing first stops EventSource reconnecting.
+        source.close();
+        if (event.type === "status") refresh();
+      }
+    };
+    for (const name of EVENT_NAMES) source.addEventListener(name, onEvent(name) as EventListener);
+    source.onerror = () => {
+      if (!isUnfinished(statusRef.current)) source.close();
+    };
+    return () => {
+      closed = true;
+      source.close();
+    };
+  }, [id, generation]);
+
+  const replace = useCallback((run: Run) => dispatch({ type: "snapshot", run }), []);
+  const resubscribe = useCallback(() => setGeneration((g) => g + 1), []);
+  return { ...state, replace, resubscribe };
+}
