@@ -1,0 +1,367 @@
+import { existsSync } from "node:fs";
+import { mkdtemp, rm, unlink } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import Database from "better-sqlite3";
+import sharp from "sharp";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { readPngText } from "../engine/images";
+import { type Engine, openPreset } from "../engine/index";
+import { RUN_KEY } from "../record";
+import { getRunService, IDLE_CANCEL_REASON, RunService, type RunServiceOptions, STOPPED_REASON } from "./service";
+import { readZip, unzipTests } from "./testing";
+import type { Run, RunEvent } from "./views";
+
+// One engine for the whole file: opening the preset is the slow part.
+let sharedEngine: Promise<Engine> | undefined;
+const engine = () => (sharedEngine ??= openPreset("shapes"));
+
+const dirs: string[] = [];
+const services: RunService[] = [];
+
+async function newService(options: Partial<RunServiceOptions> = {}): Promise<RunService> {
+  const dataDir = options.dataDir ?? (await mkdtemp(path.join(tmpdir(), "penumbra-runs-")));
+  dirs.push(dataDir);
+  const service = new RunService({ idleCancelMs: 60_000, openEngine: engine, ...options, dataDir });
+  services.push(service);
+  return service;
+}
+
+afterEach(async () => {
+  await Promise.all(services.splice(0).map((service) => service.close()));
+});
+afterAll(async () => {
+  await Promise.all(dirs.map((dir) => rm(dir, { recursive: true, force: true })));
+});
+
+const caption = (text: string, extra: object = {}) => ({
+  input: { kind: "caption", text },
+  plan: { kind: "interpolate", lambdas: [0, 1] },
+  cols: 2,
+  steps: 3,
+  ...extra,
+});
+
+const isTerminal = (status: string) => status === "done" || status === "failed" || status === "cancelled";
+
+/** Subscribes and collects events until the run ends (or is already ended at the snapshot). */
+function watch(service: RunService, id: string, onEvent: (event: RunEvent, unsubscribe: () => void) => void = () => {}): Promise<RunEvent[]> {
+  return new Promise((resolve) => {
+    const events: RunEvent[] = [];
+    let unsubscribe: () => void = () => {};
+    let ended = false;
+    unsubscribe = service.subscribe(id, (event) => {
+      events.push(event);
+      onEvent(event, () => unsubscribe());
+      const status = event.type === "status" ? event.data.status : event.type === "snapshot" && events.length === 1 ? event.data.status : null;
+      if (!ended && status !== null && isTerminal(status)) {
+        ended = true;
+        queueMicrotask(() => {
+          unsubscribe();
+          resolve(events);
+        });
+      }
+    });
+  });
+}
+
+async function finish(service: RunService, body: object): Promise<Run> {
+  const { run } = await service.createRun(body);
+  await watch(service, run.id);
+  return service.getRun(run.id);
+}
+
+async function until(check: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+const png = (width: number, height: number, background: string) => sharp({ create: { width, height, channels: 3, background } }).png().toBuffer();
+
+describe("creating runs", () => {
+  it("gives the same request the same id and answers it at once; another seed is another run", async () => {
+    const service = await newService();
+    const first = await service.createRun(caption("a red circle"));
+    expect(first.created).toBe(true);
+    expect(first.run).toMatchObject({ status: "queued", rows: 2, cols: 2, imageSize: { width: 64, height: 64 }, cells: [], description: null });
+    expect(first.run.id).toMatch(/^[0-9a-f]{12}$/);
+    expect(first.run.request).toMatchObject({ input: { kind: "caption", text: "a red circle" }, plan: { kind: "interpolate", lambdas: [0, 1] }, seed: 0, scheduler: "pndm" });
+
+    const again = await service.createRun({ steps: 3, cols: 2, plan: { lambdas: [0, 1], kind: "interpolate" }, input: { text: "a red circle", kind: "caption" }, preset: "shapes" });
+    expect(again).toMatchObject({ created: false, run: { id: first.run.id } });
+    const reseeded = await service.createRun(caption("a red circle", { seed: 1 }));
+    expect(reseeded.created).toBe(true);
+    expect(reseeded.run.id).not.toBe(first.run.id);
+  });
+
+  it("refuses bad requests with 400 saying what is allowed", async () => {
+    const service = await newService();
+    await expect(service.createRun("text")).rejects.toMatchObject({ status: 400, message: expect.stringMatching(/invalid run request/) });
+    await expect(service.createRun({ ...caption("x"), preset: "nope" })).rejects.toMatchObject({ status: 400, message: expect.stringMatching(/unknown preset "nope"; available: .*shapes/) });
+    await expect(service.createRun(caption("x", { cols: 99 }))).rejects.toMatchObject({ code: "invalid_input", status: 400, message: expect.stringMatching(/cols/) });
+    await expect(service.createRun(caption("x", { colour: 1 }))).rejects.toMatchObject({ status: 400 });
+    await expect(service.createRun({ input: { kind: "image", upload: "a".repeat(64) } })).rejects.toMatchObject({ status: 400, message: expect.stringMatching(/no upload/) });
+    await expect(service.createRun({ input: { kind: "image", upload: "../etc/passwd" } })).rejects.toMatchObject({ status: 400, message: expect.stringMatching(/sha256/) });
+    expect(() => service.getRun("000000000000")).toThrow(expect.objectContaining({ status: 404 }));
+    expect(() => service.getRun("../x")).toThrow(expect.objectContaining({ status: 404 }));
+  });
+
+  it("refuses a run with 429 and Retry-After when the queue is full, storing nothing", async () => {
+    const full = await newService({ queueLimit: 0 });
+    const error = await full.createRun(caption("a blue square")).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: "queue_full", status: 429, retryAfterSeconds: expect.any(Number) });
+    expect((error as { retryAfterSeconds: number }).retryAfterSeconds).toBeGreaterThanOrEqual(1);
+    await full.close();
+    const roomy = await newService({ dataDir: full.dataDir });
+    expect((await roomy.createRun(caption("a blue square"))).created).toBe(true);
+  });
+});
+
+describe("decoding", () => {
+  it("streams snapshot, status, progress and cell events in order and ends done with every image stored", async () => {
+    const service = await newService();
+    const { run } = await service.createRun(caption("a red circle"));
+    const events = await watch(service, run.id);
+    expect(events[0]).toMatchObject({ type: "snapshot", data: { status: "queued" } });
+    expect(events[1]).toEqual({ type: "status", data: { status: "running", error: null } });
+    expect(events[2]).toMatchObject({ type: "snapshot", data: { status: "running", cells: [{ index: 0 }, { index: 1 }, { index: 2 }, { index: 3 }] } });
+    expect(events.at(-1)).toEqual({ type: "status", data: { status: "done", error: null } });
+
+    const progress = events.filter((e) => e.type === "progress").map((e) => e.data);
+    expect(progress.length).toBeGreaterThan(2);
+    // The mean row leads in a batch of its own, then the λ = 1 row.
+    expect(progress[0]).toMatchObject({ batch: 0, batches: 2, activeCells: [0, 1], cellsDone: 0, cellsTotal: 4 });
+    expect(progress.at(-1)).toMatchObject({ batch: 1, activeCells: [2, 3], cellsDone: 2, etaSeconds: 0 });
+    expect(progress.map((p) => p.evaluation)).toEqual([...progress.map((p) => p.evaluation)].sort((a, b) => a - b));
+
+    const order = events.map((e) => (e.type === "cell" ? `cell${e.data.index}` : e.type === "progress" ? `batch${e.data.batch}` : e.type));
+    // PNGs are stored as they arrive, in cell order, all before the run is done.
+    expect(order.filter((o) => o.startsWith("cell"))).toEqual(["cell0", "cell1", "cell2", "cell3"]);
+    expect(order.lastIndexOf("cell3")).toBeLessThan(order.length - 1);
+
+    const done = service.getRun(run.id);
+    const cellEvents = events.flatMap((e) => (e.type === "cell" ? [e.data] : []));
+    expect(cellEvents).toEqual(done.cells.map((cell) => ({ index: cell.index, image: cell.image })));
+    expect(done).toMatchObject({ status: "done", error: null, progress: { cellsDone: 4, cellsTotal: 4 }, providers: { unet: { provider: expect.any(String) } } });
+    expect(done.timings).toEqual({ describeMs: expect.any(Number), decodeMs: expect.any(Number), totalMs: expect.any(Number) });
+    expect(done.description).toMatchObject({ modality: "text", dim: 64, bridge: { type: "gap-shift" }, input: { kind: "caption", text: "a red circle" } });
+    expect(done.description?.alpha).toHaveLength(64);
+    for (const cell of done.cells) {
+      const { bytes, type } = await service.image(cell.image ?? "");
+      expect(type).toBe("image/png");
+      expect(await sharp(bytes).metadata()).toMatchObject({ width: 64, height: 64 });
+    }
+  });
+
+  it("cancels a run nobody watches, keeps its finished cells, and resumes it on subscribe to the same images", async () => {
+    const body = caption("a green triangle", { steps: 4 });
+    const reference = await finish(await newService(), body);
+
+    const service = await newService({ idleCancelMs: 1 });
+    const { run } = await service.createRun(body);
+    let unsubscribe = () => {};
+    unsubscribe = service.subscribe(run.id, (event) => {
+      // The only watcher leaves once the lead batch (the mean row) is decoded and the next begun.
+      if (event.type === "progress" && event.data.batch === 1) unsubscribe();
+    });
+    await until(() => service.getRun(run.id).status === "cancelled", "the unwatched run is cancelled");
+    const cancelled = service.getRun(run.id);
+    expect(cancelled.error).toBe(IDLE_CANCEL_REASON);
+    expect(cancelled.cells.map((cell) => cell.image !== null)).toEqual([true, true, false, false]);
+
+    const events = await watch(service, run.id);
+    expect(events[0]).toMatchObject({ type: "snapshot", data: { status: "queued", cells: [{ image: expect.any(String) }, {}, {}, {}] } });
+    const resumedProgress = events.filter((e) => e.type === "progress").map((e) => e.data);
+    expect(resumedProgress[0]).toMatchObject({ activeCells: [2, 3], cellsDone: 2, batches: 1 });
+    const resumed = service.getRun(run.id);
+    expect(resumed.status).toBe("done");
+    expect(resumed.cells.map((cell) => cell.image)).toEqual(reference.cells.map((cell) => cell.image));
+  });
+
+  it("cancels a queued run nobody subscribes to", async () => {
+    const service = await newService({ idleCancelMs: 1 });
+    const { run } = await service.createRun(caption("an orange ring"));
+    await until(() => service.getRun(run.id).status === "cancelled", "the run is cancelled");
+    expect(service.getRun(run.id).error).toBe(IDLE_CANCEL_REASON);
+  });
+
+  it("records why a run failed, and retries it", async () => {
+    const service = await newService();
+    const { upload } = await service.saveUpload(await png(64, 64, "#2040c0"));
+    const { run } = await service.createRun({ input: { kind: "image", upload: upload.sha256 }, plan: { kind: "shell", quantiles: [0.5] }, cols: 2, steps: 2 });
+    expect(run.request.input).toEqual({ kind: "image", upload: upload.sha256, width: 64, height: 64, type: "image/png" });
+    // The stored upload disappears before the worker reads it.
+    await unlink(path.join(service.dataDir, "files", upload.sha256.slice(0, 2), upload.sha256));
+    await watch(service, run.id);
+    const failed = service.getRun(run.id);
+    expect(failed).toMatchObject({ status: "failed", error: expect.stringMatching(/missing from the file store/) });
+    expect(failed.error).not.toMatch(/\n\s+at /);
+    expect(() => service.publish(run.id)).toThrow(expect.objectContaining({ status: 409 }));
+
+    await service.saveUpload(await png(64, 64, "#2040c0"));
+    expect(service.retry(run.id).status).toBe("queued");
+    expect(() => service.retry(run.id)).toThrow(expect.objectContaining({ code: "conflict", status: 409 }));
+    await watch(service, run.id);
+    expect(service.getRun(run.id)).toMatchObject({ status: "done", error: null, description: { modality: "image", bridge: null, input: { kind: "image", format: "png" } } });
+  });
+});
+
+describe("recovery", () => {
+  it("queues again a run a crashed process left running, and fails what the queue cannot hold", async () => {
+    const crashed = await newService();
+    const { run: first } = await crashed.createRun(caption("a yellow star"));
+    const { run: second } = await crashed.createRun(caption("a purple moon"));
+    await crashed.close();
+    const db = new Database(path.join(crashed.dataDir, "penumbra.db"));
+    db.prepare("UPDATE runs SET status = 'running', started_at = 1 WHERE id = ?").run(first.id);
+    db.close();
+
+    const restarted = await newService({ dataDir: crashed.dataDir, queueLimit: 1 });
+    expect(restarted.recover()).toEqual({ requeued: [first.id], failed: [second.id] });
+    expect(restarted.getRun(second.id)).toMatchObject({ status: "failed", error: STOPPED_REASON });
+    expect(restarted.getRun(first.id).status).toBe("queued");
+    await watch(restarted, first.id);
+    expect(restarted.getRun(first.id).status).toBe("done");
+    expect(restarted.retry(second.id).status).toBe("queued");
+  });
+
+  it("keeps one process-wide service from the environment", async () => {
+    const dataDir = await mkdtemp(path.join(tmpdir(), "penumbra-env-"));
+    dirs.push(dataDir);
+    const saved = process.env.PENUMBRA_DATA;
+    process.env.PENUMBRA_DATA = dataDir;
+    try {
+      const service = getRunService();
+      services.push(service);
+      expect(getRunService()).toBe(service);
+      expect(service.dataDir).toBe(dataDir);
+      expect(existsSync(path.join(dataDir, "penumbra.db"))).toBe(true);
+    } finally {
+      process.env.PENUMBRA_DATA = saved;
+      delete (globalThis as Record<symbol, unknown>)[Symbol.for("penumbra.runService")];
+    }
+  });
+});
+
+describe("finished runs", () => {
+  it("publishes done runs and finds them in the gallery by caption, page by page", async () => {
+    let clock = Date.UTC(2026, 0, 1);
+    const service = await newService({ now: () => (clock += 1000) });
+    const tiny = (text: string) => ({ input: { kind: "caption", text }, plan: { kind: "interpolate", lambdas: [0, 1] }, cols: 1, steps: 1 });
+    const runs: Run[] = [];
+    for (let i = 0; i < 13; i++) runs.push(await finish(service, tiny(i === 5 ? "A RED 100% circle" : `shape ${i}`)));
+    const published = runs.map((run) => service.publish(run.id));
+    expect(service.publish(runs[0].id).publishedAt).toBe(published[0].publishedAt);
+
+    const first = service.gallery({ page: "1" });
+    expect(first).toMatchObject({ total: 13, page: 1, pages: 2 });
+    expect(first.runs).toHaveLength(12);
+    expect(first.runs[0].id).toBe(runs[12].id);
+    expect(service.gallery({ page: 2 }).runs.map((card) => card.id)).toEqual([runs[0].id]);
+    expect(() => service.gallery({ page: "0" })).toThrow(expect.objectContaining({ status: 400 }));
+
+    const found = service.gallery({ q: "red 100%" });
+    expect(found.total).toBe(1);
+    const card = found.runs[0];
+    const run = service.getRun(runs[5].id);
+    expect(card).toEqual({
+      id: run.id,
+      caption: "A RED 100% circle",
+      modality: "text",
+      uncertainty: run.description?.uncertainty,
+      percentile: run.description?.percentile,
+      publishedAt: run.publishedAt,
+      meanImage: run.cells[0].image,
+      row: [run.cells[1].image],
+      rowLabel: "λ = 1",
+    });
+    expect(service.gallery({ q: "_" }).total).toBe(0);
+  });
+
+  it("writes the labelled grid with its run record, and a zip of the cells and run.json", async () => {
+    const service = await newService();
+    const { run: queued } = await service.createRun(caption("a red circle"));
+    await expect(service.gridPng(queued.id)).rejects.toMatchObject({ status: 409 });
+    await expect(service.cellsZip(queued.id)).rejects.toMatchObject({ status: 409 });
+    await watch(service, queued.id);
+    const run = service.getRun(queued.id);
+
+    const grid = await service.gridPng(run.id);
+    const text = readPngText(grid);
+    const record = JSON.parse(text[RUN_KEY]);
+    expect(record).toMatchObject({
+      id: run.id,
+      preset: { name: "shapes", digest: run.preset.digest },
+      request: { input: { kind: "caption", text: "a red circle" }, seed: 0, steps: 3 },
+      providers: run.providers,
+      rows: 2,
+      cols: 2,
+      imageSize: { width: 64, height: 64 },
+      timings: run.timings,
+    });
+    expect(record.cells).toHaveLength(4);
+    expect(text.Title).toMatch(/^"a red circle" · uncertainty/);
+    const { width, height } = await sharp(grid).metadata();
+    expect(width).toBeGreaterThan(2 * 128);
+    expect(height).toBeGreaterThan(2 * 128);
+
+    const zip = await service.cellsZip(run.id);
+    const entries = readZip(zip);
+    expect(entries.map((entry) => entry.name)).toEqual(["row0-col0.png", "row0-col1.png", "row1-col0.png", "row1-col1.png", "run.json"]);
+    expect(entries[3].data).toEqual((await service.image(run.cells[3].image ?? "")).bytes);
+    expect(JSON.parse(entries[4].data.toString("utf8"))).toEqual(record);
+    if (existsSync("/usr/bin/unzip")) expect(await unzipTests(zip)).toBe(true);
+  });
+});
+
+describe("comparisons, uploads and presets", () => {
+  it("reuses each input's run with the shared settings and the comparison itself", async () => {
+    const service = await newService();
+    const { run: existing } = await service.createRun(caption("a red circle", { seed: 3 }));
+    const body = { inputs: [{ kind: "caption", text: "a red circle" }, { kind: "caption", text: "a shape" }], plan: { kind: "interpolate", lambdas: [0, 1] }, cols: 2, steps: 3, seed: 3 };
+    const first = await service.createComparison(body);
+    expect(first.created).toBe(true);
+    expect(first.comparison.id).toMatch(/^[0-9a-f]{12}$/);
+    expect(first.comparison.runs.map((run) => run.id)[0]).toBe(existing.id);
+    expect(first.comparison.runs[1].request).toMatchObject({ seed: 3, cols: 2, steps: 3 });
+    const again = await service.createComparison(body);
+    expect(again).toMatchObject({ created: false, comparison: { id: first.comparison.id, createdAt: first.comparison.createdAt } });
+    expect(service.getComparison(first.comparison.id).runs).toHaveLength(2);
+    await expect(service.createComparison({ inputs: [{ kind: "caption", text: "x" }] })).rejects.toMatchObject({ status: 400 });
+    expect(() => service.getComparison("123456789abc")).toThrow(expect.objectContaining({ status: 404 }));
+  });
+
+  it("refuses a whole comparison when the queue cannot hold all its runs", async () => {
+    const service = await newService({ queueLimit: 1 });
+    const inputs = [{ kind: "caption", text: "one" }, { kind: "caption", text: "two" }];
+    await expect(service.createComparison({ inputs, steps: 1 })).rejects.toMatchObject({ status: 429 });
+    await service.close();
+    const roomy = await newService({ dataDir: service.dataDir });
+    const { comparison } = await roomy.createComparison({ inputs, steps: 1 });
+    expect((await roomy.createRun({ input: inputs[0], steps: 1 })).run.id).toBe(comparison.runs[0].id);
+  });
+
+  it("stores an upload once by its bytes and refuses bad ones", async () => {
+    const service = await newService({ maxUploadBytes: 4096 });
+    const bytes = await png(20, 10, "#ffffff");
+    const first = await service.saveUpload(bytes, "image/png");
+    expect(first).toMatchObject({ created: true, upload: { type: "image/png", bytes: bytes.length, width: 20, height: 10 } });
+    expect((await service.saveUpload(bytes)).created).toBe(false);
+    expect((await service.image(first.upload.sha256)).bytes).toEqual(bytes);
+    await expect(service.saveUpload(new Uint8Array(5000))).rejects.toMatchObject({ status: 413 });
+    await expect(service.saveUpload(Buffer.from("hello"))).rejects.toMatchObject({ status: 415 });
+    await expect(service.image("f".repeat(64))).rejects.toMatchObject({ status: 404 });
+  });
+
+  it("describes presets and health", async () => {
+    const service = await newService();
+    const [shapes] = await service.presets();
+    expect(shapes).toMatchObject({ name: "shapes", dim: 64, imageSize: { width: 64, height: 64 }, defaults: { scheduler: "pndm" }, limits: { maxRows: 9, maxNoiseLevel: expect.any(Number) } });
+    expect(shapes.digest).toMatch(/^[0-9a-f]{64}$/);
+    expect(Object.keys(shapes.providers)).toContain("unet");
+    expect(await service.health()).toMatchObject({ status: "ok", version: expect.any(String), queue: { depth: 0, limit: 8, running: null }, presets: { shapes: shapes.providers } });
+  });
+});

@@ -1,0 +1,56 @@
+import { execFileSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { expect } from "vitest";
+import { crc32 } from "../engine/images";
+
+/* Helpers for lib/runs tests: reading archives back. */
+
+export interface ParsedZipEntry {
+  readonly name: string;
+  readonly data: Buffer;
+  readonly time: number;
+  readonly date: number;
+}
+
+/** Reads a stored-entries zip back through its central directory, checking each entry's CRC-32 and local header. */
+export function readZip(zip: Buffer): ParsedZipEntry[] {
+  const end = zip.length - 22;
+  expect(zip.readUInt32LE(end)).toBe(0x06054b50);
+  const count = zip.readUInt16LE(end + 10);
+  let at = zip.readUInt32LE(end + 16);
+  expect(at + zip.readUInt32LE(end + 12)).toBe(end);
+  const entries: ParsedZipEntry[] = [];
+  for (let i = 0; i < count; i++) {
+    expect(zip.readUInt32LE(at)).toBe(0x02014b50);
+    expect(zip.readUInt16LE(at + 10)).toBe(0);
+    const crc = zip.readUInt32LE(at + 16);
+    const size = zip.readUInt32LE(at + 20);
+    const nameLength = zip.readUInt16LE(at + 28);
+    const name = zip.toString("utf8", at + 46, at + 46 + nameLength);
+    const local = zip.readUInt32LE(at + 42);
+    expect(zip.readUInt32LE(local)).toBe(0x04034b50);
+    expect(zip.readUInt32LE(local + 14)).toBe(crc);
+    const dataStart = local + 30 + zip.readUInt16LE(local + 26) + zip.readUInt16LE(local + 28);
+    const data = zip.subarray(dataStart, dataStart + size);
+    expect(crc32(data)).toBe(crc);
+    entries.push({ name, data, time: zip.readUInt16LE(at + 12), date: zip.readUInt16LE(at + 14) });
+    at += 46 + nameLength + zip.readUInt16LE(at + 30) + zip.readUInt16LE(at + 32);
+  }
+  return entries;
+}
+
+/** `unzip -t` on the archive when the tool is installed; true when it passed, false when it could not run. */
+export async function unzipTests(zip: Buffer): Promise<boolean> {
+  if (!existsSync("/usr/bin/unzip")) return false;
+  const dir = await mkdtemp(path.join(tmpdir(), "penumbra-zip-"));
+  try {
+    await writeFile(path.join(dir, "a.zip"), zip);
+    execFileSync("/usr/bin/unzip", ["-t", path.join(dir, "a.zip")], { stdio: "pipe" });
+    return true;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,196 @@
+import type { InputInfo, NormalizedRunRequest } from "../engine/index";
+import { type CellMetrics, type ProviderChoice, runRecord, type RunRecord } from "../record";
+import type { CellRow, RunRow, RunStatus, UploadRow } from "./store";
+
+/*
+ * The JSON shapes of docs/web-api.md, built from stored rows. Field order follows the doc so
+ * answers read the way it documents them.
+ */
+
+export type StoredInput = { readonly kind: "caption"; readonly text: string } | { readonly kind: "image"; readonly upload: string };
+
+/** The engine-normalized request with an image input replaced by its upload's sha256: what a run id hashes. */
+export type StoredRequest = Omit<NormalizedRunRequest, "input"> & { readonly input: StoredInput };
+
+export interface StoredDescription {
+  readonly modality: "text" | "image";
+  readonly dim: number;
+  readonly uncertainty: number;
+  readonly percentile: number;
+  readonly radiusShape: number;
+  readonly embeddingNorm: number;
+  readonly alpha: number[];
+  readonly beta: number[];
+  /** How text samples reach image space; null for image runs or presets without a bridge. */
+  readonly bridge: { readonly type: "gap-shift"; readonly imageNorm: number; readonly gapNorm: number } | null;
+  readonly input: InputInfo;
+}
+
+export interface RunTimings {
+  readonly describeMs: number;
+  readonly decodeMs: number;
+  readonly totalMs: number;
+}
+
+export interface RunProgress {
+  readonly evaluation: number;
+  readonly evaluations: number;
+  readonly cellsDone: number;
+  readonly cellsTotal: number;
+  readonly etaSeconds: number | null;
+}
+
+export interface ProgressEventData extends RunProgress {
+  readonly batch: number;
+  readonly batches: number;
+  /** Cell indexes in the UNet batch being denoised. */
+  readonly activeCells: number[];
+}
+
+export type RunInput = { readonly kind: "caption"; readonly text: string } | { readonly kind: "image"; readonly upload: string; readonly width: number; readonly height: number; readonly type: string };
+
+export interface RunCellJson extends CellMetrics {
+  readonly index: number;
+  readonly image: string | null;
+}
+
+export interface Run {
+  readonly id: string;
+  readonly status: RunStatus;
+  readonly error: string | null;
+  readonly createdAt: string;
+  readonly startedAt: string | null;
+  readonly finishedAt: string | null;
+  readonly publishedAt: string | null;
+  readonly preset: { readonly name: string; readonly digest: string };
+  readonly request: Omit<StoredRequest, "input"> & { readonly input: RunInput };
+  readonly rows: number;
+  readonly cols: number;
+  readonly imageSize: { readonly width: number; readonly height: number };
+  readonly description: StoredDescription | null;
+  readonly providers: Record<string, ProviderChoice> | null;
+  readonly cells: RunCellJson[];
+  readonly progress: RunProgress;
+  readonly timings: RunTimings | null;
+}
+
+export type RunEvent =
+  | { readonly type: "snapshot"; readonly data: Run }
+  | { readonly type: "progress"; readonly data: ProgressEventData }
+  | { readonly type: "cell"; readonly data: { readonly index: number; readonly image: string } }
+  | { readonly type: "status"; readonly data: { readonly status: RunStatus; readonly error: string | null } };
+
+export interface GalleryCard {
+  readonly id: string;
+  readonly caption: string | null;
+  readonly modality: "text" | "image";
+  readonly uncertainty: number;
+  readonly percentile: number;
+  readonly publishedAt: string;
+  readonly meanImage: string;
+  readonly row: string[];
+  readonly rowLabel: string;
+}
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+function parsed<T>(json: string | null): T | null {
+  return json === null ? null : (JSON.parse(json) as T);
+}
+
+/**
+ * The decode's live counters when it runs in this process; otherwise zero evaluations (none in
+ * progress) and the cells already stored.
+ */
+function progressOf(row: RunRow, cells: readonly CellRow[], live: ProgressEventData | null): RunProgress {
+  const cellsDone = cells.filter((cell) => cell.image !== null).length;
+  const cellsTotal = row.rows * row.cols;
+  if (live === null) return { evaluation: 0, evaluations: 0, cellsDone, cellsTotal, etaSeconds: null };
+  return { evaluation: live.evaluation, evaluations: live.evaluations, cellsDone, cellsTotal, etaSeconds: live.etaSeconds };
+}
+
+export function runJson(row: RunRow, cells: readonly CellRow[], upload: UploadRow | undefined, live: ProgressEventData | null): Run {
+  const request = JSON.parse(row.request) as StoredRequest;
+  const input: RunInput =
+    request.input.kind === "caption"
+      ? request.input
+      : { kind: "image", upload: request.input.upload, width: upload?.width ?? 0, height: upload?.height ?? 0, type: upload?.type ?? "" };
+  return {
+    id: row.id,
+    status: row.status,
+    error: row.error,
+    createdAt: new Date(row.createdAt).toISOString(),
+    startedAt: iso(row.startedAt),
+    finishedAt: iso(row.finishedAt),
+    publishedAt: iso(row.publishedAt),
+    preset: { name: row.presetName, digest: row.presetDigest },
+    request: { ...request, input },
+    rows: row.rows,
+    cols: row.cols,
+    imageSize: { width: row.imageWidth, height: row.imageHeight },
+    description: parsed<StoredDescription>(row.description),
+    providers: parsed<Record<string, ProviderChoice>>(row.providers),
+    cells: cells.map((cell) => ({ index: cell.index, ...cell.metrics, image: cell.image })),
+    progress: progressOf(row, cells, live),
+    timings: parsed<RunTimings>(row.timings),
+  };
+}
+
+/** The record in a grid PNG's "penumbra:run" text and in cells.zip's run.json: the CLI's record plus the run's id. */
+export function webRunRecord(run: Run): { id: string } & RunRecord {
+  const { input, ...settings } = run.request;
+  const description = run.description;
+  if (description === null || run.timings === null || run.providers === null) throw new Error(`run ${run.id} has no record before it is done`);
+  return {
+    id: run.id,
+    ...runRecord({
+      preset: run.preset,
+      input: input.kind === "caption" ? { kind: "caption", text: input.text } : { kind: "image", file: null, sha256: input.upload },
+      settings,
+      description: { input: description.input, dim: description.dim, uncertainty: description.uncertainty, percentile: description.percentile, radiusShape: description.radiusShape },
+      providers: run.providers,
+      rows: run.rows,
+      cols: run.cols,
+      imageSize: run.imageSize,
+      cells: run.cells,
+      timings: { ...run.timings },
+    }),
+  };
+}
+
+/** The row a gallery card shows: λ = 1 (or the λ nearest it), or a shell plan's middle row. */
+function featuredRow(plan: StoredRequest["plan"]): { row: number; label: string } {
+  if (plan.kind === "shell") {
+    const row = Math.floor(plan.quantiles.length / 2);
+    return { row, label: `q = ${plan.quantiles[row]}` };
+  }
+  let row = 0;
+  plan.lambdas.forEach((lambda, i) => {
+    if (Math.abs(lambda - 1) < Math.abs(plan.lambdas[row] - 1)) row = i;
+  });
+  return { row, label: `λ = ${plan.lambdas[row]}` };
+}
+
+/** The row nearest the distribution's mean: λ's smallest, or a shell plan's lowest quantile. */
+function meanRow(plan: StoredRequest["plan"]): number {
+  const levels = plan.kind === "interpolate" ? plan.lambdas : plan.quantiles;
+  return levels.indexOf(Math.min(...levels));
+}
+
+export function galleryCard(run: Run): GalleryCard {
+  const { description, request } = run;
+  if (description === null || run.publishedAt === null) throw new Error(`run ${run.id} is not published`);
+  const images = (row: number) => run.cells.filter((cell) => cell.row === row).map((cell) => cell.image ?? "");
+  const featured = featuredRow(request.plan);
+  return {
+    id: run.id,
+    caption: request.input.kind === "caption" ? request.input.text : null,
+    modality: description.modality,
+    uncertainty: description.uncertainty,
+    percentile: description.percentile,
+    publishedAt: run.publishedAt,
+    meanImage: images(meanRow(request.plan))[0],
+    row: images(featured.row),
+    rowLabel: featured.label,
+  };
+}
