@@ -29,8 +29,9 @@ export function GridLayout({ plan, rows, cols, cells, track, scale = "regular", 
   return (
     <div role="table" aria-label={ariaLabel} data-testid={testId} className={`grid ${large ? "gap-x-4 gap-y-3" : "gap-x-1.5 gap-y-1.5 sm:gap-x-2 sm:gap-y-2"}`} style={style} onKeyDown={onKeyDown}>
       <div role="row" className="col-span-full grid grid-cols-subgrid">
-        <span role="columnheader" className="sr-only">
-          Deviation
+        {/* The corner keeps its grid slot; only its words are visually hidden. */}
+        <span role="columnheader">
+          <span className="sr-only">Deviation</span>
         </span>
         {Array.from({ length: cols }, (_, col) => (
           <span key={col} role="columnheader" data-testid="col-label" className={`text-center tabular-nums ${large ? "text-base text-neutral-400" : "text-[11px] text-faint"}`}>
