@@ -1,4 +1,4 @@
-/** Number formats shared by the CLI's tables and the labels drawn on grids. */
+/** Number formats shared by the CLI's tables, the labels drawn on grids and the server's messages. */
 
 /** Fixed decimals; non-finite values as words (NaN, Infinity). */
 export function fixed(value: number, digits: number): string {
@@ -15,4 +15,11 @@ export function significant(value: number, digits: number): string {
   const magnitude = Math.floor(Math.log10(Math.abs(value)));
   if (magnitude < -6 || magnitude > 6) return value.toExponential(digits - 1);
   return fixed(value, Math.max(0, digits - 1 - magnitude));
+}
+
+/** A byte count in the largest binary unit that keeps it ≥ 1: "512 bytes", "64 KiB", "10 MiB". */
+export function formatBytes(bytes: number): string {
+  if (bytes >= 1024 * 1024) return `${+(bytes / (1024 * 1024)).toFixed(1)} MiB`;
+  if (bytes >= 1024) return `${+(bytes / 1024).toFixed(1)} KiB`;
+  return `${bytes} bytes`;
 }

@@ -3,10 +3,11 @@ import { existsSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { deflateSync } from "node:zlib";
 import { expect } from "vitest";
 import { crc32 } from "../engine/images";
 
-/* Helpers for lib/runs tests: reading archives back. */
+/* Helpers for tests of lib/runs and the route handlers: hand-made PNG headers, reading archives back. */
 
 export interface ParsedZipEntry {
   readonly name: string;
@@ -53,4 +54,27 @@ export async function unzipTests(zip: Buffer): Promise<boolean> {
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+function chunk(type: string, data: Buffer): Buffer {
+  const body = Buffer.concat([Buffer.from(type, "latin1"), data]);
+  const out = Buffer.alloc(4 + body.length + 4);
+  out.writeUInt32BE(data.length, 0);
+  body.copy(out, 4);
+  out.writeUInt32BE(crc32(body), 4 + body.length);
+  return out;
+}
+
+/** A well-formed PNG whose header declares `width`×`height` (8-bit RGB) but carries one scanline of data. */
+export function pngWithHeader(width: number, height: number): Buffer {
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr.set([8, 2, 0, 0, 0], 8);
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk("IHDR", ihdr),
+    chunk("IDAT", deflateSync(Buffer.alloc(1 + 3))),
+    chunk("IEND", Buffer.alloc(0)),
+  ]);
 }

@@ -1,33 +1,9 @@
-import { deflateSync } from "node:zlib";
 import sharp from "sharp";
 import { describe, expect, it } from "vitest";
-import { crc32 } from "../engine/images";
+import { pngWithHeader } from "./testing";
 import { inspectUpload, sniffImageType } from "./uploads";
 
 const LIMITS = { maxBytes: 64 * 1024, maxSide: 256 };
-
-function chunk(type: string, data: Buffer): Buffer {
-  const body = Buffer.concat([Buffer.from(type, "latin1"), data]);
-  const out = Buffer.alloc(4 + body.length + 4);
-  out.writeUInt32BE(data.length, 0);
-  body.copy(out, 4);
-  out.writeUInt32BE(crc32(body), 4 + body.length);
-  return out;
-}
-
-/** A well-formed PNG whose header declares `width`×`height` (8-bit RGB) but carries one scanline of data. */
-function pngWithHeader(width: number, height: number): Buffer {
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(width, 0);
-  ihdr.writeUInt32BE(height, 4);
-  ihdr.set([8, 2, 0, 0, 0], 8);
-  return Buffer.concat([
-    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    chunk("IHDR", ihdr),
-    chunk("IDAT", deflateSync(Buffer.alloc(1 + 3))),
-    chunk("IEND", Buffer.alloc(0)),
-  ]);
-}
 
 const solid = (format: "png" | "jpeg" | "webp", width = 8, height = 6) =>
   sharp({ create: { width, height, channels: 3, background: "#c03030" } })[format]().toBuffer();
@@ -47,7 +23,7 @@ describe("inspectUpload", () => {
     await expect(inspectUpload(new Uint8Array(LIMITS.maxBytes + 1), LIMITS)).rejects.toMatchObject({
       code: "payload_too_large",
       status: 413,
-      message: expect.stringMatching(/at most 0\.06 MiB/),
+      message: expect.stringMatching(/at most 64 KiB/),
     });
   });
 

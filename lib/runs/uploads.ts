@@ -1,4 +1,5 @@
 import sharp from "sharp";
+import { formatBytes } from "../format";
 import { RunError } from "./errors";
 
 /*
@@ -35,15 +36,12 @@ export function sniffImageType(bytes: Uint8Array): UploadType | null {
   return null;
 }
 
-function megabytes(bytes: number): string {
-  return `${Number((bytes / (1024 * 1024)).toFixed(2))} MiB`;
-}
 
 /** Checks an upload against the limits; throws 400, 413 or 415 saying what is accepted. */
 export async function inspectUpload(bytes: Uint8Array, limits: UploadLimits, declaredType?: string): Promise<InspectedUpload> {
   if (bytes.length === 0) throw new RunError("invalid_input", `the upload is empty; send the bytes of a ${ACCEPTED} image`);
   if (bytes.length > limits.maxBytes) {
-    throw new RunError("payload_too_large", `the upload is ${megabytes(bytes.length)}; images of at most ${megabytes(limits.maxBytes)} are accepted`);
+    throw new RunError("payload_too_large", `the upload is ${formatBytes(bytes.length)}; images of at most ${formatBytes(limits.maxBytes)} are accepted`);
   }
   const type = sniffImageType(bytes);
   if (type === null) {

@@ -1,8 +1,8 @@
-import { listPresets, openPreset } from "@/lib/engine/index";
+import { getRunService } from "@/lib/runs/index";
+import { respond } from "../respond";
 
 export const dynamic = "force-dynamic";
 
-export async function GET() {
-  const engine = await openPreset(listPresets()[0]);
-  return Response.json({ status: "ok", providers: engine.providers() });
+export function GET() {
+  return respond(async () => Response.json(await getRunService().health(), { headers: { "Cache-Control": "no-store" } }));
 }

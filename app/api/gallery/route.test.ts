@@ -1,0 +1,51 @@
+import { describe, expect, it } from "vitest";
+import type { GalleryPage, Run } from "@/lib/runs/index";
+import { POST as publish } from "../runs/[id]/publish/route";
+import { POST as createRun } from "../runs/route";
+import { call, postJson, useTestService, waitForStatus } from "../test-support";
+import { GET as gallery } from "./route";
+
+useTestService();
+
+async function publishedRun(text: string): Promise<Run> {
+  const { run } = (await (await postJson(createRun, "/api/runs", { input: { kind: "caption", text }, plan: { kind: "interpolate", lambdas: [0, 1] }, cols: 2, steps: 2 })).json()) as { run: Run };
+  await waitForStatus(run.id, ["done"]);
+  expect((await call(publish, "/", { method: "POST" }, { id: run.id })).status).toBe(200);
+  return run;
+}
+
+const page = async (query: string): Promise<GalleryPage> => (await (await call(gallery, `/api/gallery${query}`)).json()) as GalleryPage;
+
+describe("GET /api/gallery", () => {
+  it("lists only published runs, newest first, searches captions and pages by 12", async () => {
+    const unlisted = await postJson(createRun, "/api/runs", { input: { kind: "caption", text: "an unlisted shape" }, cols: 1, steps: 2 });
+    const { run: hidden } = (await unlisted.json()) as { run: Run };
+    await waitForStatus(hidden.id, ["done"]);
+    const captions = Array.from({ length: 13 }, (_, i) => `a red circle number ${i}`);
+    const runs = [];
+    for (const text of captions) runs.push(await publishedRun(text));
+    const blue = await publishedRun("a blue 100% square_");
+
+    const first = await page("");
+    expect(first).toMatchObject({ total: 14, page: 1, pages: 2 });
+    expect(first.runs).toHaveLength(12);
+    expect(first.runs[0].id).toBe(blue.id);
+    expect(first.runs.map((card) => card.id)).not.toContain(hidden.id);
+    expect(first.runs[0]).toMatchObject({ caption: "a blue 100% square_", rowLabel: "λ = 1" });
+    expect(first.runs[0].meanImage).toMatch(/^[0-9a-f]{64}$/);
+    expect(first.runs[0].row).toHaveLength(2);
+    expect((await page("?page=2")).runs.map((card) => card.id)).toEqual([runs[1].id, runs[0].id]);
+
+    expect((await page("?q=BLUE")).runs.map((card) => card.id)).toEqual([blue.id]);
+    // LIKE wildcards in the query are plain characters.
+    expect((await page("?q=100%25")).total).toBe(1);
+    expect((await page("?q=_")).total).toBe(1);
+    expect((await page("?q=unlisted")).total).toBe(0);
+  }, 120_000);
+
+  it("refuses a page that is not a positive integer", async () => {
+    const response = await call(gallery, "/api/gallery?page=zero");
+    expect(response.status).toBe(400);
+    expect(((await response.json()) as { error: { message: string } }).error.message).toMatch(/page/);
+  });
+});

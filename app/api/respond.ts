@@ -1,0 +1,79 @@
+/**
+ * What every route handler shares: errors as JSON `{ error: { code, message } }` with the right
+ * status (never a stack trace), and request bodies read with a byte cap before they are parsed.
+ */
+import { formatBytes } from "@/lib/format";
+import { RunError, toRunError } from "@/lib/runs/index";
+
+/** JSON bodies are small (a run request, a comparison of four captions); anything larger is a mistake. */
+export const MAX_JSON_BYTES = 64 * 1024;
+
+export function errorResponse(code: string, message: string, status: number, headers: HeadersInit = {}): Response {
+  return Response.json({ error: { code, message } }, { status, headers });
+}
+
+function toResponse(thrown: unknown): Response {
+  const error = toRunError(thrown);
+  if (error.code === "internal") {
+    // The details (paths, library messages) go to the server's log, not to the client.
+    console.error("penumbra: unexpected error in a route handler", thrown);
+    return errorResponse("internal", "the server failed to handle this request; its log has the details", 500);
+  }
+  const headers: Record<string, string> = {};
+  if (error.retryAfterSeconds !== undefined) headers["Retry-After"] = String(Math.max(1, Math.ceil(error.retryAfterSeconds)));
+  return errorResponse(error.code, error.message, error.status, headers);
+}
+
+/** Runs a handler and turns anything it throws into a JSON error response. */
+export async function respond(handler: () => Promise<Response> | Response): Promise<Response> {
+  try {
+    return await handler();
+  } catch (error) {
+    return toResponse(error);
+  }
+}
+
+/** The request body as bytes, refusing (413) more than `limit` before reading it all. */
+export async function readBody(request: Request, limit: number, what: string): Promise<Uint8Array<ArrayBuffer>> {
+  const tooLarge = () => new RunError("payload_too_large", `the ${what} is larger than ${formatBytes(limit)}; send at most ${formatBytes(limit)}`);
+  const declared = Number(request.headers.get("content-length"));
+  if (Number.isFinite(declared) && declared > limit) throw tooLarge();
+  if (!request.body) return new Uint8Array(new ArrayBuffer(0));
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  const reader = request.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > limit) {
+      await reader.cancel();
+      throw tooLarge();
+    }
+    chunks.push(value);
+  }
+  const body = new Uint8Array(new ArrayBuffer(total));
+  let offset = 0;
+  for (const chunk of chunks) {
+    body.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return body;
+}
+
+/** A JSON request body, or a 400 that says what is wrong with it. */
+export async function readJson(request: Request): Promise<unknown> {
+  const type = request.headers.get("content-type") ?? "";
+  if (!type.toLowerCase().startsWith("application/json")) {
+    throw new RunError("unsupported_media_type", `send the body as application/json (got ${type === "" ? "no Content-Type" : JSON.stringify(type)})`);
+  }
+  const text = new TextDecoder().decode(await readBody(request, MAX_JSON_BYTES, "request body"));
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new RunError("invalid_input", `the body is not valid JSON: ${(error as Error).message}`);
+  }
+}
+
+/** Next.js passes dynamic segments as a promise. */
+export type Params<K extends string> = { params: Promise<Record<K, string>> };

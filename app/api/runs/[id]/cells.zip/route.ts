@@ -1,0 +1,18 @@
+import { getRunService } from "@/lib/runs/index";
+import { type Params, respond } from "../../../respond";
+
+export const dynamic = "force-dynamic";
+
+export function GET(_request: Request, { params }: Params<"id">) {
+  return respond(async () => {
+    const { id } = await params;
+    const zip = await getRunService().cellsZip(id);
+    return new Response(new Uint8Array(zip), {
+      headers: {
+        "Content-Type": "application/zip",
+        "Content-Disposition": `attachment; filename="penumbra-${id}.zip"`,
+        "Cache-Control": "private, max-age=3600",
+      },
+    });
+  });
+}

@@ -1,0 +1,60 @@
+import { getRunService, type RunEvent } from "@/lib/runs/index";
+import { type Params, respond } from "../../../respond";
+
+export const dynamic = "force-dynamic";
+
+/** Proxies and browsers drop a silent connection; a comment line now and then keeps it open. */
+const HEARTBEAT_MS = 15_000;
+
+function isFinal(event: RunEvent): boolean {
+  if (event.type === "status") return event.data.status !== "queued" && event.data.status !== "running";
+  // A cancelled run's snapshot is followed by its requeue, so only done and failed end the stream here.
+  return event.type === "snapshot" && (event.data.status === "done" || event.data.status === "failed");
+}
+
+/** Server-sent events: a snapshot of the run, then progress, cells and status changes until it ends. */
+export function GET(request: Request, { params }: Params<"id">) {
+  return respond(async () => {
+    const { id } = await params;
+    const service = getRunService();
+    service.getRun(id); // 404 before the stream starts
+    const encoder = new TextEncoder();
+    let cleanup = () => {};
+    const stream = new ReadableStream<Uint8Array>({
+      start(controller) {
+        let open = true;
+        const close = () => {
+          if (!open) return;
+          open = false;
+          cleanup();
+          controller.close();
+        };
+        const heartbeat = setInterval(() => controller.enqueue(encoder.encode(": keep-alive\n\n")), HEARTBEAT_MS);
+        let unsubscribe = () => {};
+        cleanup = () => {
+          clearInterval(heartbeat);
+          unsubscribe();
+          request.signal.removeEventListener("abort", close);
+        };
+        request.signal.addEventListener("abort", close);
+        unsubscribe = service.subscribe(id, (event) => {
+          if (!open) return;
+          controller.enqueue(encoder.encode(`event: ${event.type}\ndata: ${JSON.stringify(event.data)}\n\n`));
+          if (isFinal(event)) queueMicrotask(close);
+        });
+        if (!open) unsubscribe();
+      },
+      cancel() {
+        cleanup();
+      },
+    });
+    return new Response(stream, {
+      headers: {
+        "Content-Type": "text/event-stream; charset=utf-8",
+        "Cache-Control": "no-cache, no-transform",
+        Connection: "keep-alive",
+        "X-Accel-Buffering": "no",
+      },
+    });
+  });
+}

@@ -1,0 +1,18 @@
+import { getRunService } from "@/lib/runs/index";
+import { type Params, respond } from "../../../respond";
+
+export const dynamic = "force-dynamic";
+
+export function GET(_request: Request, { params }: Params<"id">) {
+  return respond(async () => {
+    const { id } = await params;
+    const png = await getRunService().gridPng(id);
+    return new Response(new Uint8Array(png), {
+      headers: {
+        "Content-Type": "image/png",
+        "Content-Disposition": `attachment; filename="penumbra-${id}.png"`,
+        "Cache-Control": "private, max-age=3600",
+      },
+    });
+  });
+}

@@ -1,0 +1,8 @@
+import { getRunService } from "@/lib/runs/index";
+import { type Params, respond } from "../../respond";
+
+export const dynamic = "force-dynamic";
+
+export function GET(_request: Request, { params }: Params<"id">) {
+  return respond(async () => Response.json({ run: getRunService().getRun((await params).id) }));
+}

@@ -1,0 +1,11 @@
+import { getRunService } from "@/lib/runs/index";
+import { readJson, respond } from "../respond";
+
+export const dynamic = "force-dynamic";
+
+export function POST(request: Request) {
+  return respond(async () => {
+    const { run, created } = await getRunService().createRun(await readJson(request));
+    return Response.json({ run }, { status: created ? 201 : 200, headers: { Location: `/runs/${run.id}` } });
+  });
+}
