@@ -110,7 +110,7 @@ export function CompareForm({ presets }: { presets: PresetInfo[] }) {
               setEntries((current) => [...current, blank(nextKey)]);
               setNextKey((key) => key + 1);
             }}
-            className="flex min-h-32 items-center justify-center gap-2 rounded-xl border border-dashed border-line-strong text-sm font-medium text-muted hover:border-accent hover:text-fg"
+            className="flex min-h-14 items-center justify-center gap-2 rounded-xl border border-dashed sm:min-h-32 border-line-strong text-sm font-medium text-muted hover:border-accent hover:text-fg"
           >
             <svg viewBox="0 0 20 20" className="size-4" aria-hidden="true" fill="none" stroke="currentColor" strokeWidth="1.8" strokeLinecap="round">
               <path d="M10 4v12M4 10h12" />

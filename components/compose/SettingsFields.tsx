@@ -44,8 +44,8 @@ export function SettingsFields({ presets, settings, onChange }: SettingsFieldsPr
         <Field label="Deviation plan">
           {(id) => (
             <select id={id} data-testid="plan-kind" value={settings.planKind} onChange={(event) => set({ planKind: event.target.value as Settings["planKind"] })} className={field}>
-              <option value="interpolate">Interpolate (λ)</option>
-              <option value="shell">Shell (quantile q)</option>
+              <option value="interpolate">Interpolate · λ</option>
+              <option value="shell">Shell · q</option>
             </select>
           )}
         </Field>

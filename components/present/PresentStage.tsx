@@ -49,13 +49,14 @@ export function PresentStage({ initial }: { initial: Run }) {
       data-testid="present-stage"
       aria-label="Presentation"
       // .dark swaps the colour variables for this subtree whatever the site theme is.
-      className="dark fixed inset-0 z-50 flex flex-col overflow-auto bg-[#0b0c0e] text-neutral-50 outline-none"
-      style={{ ["--cell" as string]: `min(calc((100vw - 16rem) / ${cols}), calc((100dvh - 17rem) / ${rows}), 14rem)` }}
+      className="dark fixed inset-0 z-50 flex flex-col overflow-hidden bg-[#0b0c0e] text-neutral-50 outline-none"
+      // Cells fill the space left under the caption (a size container), minus labels and gaps.
+      style={{ ["--cell" as string]: `min(calc((100cqw - 14rem) / ${cols}), calc((100cqh - 2.5rem - ${rows - 1} * 0.75rem) / ${rows}), 16rem)` }}
     >
       <header className="flex flex-wrap items-start gap-x-10 gap-y-4 px-6 pt-6 sm:px-10 sm:pt-8">
         <div className="min-w-0 flex-1">
           {input.kind === "caption" ? (
-            <h1 className="text-3xl font-semibold tracking-tight text-balance sm:text-5xl">“{input.text}”</h1>
+            <h1 className={`font-semibold tracking-tight text-balance ${input.text.length > 40 ? "text-2xl sm:text-4xl" : "text-3xl sm:text-5xl"}`}>“{input.text}”</h1>
           ) : (
             <div className="flex items-center gap-4">
               <img src={src(input.upload)} alt="The input image" width={input.width} height={input.height} className="pixelated size-24 rounded-md bg-neutral-900 object-contain" />
@@ -71,7 +72,7 @@ export function PresentStage({ initial }: { initial: Run }) {
         )}
       </header>
 
-      <main className="flex flex-1 items-center justify-center px-4 py-6">
+      <main className="flex min-h-0 flex-1 items-center justify-center px-4 py-6 [container-type:size]">
         <GridLayout
           plan={run.request.plan}
           rows={rows}

@@ -33,6 +33,12 @@ export function Lightbox({ plan, rows, cols, cells, byPosition, imageSize, posit
     if (node && !node.open) node.showModal();
   }, []);
 
+  // Closing the modal first lifts the page's inertness, so the parent can focus the cell again.
+  function close() {
+    dialog.current?.close();
+    onClose(position);
+  }
+
   function move(drow: number, dcol: number) {
     const r = Math.min(rows - 1, Math.max(0, row + drow));
     const c = Math.min(cols - 1, Math.max(0, col + dcol));
@@ -53,17 +59,16 @@ export function Lightbox({ plan, rows, cols, cells, byPosition, imageSize, posit
       aria-label={`Enlarged cell: ${label}`}
       onKeyDown={onKeyDown}
       onCancel={(event) => {
-        // Escape: let the parent unmount us and put focus back on the cell last shown.
         event.preventDefault();
-        onClose(position);
+        close();
       }}
-      onClick={(event) => event.target === dialog.current && onClose(position)}
+      onClick={(event) => event.target === dialog.current && close()}
       className="m-auto max-h-[calc(100dvh-2rem)] w-[min(44rem,calc(100vw-2rem))] overflow-auto rounded-lg border border-line bg-surface p-0 text-fg shadow-2xl backdrop:bg-black/70"
     >
       <div className="flex items-center gap-3 border-b border-line px-4 py-3">
         <h2 className="font-mono text-sm font-medium tabular-nums">{label}</h2>
         <span className="ml-auto hidden text-xs text-faint sm:inline">← ↑ → ↓ move · Esc closes</span>
-        <button type="button" onClick={() => onClose(position)} aria-label="Close" className="inline-flex size-8 items-center justify-center rounded-md text-muted hover:bg-sunken hover:text-fg">
+        <button type="button" onClick={close} aria-label="Close" className="inline-flex size-8 items-center justify-center rounded-md text-muted hover:bg-sunken hover:text-fg">
           <svg viewBox="0 0 20 20" className="size-4" aria-hidden="true" fill="none" stroke="currentColor" strokeWidth="1.8" strokeLinecap="round">
             <path d="M5 5l10 10M15 5 5 15" />
           </svg>

@@ -67,24 +67,24 @@ export function RunActions({ run, onPublished }: RunActionsProps) {
   const notReady = done ? {} : { "aria-disabled": true as const, tabIndex: -1, title: "Available when the run is done" };
   return (
     <div className="flex flex-col gap-2">
-      <div className="flex flex-wrap gap-2">
-        <button type="button" data-testid="copy-link" onClick={copyLink} className={button.secondary}>
+      <div className="flex flex-wrap gap-1.5">
+        <button type="button" data-testid="copy-link" onClick={copyLink} className={button.tool}>
           <Icon d="M8.5 11.5a3 3 0 0 0 4.2 0l2.6-2.6a3 3 0 0 0-4.2-4.2l-.8.8M11.5 8.5a3 3 0 0 0-4.2 0l-2.6 2.6a3 3 0 0 0 4.2 4.2l.8-.8" />
           {copied ? "Link copied" : "Copy link"}
         </button>
-        <a data-testid="download-grid" href={`/api/runs/${id}/grid.png`} download={`penumbra-${run.id}.png`} className={button.secondary} {...notReady}>
+        <a data-testid="download-grid" href={`/api/runs/${id}/grid.png`} download={`penumbra-${run.id}.png`} className={button.tool} {...notReady}>
           <Icon d="M10 3v10m-4-4 4 4 4-4M4 16h12" />
           Download grid
         </a>
-        <a data-testid="download-zip" href={`/api/runs/${id}/cells.zip`} download={`penumbra-${run.id}-cells.zip`} className={button.secondary} {...notReady}>
+        <a data-testid="download-zip" href={`/api/runs/${id}/cells.zip`} download={`penumbra-${run.id}-cells.zip`} className={button.tool} {...notReady}>
           <Icon d="M10 3v10m-4-4 4 4 4-4M4 16h12" />
           Download all (zip)
         </a>
-        <button type="button" data-testid="rerun-seed" onClick={rerun} disabled={busy !== null} className={button.secondary}>
+        <button type="button" data-testid="rerun-seed" onClick={rerun} disabled={busy !== null} className={button.tool}>
           <Icon d="M15.5 8A6 6 0 1 0 16 11M16 4v4h-4" />
           {busy === "rerun" ? "Starting…" : "Re-run with new seed"}
         </button>
-        <Link data-testid="edit-rerun" href={`/?from=${id}`} className={button.secondary}>
+        <Link data-testid="edit-rerun" href={`/?from=${id}`} className={button.tool}>
           <Icon d="M12.5 4.5l3 3L8 15H5v-3l7.5-7.5Z" />
           Edit and re-run
         </Link>
@@ -94,12 +94,12 @@ export function RunActions({ run, onPublished }: RunActionsProps) {
           onClick={publish}
           disabled={!done || run.publishedAt !== null || busy !== null}
           title={done ? undefined : "Available when the run is done"}
-          className={button.secondary}
+          className={button.tool}
         >
           <Icon d={run.publishedAt ? "m5 10 3.5 3.5L15 7" : "M4 7h12M4 7l1 9h10l1-9M8 7V4h4v3"} />
           {run.publishedAt ? "Published" : busy === "publish" ? "Publishing…" : "Publish to gallery"}
         </button>
-        <Link data-testid="present-link" href={`/runs/${id}/present`} className={button.secondary}>
+        <Link data-testid="present-link" href={`/runs/${id}/present`} className={button.tool}>
           <Icon d="M3 4h14v9H3zM10 13v3M7 17h6" />
           Present
         </Link>

@@ -8,7 +8,7 @@ export function SiteHeader() {
       <div className="mx-auto flex h-14 max-w-6xl items-center gap-2 px-3 sm:gap-4 sm:px-6">
         <Link href="/" className="mr-auto flex items-center gap-2 rounded-md py-1 pr-1 font-semibold tracking-tight" aria-label="Penumbra, home">
           <Wordmark />
-          <span className="text-[15px]">Penumbra</span>
+          <span className="hidden text-[15px] min-[400px]:inline">Penumbra</span>
         </Link>
         <nav aria-label="Main" className="flex items-center gap-0.5 sm:gap-1">
           <NavLink href="/" testId="nav-compose">Compose</NavLink>

@@ -6,7 +6,8 @@ const BUTTON_BASE =
 export const button = {
   primary: `${BUTTON_BASE} h-9 px-4 bg-accent text-accent-fg hover:bg-accent/90`,
   secondary: `${BUTTON_BASE} h-9 px-3 border border-line bg-surface text-fg hover:bg-sunken hover:border-line-strong`,
-  quiet: `${BUTTON_BASE} h-9 px-3 text-muted hover:bg-sunken hover:text-fg`,
+  /** Toolbar size, for rows of actions. */
+  tool: `${BUTTON_BASE} h-8 px-2.5 text-[13px] border border-line bg-surface text-fg hover:bg-sunken hover:border-line-strong`,
 } as const;
 
 export const field =
