@@ -1,7 +1,7 @@
 import path from "node:path";
 import { expect, test } from "@playwright/test";
 import { COMPARE_PATH, getComparison } from "./helpers/api";
-import { ARTIFACTS_DIR, expectGridComplete, expectImagesLoaded } from "./helpers/pages";
+import { ARTIFACTS_DIR, expectGridComplete, expectImagesLoaded, fillSettings } from "./helpers/pages";
 
 const VAGUE = "a shape";
 const SPECIFIC = "a large red circle at the top left";
@@ -12,6 +12,8 @@ test("comparing a vague and a specific caption shows two finished grids, the vag
   await expect(inputs).toHaveCount(2);
   await inputs.nth(0).fill(VAGUE);
   await inputs.nth(1).fill(SPECIFIC);
+  // The uncertainty comes from the caption alone; a small, quick grid is enough to see both finish.
+  await fillSettings(page, { "cols-input": 2, "steps-input": 5 });
   await page.getByTestId("compare-submit").click();
   await page.waitForURL(COMPARE_PATH);
 
@@ -20,6 +22,10 @@ test("comparing a vague and a specific caption shows two finished grids, the vag
   expect(comparison.runs.map((run) => run.request.input)).toEqual([
     { kind: "caption", text: VAGUE },
     { kind: "caption", text: SPECIFIC },
+  ]);
+  expect(comparison.runs.map((run) => [run.cols, run.request.steps])).toEqual([
+    [2, 5],
+    [2, 5],
   ]);
 
   const columns = page.getByTestId("compare-column");

@@ -1,6 +1,6 @@
 import { expect, test, type Page } from "@playwright/test";
 import { RUN_PATH, sha256Hex } from "./helpers/api";
-import { expectRunDone } from "./helpers/pages";
+import { expectRunDone, fillSettings } from "./helpers/pages";
 import { encodePng, pngWithClaimedSize, type Rgb } from "./helpers/png";
 
 const LIGHT: Rgb = [226, 226, 218];
@@ -22,12 +22,14 @@ test("an uploaded image is described and decoded into a grid", async ({ page }) 
   await page.getByTestId("image-upload").setInputFiles({ name: "red-circle.png", mimeType: "image/png", buffer: png });
   expect([200, 201]).toContain((await uploaded).status());
   await expect(page.getByTestId("image-preview")).toBeVisible();
+  await fillSettings(page, { "steps-input": 5 });
 
   await page.getByTestId("submit-run").click();
   await page.waitForURL(RUN_PATH);
   const run = await expectRunDone(page);
   expect(run.request.input).toMatchObject({ kind: "image", upload: sha256Hex(png), width: 64, height: 64, type: "image/png" });
   expect(run.description?.modality).toBe("image");
+  expect(run.request).toMatchObject({ steps: 5 });
 });
 
 const REFUSED_UPLOADS = [

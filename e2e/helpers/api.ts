@@ -25,6 +25,7 @@ export interface Run {
     input: { kind: "caption"; text: string } | { kind: "image"; upload: string; width: number; height: number; type: string };
     seed: number;
     cols: number;
+    steps: number;
   };
   rows: number;
   cols: number;
@@ -39,6 +40,7 @@ export interface RunRequest {
   plan?: { kind: "interpolate"; lambdas: number[] } | { kind: "shell"; quantiles: number[] };
   cols?: number;
   seed?: number;
+  steps?: number;
 }
 
 export const SHA256_HEX = /^[0-9a-f]{64}$/;
@@ -68,9 +70,14 @@ export async function getComparison(request: APIRequestContext, id: string): Pro
   return (await json<{ comparison: { id: string; runs: Run[] } }>(await request.get(`/api/compare/${id}`), `GET /api/compare/${id}`)).comparison;
 }
 
-/** The bytes at a same-origin path, failing the test on anything but 200. */
-export async function fetchBytes(request: APIRequestContext, path: string): Promise<Buffer> {
+/** The bytes at a same-origin path, failing the test on anything but 200 or on a header that differs from `headers`. */
+export async function fetchBytes(request: APIRequestContext, path: string, headers: Record<string, string | RegExp> = {}): Promise<Buffer> {
   const response = await request.get(path);
   expect(response.status(), `GET ${path}`).toBe(200);
+  for (const [name, expected] of Object.entries(headers)) {
+    const actual = response.headers()[name];
+    if (typeof expected === "string") expect(actual, `${name} of ${path}`).toBe(expected);
+    else expect(actual, `${name} of ${path}`).toMatch(expected);
+  }
   return response.body();
 }

@@ -15,21 +15,28 @@ export function runIdOf(page: Page): string {
   return match[1];
 }
 
-/** Opens the compose form's advanced settings when they are folded away. */
-export async function showAdvancedSettings(page: Page): Promise<void> {
-  const cols = page.getByTestId("cols-input");
-  if (await cols.isVisible()) return;
-  await page.getByRole("button", { name: /advanced/i }).or(page.locator("summary", { hasText: /advanced/i })).first().click();
-  await expect(cols).toBeVisible();
+/** The settings fields shared by the compose and compare forms, by test id. */
+export interface FormSettings {
+  "cols-input"?: number;
+  "seed-input"?: number;
+  "steps-input"?: number;
+}
+
+/** Fills settings fields, unfolding the form's Advanced section first when a field is folded away. */
+export async function fillSettings(page: Page, settings: FormSettings): Promise<void> {
+  for (const [testId, value] of Object.entries(settings)) {
+    const field = page.getByTestId(testId);
+    if (!(await field.isVisible())) {
+      await page.getByRole("button", { name: /advanced/i }).or(page.locator("summary", { hasText: /advanced/i })).first().click();
+    }
+    await field.fill(String(value));
+  }
 }
 
 /** Submits a caption from the compose page with Enter and waits for the run page; answers the run id. */
-export async function composeCaption(page: Page, caption: string, settings: { cols?: number } = {}): Promise<string> {
+export async function composeCaption(page: Page, caption: string, settings: FormSettings = {}): Promise<string> {
   await page.goto("/");
-  if (settings.cols !== undefined) {
-    await showAdvancedSettings(page);
-    await page.getByTestId("cols-input").fill(String(settings.cols));
-  }
+  await fillSettings(page, settings);
   const input = page.getByTestId("caption-input");
   await input.fill(caption);
   await input.press("Enter");
