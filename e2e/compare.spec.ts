@@ -1,7 +1,7 @@
 import path from "node:path";
 import { expect, test } from "@playwright/test";
 import { COMPARE_PATH, getComparison } from "./helpers/api";
-import { ARTIFACTS_DIR, expectGridComplete, expectImagesLoaded, fillSettings } from "./helpers/pages";
+import { ARTIFACTS_DIR, expectGridComplete, expectImagesLoaded, expectShownAs, fillSettings, shownNumber } from "./helpers/pages";
 
 const VAGUE = "a shape";
 const SPECIFIC = "a large red circle at the top left";
@@ -31,15 +31,20 @@ test("comparing a vague and a specific caption shows two finished grids, the vag
   const columns = page.getByTestId("compare-column");
   await expect(columns).toHaveCount(2);
   for (const [i, run] of comparison.runs.entries()) {
-    const column = columns.nth(i);
-    await expectGridComplete(column.getByTestId("compare-grid"), run);
-    await expect(column.getByTestId("compare-uncertainty")).toHaveText(/\d/);
+    await expectGridComplete(columns.nth(i).getByTestId("compare-grid"), run);
   }
 
-  const [vague, specific] = (await getComparison(page.request, id)).runs;
-  expect(vague.description, "vague run described").not.toBeNull();
-  expect(specific.description, "specific run described").not.toBeNull();
-  expect(vague.description!.uncertainty).toBeGreaterThan(specific.description!.uncertainty);
+  const runs = (await getComparison(page.request, id)).runs;
+  const shown: number[] = [];
+  for (const [i, run] of runs.entries()) {
+    expect(run.description, `${run.id} described`).not.toBeNull();
+    const uncertainty = columns.nth(i).getByTestId("compare-uncertainty");
+    await expect(uncertainty).toHaveText(/\d/);
+    shown.push(await shownNumber(uncertainty));
+    expectShownAs(shown[i], run.description!.uncertainty, `uncertainty of ${JSON.stringify(run.request.input)}`);
+  }
+  const [vague, specific] = shown;
+  expect(vague, `"${VAGUE}" is vaguer than "${SPECIFIC}"`).toBeGreaterThan(specific);
 
   await expectImagesLoaded(page);
   await page.screenshot({ path: path.join(ARTIFACTS_DIR, "compare.png"), fullPage: true });

@@ -2,7 +2,7 @@ import path from "node:path";
 import { readFile } from "node:fs/promises";
 import { expect, test, type Page } from "@playwright/test";
 import { createRun, fetchBytes, getRun, SHA256_HEX, sha256Hex, type Run, type RunRequest } from "./helpers/api";
-import { ARTIFACTS_DIR, cellImages, composeCaption, expectImagesLoaded, expectRunDone, recordGridStates, seenStates } from "./helpers/pages";
+import { ARTIFACTS_DIR, cellImages, composeCaption, expectImagesLoaded, expectRunDone, expectShownAs, recordGridStates, seenStates, shownNumber } from "./helpers/pages";
 import { pngSize, readPngText } from "./helpers/png";
 import { readZip } from "./helpers/zip";
 
@@ -45,6 +45,8 @@ test("a caption streams into a grid, and reloading its permalink shows the same 
     bytesBefore.push(png);
   }
   expect(new Set(before.map((cell) => cell.src)).size, "cells differ from one another").toBeGreaterThan(1);
+  expect(run.description).not.toBeNull();
+  expectShownAs(await shownNumber(page.getByTestId("uncertainty-scalar")), run.description!.uncertainty, "uncertainty scalar");
 
   await expectImagesLoaded(page);
   await page.screenshot({ path: path.join(ARTIFACTS_DIR, "run.png"), fullPage: true });

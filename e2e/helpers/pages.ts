@@ -81,6 +81,19 @@ export async function cellImages(grid: Locator): Promise<CellImage[]> {
   return cells.sort((a, b) => a.row - b.row || a.col - b.col);
 }
 
+/** The first number an element shows ("0.0106 mean per-dimension variance" → 0.0106). */
+export async function shownNumber(element: Locator): Promise<number> {
+  const text = await element.innerText();
+  const match = /-?\d+(?:\.\d+)?(?:e[-+]?\d+)?/i.exec(text);
+  if (!match) throw new Error(`no number in ${JSON.stringify(text)}`);
+  return Number(match[0]);
+}
+
+/** Expects `shown` to be `actual` as rounded for display (to three significant digits or better). */
+export function expectShownAs(shown: number, actual: number, what: string): void {
+  expect(Math.abs(shown - actual), `${what}: shown ${shown}, actually ${actual}`).toBeLessThanOrEqual(Math.abs(actual) * 0.005 + 1e-12);
+}
+
 /** Waits until every image on the page has loaded, so screenshots show pixels rather than blanks. */
 export async function expectImagesLoaded(page: Page): Promise<void> {
   await expect
