@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { randomBytes } from "node:crypto";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { defineConfig } from "@playwright/test";
@@ -41,8 +41,9 @@ function findFreePort(first: number): number {
 
 process.env.PENUMBRA_E2E_PORT ??= String(findFreePort(FIRST_PORT));
 if (!process.env.PENUMBRA_E2E_DATA) {
-  // A fresh store per test run, so ids, the gallery and the queue start empty.
-  process.env.PENUMBRA_E2E_DATA = mkdtempSync(path.join(tmpdir(), "penumbra-e2e-"));
+  // A fresh store per test run, so ids, the gallery and the queue start empty. Only named here:
+  // the server creates it on first use, so loading the config (--list) leaves nothing behind.
+  process.env.PENUMBRA_E2E_DATA = path.join(tmpdir(), `penumbra-e2e-${randomBytes(6).toString("hex")}`);
   process.env.PENUMBRA_E2E_DATA_OWNED = "1";
 }
 
