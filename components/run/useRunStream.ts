@@ -8,7 +8,8 @@ const EVENT_NAMES = ["snapshot", "progress", "cell", "status"] as const;
 
 /**
  * Follows a run from its server-rendered snapshot: subscribes to its event stream while it is
- * queued or running and closes the stream once it ends. `replace` swaps in a run the caller got
+ * queued or running, or cancelled (opening the stream resumes a run that was cancelled because
+ * nobody watched it), and closes the stream once it ends. `replace` swaps in a run the caller got
  * from the API (after a retry) and `resubscribe` opens a fresh stream.
  */
 export function useRunStream(initial: Run) {
@@ -19,7 +20,7 @@ export function useRunStream(initial: Run) {
 
   const id = initial.id;
   useEffect(() => {
-    if (!isUnfinished(statusRef.current)) return;
+    if (!isUnfinished(statusRef.current) && statusRef.current !== "cancelled") return;
     let closed = false;
     const source = new EventSource(`/api/runs/${encodeURIComponent(id)}/events`);
 
