@@ -1,4 +1,4 @@
-import type { InputInfo, NormalizedRunRequest } from "./engine/index";
+import type { InputInfo, NormalizedRunRequest, RunCell } from "./engine/index";
 import { fixed, significant } from "./format";
 
 /*
@@ -10,17 +10,7 @@ import { fixed, significant } from "./format";
 export const RUN_KEY = "penumbra:run";
 
 /** A cell's deviation metrics, without pixels or embedding. */
-export interface CellMetrics {
-  readonly row: number;
-  readonly col: number;
-  readonly lambda: number | null;
-  readonly quantileTarget: number | null;
-  readonly T: number;
-  readonly q: number;
-  readonly nll: number;
-  readonly cosineToMean: number;
-  readonly l2FromMean: number;
-}
+export type CellMetrics = Omit<RunCell, "rgb" | "width" | "height">;
 
 export function cellMetrics(cell: CellMetrics): CellMetrics {
   const { row, col, lambda, quantileTarget, T, q, nll, cosineToMean, l2FromMean } = cell;
