@@ -7,7 +7,8 @@ import { ImageDrop } from "../compose/ImageDrop";
 import { presetSettings, settingsRequest, type Settings } from "../compose/settings";
 import { SettingsFields } from "../compose/SettingsFields";
 import { uploadImage, type ChosenImage } from "../compose/useImageUpload";
-import { button, field } from "../ui/styles";
+import { field } from "../ui/styles";
+import { SubmitBar } from "../ui/SubmitBar";
 
 interface Entry {
   key: number;
@@ -125,16 +126,9 @@ export function CompareForm({ presets }: { presets: PresetInfo[] }) {
         <SettingsFields presets={presets} settings={settings} onChange={setSettings} />
       </section>
 
-      <div className="flex flex-col-reverse items-stretch gap-3 sm:flex-row sm:items-center sm:justify-end">
-        {error && (
-          <p role="alert" data-testid="form-error" className="flex-1 rounded-md bg-danger-soft px-3 py-2 text-sm text-danger">
-            {error}
-          </p>
-        )}
-        <button type="submit" data-testid="compare-submit" disabled={submitting || entries.some((entry) => entry.busy)} className={`${button.primary} h-10 px-6`}>
-          {submitting ? "Starting…" : `Compare ${entries.length}`}
-        </button>
-      </div>
+      <SubmitBar error={error} testId="compare-submit" disabled={submitting || entries.some((entry) => entry.busy)}>
+        {submitting ? "Starting…" : `Compare ${entries.length}`}
+      </SubmitBar>
     </form>
   );
 }

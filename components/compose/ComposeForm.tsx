@@ -3,7 +3,8 @@
 import { useRouter } from "next/navigation";
 import { useEffect, useRef, useState, type FormEvent, type KeyboardEvent } from "react";
 import { postJson, readableError, type PresetInfo, type Run, type RunRequest } from "../api";
-import { button, field } from "../ui/styles";
+import { field } from "../ui/styles";
+import { SubmitBar } from "../ui/SubmitBar";
 import { ImageDrop } from "./ImageDrop";
 import { presetSettings, runSettings, settingsRequest, type Settings } from "./settings";
 import { SettingsFields } from "./SettingsFields";
@@ -173,16 +174,9 @@ export function ComposeForm({ presets, from }: ComposeFormProps) {
         <SettingsFields presets={presets} settings={settings} onChange={setSettings} />
       </section>
 
-      <div className="flex flex-col-reverse items-stretch gap-3 sm:flex-row sm:items-center sm:justify-end">
-        {error && (
-          <p role="alert" data-testid="form-error" className="flex-1 rounded-md bg-danger-soft px-3 py-2 text-sm text-danger">
-            {error}
-          </p>
-        )}
-        <button type="submit" data-testid="submit-run" disabled={submitting || upload.busy} className={`${button.primary} h-10 px-6`}>
-          {submitting ? "Starting…" : "Generate grid"}
-        </button>
-      </div>
+      <SubmitBar error={error} testId="submit-run" disabled={submitting || upload.busy}>
+        {submitting ? "Starting…" : "Generate grid"}
+      </SubmitBar>
     </form>
   );
 }
