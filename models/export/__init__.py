@@ -1,0 +1,6 @@
+"""Exporting public Stable unCLIP checkpoints into Penumbra presets (../shared/design/MODEL-CONTRACT.md).
+
+Only `load.py` imports diffusers / transformers / huggingface_hub; every other module works on
+plain torch modules with their call signatures, so the tests drive the whole exporter with tiny
+stand-ins on Debian's torch. See docs/real-presets.md for the commands.
+"""
