@@ -172,27 +172,39 @@ function shapeMatches(actual: readonly (number | string)[], expected: readonly D
   });
 }
 
-function checkTensors(kind: "input" | "output", specs: readonly TensorSpec[], actual: TensorMetadata[], where: string, dims: ContractDims): void {
+/** The names, element types and shapes of a model's graph inputs and outputs. */
+export interface ModelSignature {
+  readonly inputs: readonly TensorMetadata[];
+  readonly outputs: readonly TensorMetadata[];
+}
+
+function tensorProblems(kind: "input" | "output", specs: readonly TensorSpec[], actual: readonly TensorMetadata[], where: string, dims: ContractDims): string[] {
+  const problems: string[] = [];
   const byName = new Map(actual.map((meta) => [meta.name, meta]));
   for (const spec of specs) {
     const meta = byName.get(spec.name);
     const expected = describeSpec(spec, dims);
     if (!meta) {
-      throw new EngineError(
-        "invalid_preset",
-        `${where}: missing ${kind} "${spec.name}" (expected ${expected}); the model's ${kind}s are ${actual.map((m) => m.name).join(", ") || "none"}`,
-      );
-    }
-    if (!(spec.types as readonly string[]).includes(meta.type) || !spec.shapes.some((shape) => shapeMatches(meta.shape, shape, dims))) {
-      throw new EngineError("invalid_preset", `${where}: ${kind} "${spec.name}" is ${meta.type} [${meta.shape.join(",")}], expected ${expected}`);
+      problems.push(`${where}: missing ${kind} "${spec.name}" (expected ${expected}); the model's ${kind}s are ${actual.map((m) => m.name).join(", ") || "none"}`);
+    } else if (!(spec.types as readonly string[]).includes(meta.type) || !spec.shapes.some((shape) => shapeMatches(meta.shape, shape, dims))) {
+      problems.push(`${where}: ${kind} "${spec.name}" is ${meta.type} [${meta.shape.join(",")}], expected ${expected}`);
     }
   }
   if (kind === "input") {
     const extra = actual.filter((meta) => !specs.some((spec) => spec.name === meta.name));
-    if (extra.length) {
-      throw new EngineError("invalid_preset", `${where}: unexpected input(s) ${extra.map((m) => `"${m.name}"`).join(", ")}; the contract feeds only ${specs.map((s) => s.name).join(", ")}`);
-    }
+    if (extra.length) problems.push(`${where}: unexpected input(s) ${extra.map((m) => `"${m.name}"`).join(", ")}; the contract feeds only ${specs.map((s) => s.name).join(", ")}`);
   }
+  return problems;
+}
+
+/**
+ * Every way `signature` breaks MODEL-CONTRACT.md for model `key` under the preset's sizes, one
+ * sentence each starting with `where`; empty when it conforms. openModel throws on these, and
+ * preset-check lists them all.
+ */
+export function contractProblems(key: ModelKey, signature: ModelSignature, dims: ContractDims, where: string): string[] {
+  const spec = MODEL_CONTRACT[key];
+  return [...tensorProblems("input", spec.inputs, signature.inputs, where, dims), ...tensorProblems("output", spec.outputs, signature.outputs, where, dims)];
 }
 
 // ───────────────────────── float16 ─────────────────────────
@@ -412,9 +424,8 @@ export async function openModel(key: ModelKey, file: string, dims: ContractDims,
     pending.catch(() => sessions.delete(file));
   }
   const opened = await pending;
-  const where = `${file} (${key})`;
-  const spec = MODEL_CONTRACT[key];
-  checkTensors("input", spec.inputs, metadataOf(opened.session.inputMetadata), where, dims);
-  checkTensors("output", spec.outputs, metadataOf(opened.session.outputMetadata), where, dims);
+  const signature = { inputs: metadataOf(opened.session.inputMetadata), outputs: metadataOf(opened.session.outputMetadata) };
+  const problems = contractProblems(key, signature, dims, `${file} (${key})`);
+  if (problems.length) throw new EngineError("invalid_preset", problems.join("; "));
   return new ModelSession(key, file, opened);
 }

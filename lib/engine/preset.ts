@@ -51,94 +51,95 @@ const bridgeSchema = z.discriminatedUnion("type", [
   z.object({ type: z.literal("none") }),
 ]);
 
-export const presetSchema = z
-  .object({
-    name: z.string().min(1),
-    title: z.string(),
-    description: z.string(),
-    version: z.string(),
-    embedding: z.object({ dim: positiveInt, space: z.string().min(1) }),
-    tokenizer: tokenizerSchema,
-    /** The prompt encoder's tokenizer where it differs from the CLIP tower's (SD 2.x pads with 0). */
-    promptTokenizer: tokenizerSchema.optional(),
-    image: z.object({
+/** preset.json's fields without the checks that relate them (sizes agree with embedding.dim and the like). */
+export const presetFieldsSchema = z.object({
+  name: z.string().min(1),
+  title: z.string(),
+  description: z.string(),
+  version: z.string(),
+  embedding: z.object({ dim: positiveInt, space: z.string().min(1) }),
+  tokenizer: tokenizerSchema,
+  /** The prompt encoder's tokenizer where it differs from the CLIP tower's (SD 2.x pads with 0). */
+  promptTokenizer: tokenizerSchema.optional(),
+  image: z.object({
+    size: positiveInt,
+    clip: z.object({
       size: positiveInt,
-      clip: z.object({
-        size: positiveInt,
-        mean: rgbTriple,
-        std: z.tuple([positive, positive, positive]),
-        resize: z.literal("shortest-side-bicubic"),
-      }),
+      mean: rgbTriple,
+      std: z.tuple([positive, positive, positive]),
+      resize: z.literal("shortest-side-bicubic"),
     }),
-    noiseAugmentation: z.object({
-      schedule: z.literal("squaredcos_cap_v2"),
-      trainTimesteps: z.number().int().min(2),
-      mean: z.array(z.number()),
-      std: z.array(positive),
-    }),
-    scheduler: z.object({
-      type: z.enum(["pndm", "ddim", "dpmpp2m"]),
-      betaSchedule: z.enum(["scaled_linear", "linear"]),
-      betaStart: positive,
-      betaEnd: positive,
-      trainTimesteps: z.number().int().min(2),
-      predictionType: z.enum(["v_prediction", "epsilon"]),
-      stepsOffset: nonNegativeInt,
-      timestepSpacing: z.enum(["leading", "trailing", "linspace"]),
-    }),
-    latent: z.object({ channels: positiveInt, downsample: positiveInt, scalingFactor: positive }),
-    defaults: z.object({ steps: positiveInt, guidanceScale: z.number().nonnegative(), noiseLevel: nonNegativeInt }),
-    limits: z.object({
-      maxImageSide: positiveInt,
-      maxBatch: positiveInt,
-      maxRows: positiveInt,
-      maxCols: positiveInt,
-      maxSteps: positiveInt,
-      maxCaptionLength: positiveInt,
-    }),
-    provenance: z.looseObject({ quick: z.boolean().optional() }),
-    files: z.object(Object.fromEntries(MODEL_KEYS.map((key) => [key, fileSchema])) as Record<ModelKey, typeof fileSchema>),
-    adapter: z.object({
-      alphaEps: positive,
-      betaEps: positive,
-      alphaClamp: clampSchema,
-      betaClamp: clampSchema,
-      inputScale: z.object({ text: inputScaleSchema, image: inputScaleSchema }),
-      objective: z.string().optional(),
-    }),
-    bridge: bridgeSchema,
-    uncertainty: z.object({ text: z.array(z.number()).min(2), image: z.array(z.number()).min(2) }),
-  })
-  .superRefine((preset, ctx) => {
-    const dim = preset.embedding.dim;
-    const needDim = (values: readonly number[], where: (string | number)[]) => {
-      if (values.length !== dim) ctx.addIssue({ code: "custom", path: where, message: `needs embedding.dim = ${dim} values, has ${values.length}` });
-    };
-    needDim(preset.noiseAugmentation.mean, ["noiseAugmentation", "mean"]);
-    needDim(preset.noiseAugmentation.std, ["noiseAugmentation", "std"]);
-    if (preset.bridge.type === "gap-shift") {
-      needDim(preset.bridge.textMean, ["bridge", "textMean"]);
-      needDim(preset.bridge.imageMean, ["bridge", "imageMean"]);
+  }),
+  noiseAugmentation: z.object({
+    schedule: z.literal("squaredcos_cap_v2"),
+    trainTimesteps: z.number().int().min(2),
+    mean: z.array(z.number()),
+    std: z.array(positive),
+  }),
+  scheduler: z.object({
+    type: z.enum(["pndm", "ddim", "dpmpp2m"]),
+    betaSchedule: z.enum(["scaled_linear", "linear"]),
+    betaStart: positive,
+    betaEnd: positive,
+    trainTimesteps: z.number().int().min(2),
+    predictionType: z.enum(["v_prediction", "epsilon"]),
+    stepsOffset: nonNegativeInt,
+    timestepSpacing: z.enum(["leading", "trailing", "linspace"]),
+  }),
+  latent: z.object({ channels: positiveInt, downsample: positiveInt, scalingFactor: positive }),
+  defaults: z.object({ steps: positiveInt, guidanceScale: z.number().nonnegative(), noiseLevel: nonNegativeInt }),
+  limits: z.object({
+    maxImageSide: positiveInt,
+    maxBatch: positiveInt,
+    maxRows: positiveInt,
+    maxCols: positiveInt,
+    maxSteps: positiveInt,
+    maxCaptionLength: positiveInt,
+  }),
+  provenance: z.looseObject({ quick: z.boolean().optional() }),
+  files: z.object(Object.fromEntries(MODEL_KEYS.map((key) => [key, fileSchema])) as Record<ModelKey, typeof fileSchema>),
+  adapter: z.object({
+    alphaEps: positive,
+    betaEps: positive,
+    alphaClamp: clampSchema,
+    betaClamp: clampSchema,
+    inputScale: z.object({ text: inputScaleSchema, image: inputScaleSchema }),
+    objective: z.string().optional(),
+  }),
+  bridge: bridgeSchema,
+  uncertainty: z.object({ text: z.array(z.number()).min(2), image: z.array(z.number()).min(2) }),
+});
+
+export const presetSchema = presetFieldsSchema.superRefine((preset, ctx) => {
+  const dim = preset.embedding.dim;
+  const needDim = (values: readonly number[], where: (string | number)[]) => {
+    if (values.length !== dim) ctx.addIssue({ code: "custom", path: where, message: `needs embedding.dim = ${dim} values, has ${values.length}` });
+  };
+  needDim(preset.noiseAugmentation.mean, ["noiseAugmentation", "mean"]);
+  needDim(preset.noiseAugmentation.std, ["noiseAugmentation", "std"]);
+  if (preset.bridge.type === "gap-shift") {
+    needDim(preset.bridge.textMean, ["bridge", "textMean"]);
+    needDim(preset.bridge.imageMean, ["bridge", "imageMean"]);
+  }
+  for (const modality of ["text", "image"] as const) {
+    const q = preset.uncertainty[modality];
+    if (q.some((v, i) => i > 0 && v < q[i - 1])) {
+      ctx.addIssue({ code: "custom", path: ["uncertainty", modality], message: "reference quantiles must be sorted ascending" });
     }
-    for (const modality of ["text", "image"] as const) {
-      const q = preset.uncertainty[modality];
-      if (q.some((v, i) => i > 0 && v < q[i - 1])) {
-        ctx.addIssue({ code: "custom", path: ["uncertainty", modality], message: "reference quantiles must be sorted ascending" });
-      }
-    }
-    if (preset.image.size % preset.latent.downsample !== 0) {
-      ctx.addIssue({ code: "custom", path: ["latent", "downsample"], message: `must divide image.size ${preset.image.size}` });
-    }
-    if (preset.defaults.steps > preset.limits.maxSteps) {
-      ctx.addIssue({ code: "custom", path: ["defaults", "steps"], message: `exceeds limits.maxSteps ${preset.limits.maxSteps}` });
-    }
-    if (preset.defaults.noiseLevel >= preset.noiseAugmentation.trainTimesteps) {
-      ctx.addIssue({ code: "custom", path: ["defaults", "noiseLevel"], message: `must be below noiseAugmentation.trainTimesteps` });
-    }
-    if (preset.scheduler.betaStart > preset.scheduler.betaEnd) {
-      ctx.addIssue({ code: "custom", path: ["scheduler", "betaEnd"], message: "must be ≥ betaStart" });
-    }
-  });
+  }
+  if (preset.image.size % preset.latent.downsample !== 0) {
+    ctx.addIssue({ code: "custom", path: ["latent", "downsample"], message: `must divide image.size ${preset.image.size}` });
+  }
+  if (preset.defaults.steps > preset.limits.maxSteps) {
+    ctx.addIssue({ code: "custom", path: ["defaults", "steps"], message: `exceeds limits.maxSteps ${preset.limits.maxSteps}` });
+  }
+  if (preset.defaults.noiseLevel >= preset.noiseAugmentation.trainTimesteps) {
+    ctx.addIssue({ code: "custom", path: ["defaults", "noiseLevel"], message: `must be below noiseAugmentation.trainTimesteps` });
+  }
+  if (preset.scheduler.betaStart > preset.scheduler.betaEnd) {
+    ctx.addIssue({ code: "custom", path: ["scheduler", "betaEnd"], message: "must be ≥ betaStart" });
+  }
+});
 
 export type PresetConfig = z.infer<typeof presetSchema>;
 export type InputScale = z.infer<typeof inputScaleSchema>;

@@ -1,0 +1,185 @@
+import { execFile, spawnSync } from "node:child_process";
+import { cpSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+import * as ort from "onnxruntime-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { TensorMetadata } from "./onnx";
+import { readOnnxHeader } from "./onnx-header";
+import { MODEL_KEYS, resolvePresetDir, sha256File } from "./preset";
+import { checkPreset } from "./preset-check";
+import { makeSyntheticPreset } from "./synthetic-preset";
+
+const SHAPES_DIR = resolvePresetDir("shapes");
+const REPO_ROOT = path.resolve(import.meta.dirname, "..", "..");
+const root = mkdtempSync(path.join(tmpdir(), "penumbra-preset-check-"));
+const syntheticL = path.join(root, "synthetic-unclip-l");
+const syntheticH = path.join(root, "synthetic-unclip-h");
+let copies = 0;
+
+beforeAll(() => Promise.all([makeSyntheticPreset(syntheticL, "l"), makeSyntheticPreset(syntheticH, "h")]), 120_000);
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+/** A fresh copy of a preset folder (without the shapes preset's torch twins and report, which the check does not read). */
+function copyOf(dir: string): string {
+  const copy = path.join(root, `copy-${++copies}`);
+  cpSync(dir, copy, { recursive: true, filter: (source) => !/[\\/](torch|report)$/.test(source) });
+  return copy;
+}
+
+function editJson(dir: string, edit: (config: Record<string, any>) => void): void {
+  const file = path.join(dir, "preset.json");
+  const config = JSON.parse(readFileSync(file, "utf8"));
+  edit(config);
+  writeFileSync(file, JSON.stringify(config, null, 2));
+}
+
+describe("checkPreset on good presets", () => {
+  it("passes the bundled shapes preset with a summary", async () => {
+    const check = await checkPreset(SHAPES_DIR);
+    expect(check.problems).toEqual([]);
+    expect(check.summary).toMatch(/^shapes \(Shapes \(bundled\)\): fine\nD = 64, images 64×64, latents 4×16×16/);
+  });
+
+  it.each([
+    ["l", syntheticL, 768],
+    ["h", syntheticH, 1024],
+  ])("passes the synthetic real-size preset unclip-%s", async (_variant, dir, dim) => {
+    const check = await checkPreset(dir);
+    expect(check.problems).toEqual([]);
+    expect(check.summary).toContain(`D = ${dim}, images 768×768, latents 4×96×96, CLIP input 224×224`);
+    expect(check.summary).toContain("unet inputs: sample float16, timestep int64, encoder_hidden_states float16, class_labels float16");
+  });
+});
+
+describe("checkPreset on broken copies", () => {
+  it("names a file whose bytes no longer match the sha256 in preset.json", async () => {
+    const dir = copyOf(SHAPES_DIR);
+    const actual = await sha256File(path.join(dir, "vae_decoder.onnx"));
+    const recorded = "0".repeat(64);
+    editJson(dir, (config) => (config.files.vaeDecoder.sha256 = recorded));
+    expect((await checkPreset(dir)).problems).toEqual([
+      `files.vaeDecoder: vae_decoder.onnx has sha256 ${actual}, but preset.json says ${recorded} (the file changed or preset.json is stale)`,
+    ]);
+  });
+
+  it("names a missing model file, and only that", async () => {
+    const dir = copyOf(SHAPES_DIR);
+    unlinkSync(path.join(dir, "clip_image.onnx"));
+    expect((await checkPreset(dir)).problems).toEqual(["files.clipImage: clip_image.onnx is missing"]);
+  });
+
+  it("names a missing tokenizer file", async () => {
+    const dir = copyOf(syntheticL);
+    unlinkSync(path.join(dir, "tokenizer", "merges.txt"));
+    const { problems } = await checkPreset(dir);
+    expect(problems).toEqual(["tokenizer.merges: tokenizer/merges.txt is missing", "promptTokenizer.merges: tokenizer/merges.txt is missing"]);
+  });
+
+  it("says a noise-augmentation normalizer of the wrong length disagrees with D, and still checks the files", async () => {
+    const dir = copyOf(SHAPES_DIR);
+    editJson(dir, (config) => config.noiseAugmentation.std.pop());
+    unlinkSync(path.join(dir, "unet.onnx"));
+    expect((await checkPreset(dir)).problems).toEqual([
+      "preset.json: noiseAugmentation.std: needs embedding.dim = 64 values, has 63",
+      "files.unet: unet.onnx is missing",
+      "D disagrees: embedding.dim is 64, but noiseAugmentation.std is 63 values (D = 63)",
+    ]);
+  });
+
+  it("says a UNet exported for another D has the wrong class_labels width", async () => {
+    // unclip-h's folder with unclip-l's UNet (class_labels 1536 = 2·768 instead of 2048), hashed as if shipped on purpose.
+    const dir = copyOf(syntheticH);
+    cpSync(path.join(syntheticL, "unet.onnx"), path.join(dir, "unet.onnx"));
+    const hash = await sha256File(path.join(dir, "unet.onnx"));
+    editJson(dir, (config) => (config.files.unet.sha256 = hash));
+    expect((await checkPreset(dir)).problems).toEqual([
+      'files.unet: unet.onnx: input "class_labels" is float16 [batch,1536], expected float32 or float16 with shape [B,twoD=2048]',
+      "D disagrees: embedding.dim is 1024, but unet.onnx class_labels is 1536 wide (D = 768)",
+    ]);
+  });
+
+  it("names a file that is not an ONNX model, and invalid preset.json fields", async () => {
+    const dir = copyOf(SHAPES_DIR);
+    writeFileSync(path.join(dir, "adapter_text.onnx"), "not a model\n");
+    const hash = await sha256File(path.join(dir, "adapter_text.onnx"));
+    editJson(dir, (config) => {
+      config.files.adapterText.sha256 = hash;
+      config.scheduler.predictionType = "sample";
+    });
+    const { problems } = await checkPreset(dir);
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^preset\.json: scheduler\.predictionType: /);
+    editJson(dir, (config) => (config.scheduler.predictionType = "v_prediction"));
+    expect((await checkPreset(dir)).problems).toEqual([expect.stringMatching(/^files\.adapterText: adapter_text\.onnx is not a readable ONNX model: /)]);
+  });
+
+  it("names weights kept in an external data file that is missing", async () => {
+    const dir = copyOf(SHAPES_DIR);
+    // What real UNets over 2 GB look like: the graph in unet.onnx, the weights beside it.
+    const externalize = `import onnx, sys; m = onnx.load(sys.argv[1]); onnx.save_model(m, sys.argv[1], save_as_external_data=True, location="unet.onnx_data", size_threshold=0)`;
+    const result = spawnSync("/usr/bin/python3", ["-c", externalize, path.join(dir, "unet.onnx")], { encoding: "utf8" });
+    expect(result.status, result.stderr).toBe(0);
+    const hash = await sha256File(path.join(dir, "unet.onnx"));
+    editJson(dir, (config) => (config.files.unet.sha256 = hash));
+    expect(readOnnxHeader(path.join(dir, "unet.onnx")).externalData).toEqual(["unet.onnx_data"]);
+    expect((await checkPreset(dir)).problems).toEqual([]);
+    unlinkSync(path.join(dir, "unet.onnx_data"));
+    expect((await checkPreset(dir)).problems).toEqual(["files.unet: unet.onnx keeps weights in unet.onnx_data, which is missing"]);
+  });
+
+  it("reports a folder without preset.json", async () => {
+    expect((await checkPreset(root)).problems).toEqual([`no preset.json in ${root}`]);
+  });
+});
+
+describe("readOnnxHeader", () => {
+  // onnxruntime may replace a dim the file leaves symbolic by the size its shape inference found; every
+  // name, type and rank must agree, and every size the file fixes.
+  it.each(MODEL_KEYS)("reads the signature onnxruntime reads for the shapes preset's %s", async (key) => {
+    const config = JSON.parse(readFileSync(path.join(SHAPES_DIR, "preset.json"), "utf8"));
+    const file = path.join(SHAPES_DIR, config.files[key].path);
+    const session = await ort.InferenceSession.create(file, { executionProviders: ["cpu"], logSeverityLevel: 3 });
+    const header = readOnnxHeader(file);
+    const compare = (fromFile: readonly TensorMetadata[], fromOrt: readonly ort.InferenceSession.ValueMetadata[]) => {
+      expect(fromFile.map(({ name, type, shape }) => ({ name, type, rank: shape.length }))).toEqual(
+        fromOrt.map((value) => ({ name: value.name, type: value.isTensor ? value.type : "non-tensor", rank: value.isTensor ? value.shape.length : 0 })),
+      );
+      fromFile.forEach(({ shape }, i) => {
+        const ortShape = (fromOrt[i] as { shape: readonly (number | string)[] }).shape;
+        shape.forEach((dim, d) => typeof dim === "number" && expect(ortShape[d]).toBe(dim));
+      });
+    };
+    compare(header.inputs, session.inputMetadata);
+    compare(header.outputs, session.outputMetadata);
+    expect(header.inputs[0].shape.length).toBeGreaterThan(0);
+    expect(header.externalData).toEqual([]);
+    await session.release();
+  });
+});
+
+describe("npm run preset:check", () => {
+  const run = promisify(execFile);
+  const cli = (dir: string) =>
+    run(path.join(REPO_ROOT, "node_modules", ".bin", "tsx"), [path.join(REPO_ROOT, "bin", "preset-check.ts"), dir], { cwd: REPO_ROOT }).then(
+      ({ stdout }) => ({ code: 0, stdout }),
+      (error: { code: number; stdout: string; stderr: string }) => ({ code: error.code, stdout: error.stdout, stderr: error.stderr }),
+    );
+
+  it("exits 0 with a summary on a good preset and 1 with one line per problem on a broken one", async () => {
+    const broken = copyOf(SHAPES_DIR);
+    unlinkSync(path.join(broken, "clip_text.onnx"));
+    editJson(broken, (config) => config.bridge.textMean.push(0));
+    const [good, bad] = await Promise.all([cli(syntheticH), cli(broken)]);
+    expect(good.code).toBe(0);
+    expect(good.stdout).toMatch(/^synthetic-unclip-h \(.*\): fine\n/);
+    expect(bad.code).toBe(1);
+    expect(bad.stdout.trim().split("\n")).toEqual([
+      "preset.json: bridge.textMean: needs embedding.dim = 64 values, has 65",
+      "files.clipText: clip_text.onnx is missing",
+      "D disagrees: embedding.dim is 64, but bridge.textMean is 65 values (D = 65)",
+    ]);
+    expect((bad as { stderr: string }).stderr).toContain(`3 problems in ${broken}`);
+  }, 60_000);
+});

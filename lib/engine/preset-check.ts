@@ -1,0 +1,156 @@
+/**
+ * `npm run preset:check <dir>`: everything that can be wrong with a preset folder, found without
+ * running a model, each problem one plain sentence. The engine stops at the first problem when it
+ * opens a preset; this lists them all, so an exporter can fix a folder in one pass.
+ */
+import { existsSync, readFileSync, statSync } from "node:fs";
+import path from "node:path";
+import { contractDims, contractProblems, type TensorMetadata } from "./onnx";
+import { type OnnxHeader, readOnnxHeader } from "./onnx-header";
+import { MODEL_KEYS, type ModelKey, type PresetConfig, presetFieldsSchema, presetSchema, sha256File } from "./preset";
+import { ClipTokenizer } from "./tokenizer";
+
+export interface PresetCheck {
+  readonly dir: string;
+  /** One sentence per problem; empty when the preset is fine. */
+  readonly problems: readonly string[];
+  /** A short description of a preset without problems (what it is, its sizes, its files). */
+  readonly summary?: string;
+}
+
+function issueLines(error: { issues: readonly { path: readonly PropertyKey[]; message: string }[] }): string[] {
+  return error.issues.map((issue) => `preset.json: ${issue.path.length ? issue.path.map(String).join(".") : "(root)"}: ${issue.message}`);
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** The fixed size of a tensor's last dimension, or undefined when it is dynamic or the tensor is missing. */
+function lastWidth(tensors: readonly TensorMetadata[], name: string): number | undefined {
+  const size = tensors.find((tensor) => tensor.name === name)?.shape.at(-1);
+  return typeof size === "number" && size > 0 ? size : undefined;
+}
+
+/**
+ * Every place that fixes the embedding width D, with the D it implies, so one line can say which
+ * disagree with embedding.dim (the UNet's class_labels hold [noise-augmented embedding, level embedding], 2·D wide).
+ */
+function widthsOfD(config: PresetConfig, headers: Partial<Record<ModelKey, OnnxHeader>>): { where: string; d: number; shown: string }[] {
+  const found: { where: string; d: number; shown: string }[] = [];
+  const vector = (where: string, values: readonly number[]) => found.push({ where, d: values.length, shown: `${values.length} values` });
+  vector("noiseAugmentation.mean", config.noiseAugmentation.mean);
+  vector("noiseAugmentation.std", config.noiseAugmentation.std);
+  if (config.bridge.type === "gap-shift") {
+    vector("bridge.textMean", config.bridge.textMean);
+    vector("bridge.imageMean", config.bridge.imageMean);
+  }
+  const tensor = (key: ModelKey, kind: "inputs" | "outputs", name: string) => {
+    const header = headers[key];
+    const width = header && lastWidth(header[kind], name);
+    if (width === undefined) return;
+    const file = path.basename(config.files[key].path);
+    if (key === "unet") found.push({ where: `${file} class_labels`, d: width / 2, shown: `${width} wide` });
+    else found.push({ where: `${file} ${name}`, d: width, shown: `${width} wide` });
+  };
+  tensor("clipText", "outputs", "text_embeds");
+  tensor("clipImage", "outputs", "image_embeds");
+  for (const key of ["adapterText", "adapterImage"] as const) {
+    tensor(key, "inputs", "embedding");
+    for (const head of ["mu", "one_over_alpha", "beta"]) tensor(key, "outputs", head);
+  }
+  tensor("unet", "inputs", "class_labels");
+  return found;
+}
+
+function tokenizerProblems(dir: string, config: PresetConfig): string[] {
+  const problems: string[] = [];
+  const tokenizers = [["tokenizer", config.tokenizer] as const, ...(config.promptTokenizer ? [["promptTokenizer", config.promptTokenizer] as const] : [])];
+  for (const [field, files] of tokenizers) {
+    const missing = (["vocab", "merges"] as const).filter((part) => !existsSync(path.join(dir, files[part])));
+    for (const part of missing) problems.push(`${field}.${part}: ${files[part]} is missing`);
+    if (missing.length) continue;
+    try {
+      ClipTokenizer.fromFiles(path.join(dir, files.vocab), path.join(dir, files.merges), files);
+    } catch (error) {
+      problems.push(`${field}: cannot be loaded: ${errorMessage(error)}`);
+    }
+  }
+  return problems;
+}
+
+async function fileProblems(dir: string, key: ModelKey, entry: { path: string; sha256: string }): Promise<string[]> {
+  const file = path.join(dir, entry.path);
+  if (!existsSync(file)) return [`files.${key}: ${entry.path} is missing`];
+  const actual = await sha256File(file);
+  return actual === entry.sha256 ? [] : [`files.${key}: ${entry.path} has sha256 ${actual}, but preset.json says ${entry.sha256} (the file changed or preset.json is stale)`];
+}
+
+/** Checks the preset folder `dir`: preset.json, every file it names, hashes, ONNX signatures and the embedding width. */
+export async function checkPreset(dir: string): Promise<PresetCheck> {
+  const jsonPath = path.join(dir, "preset.json");
+  if (!existsSync(jsonPath)) return { dir, problems: [`no preset.json in ${dir}`] };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(jsonPath, "utf8"));
+  } catch (error) {
+    return { dir, problems: [`preset.json is not valid JSON: ${errorMessage(error)}`] };
+  }
+  const problems: string[] = [];
+  const full = presetSchema.safeParse(parsed);
+  let config: PresetConfig;
+  if (full.success) {
+    config = full.data;
+  } else {
+    problems.push(...issueLines(full.error));
+    // Fields that only disagree with each other (a vector of the wrong length) still let the files be checked.
+    const fields = presetFieldsSchema.safeParse(parsed);
+    if (!fields.success) return { dir, problems };
+    config = fields.data;
+  }
+
+  problems.push(...tokenizerProblems(dir, config));
+  const dims = contractDims(config);
+  const headers: Partial<Record<ModelKey, OnnxHeader>> = {};
+  const hashChecks = MODEL_KEYS.map((key) => fileProblems(dir, key, config.files[key]));
+  for (const key of MODEL_KEYS) {
+    const relative = config.files[key].path;
+    const file = path.join(dir, relative);
+    if (!existsSync(file)) continue;
+    let header: OnnxHeader;
+    try {
+      header = readOnnxHeader(file);
+    } catch (error) {
+      problems.push(`files.${key}: ${relative} is not a readable ONNX model: ${errorMessage(error)}`);
+      continue;
+    }
+    headers[key] = header;
+    problems.push(...contractProblems(key, header, dims, `files.${key}: ${relative}`));
+    for (const location of header.externalData) {
+      if (!existsSync(path.join(path.dirname(file), location))) problems.push(`files.${key}: ${relative} keeps weights in ${location}, which is missing`);
+    }
+  }
+  for (const found of await Promise.all(hashChecks)) problems.push(...found);
+
+  const dim = config.embedding.dim;
+  const disagreeing = widthsOfD(config, headers).filter((width) => width.d !== dim);
+  if (disagreeing.length) {
+    problems.push(`D disagrees: embedding.dim is ${dim}, but ${disagreeing.map((w) => `${w.where} is ${w.shown} (D = ${w.d})`).join(", ")}`);
+  }
+  if (problems.length) return { dir, problems };
+
+  const bytes = MODEL_KEYS.reduce((sum, key) => sum + statSync(path.join(dir, config.files[key].path)).size, 0);
+  const unetInputs = headers.unet?.inputs.map((input) => `${input.name} ${input.type}`).join(", ");
+  const side = config.image.size;
+  const latentSide = side / config.latent.downsample;
+  return {
+    dir,
+    problems,
+    summary: [
+      `${config.name} (${config.title}): fine`,
+      `D = ${dim}, images ${side}×${side}, latents ${config.latent.channels}×${latentSide}×${latentSide}, CLIP input ${config.image.clip.size}×${config.image.clip.size}`,
+      `${MODEL_KEYS.length} models, ${(bytes / 2 ** 20).toFixed(1)} MiB, every sha256 matches and every signature meets the contract`,
+      `unet inputs: ${unetInputs}`,
+    ].join("\n"),
+  };
+}
