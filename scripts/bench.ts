@@ -1,6 +1,7 @@
 // npm run bench [-- --preset <dir> --steps 20 --cols 4 --repeats 3 --threads 2 --no-reference --json]
 // Times a 5-row interpolate grid end to end (encoders, adapter, UNet, VAE) on the engine and, when the preset has
 // torch twins, on the PyTorch reference pipeline in the same run, so the throughput ratio shares one machine state.
+// Per UNet evaluation latency comes from a timed hook around ModelSession.run (see docs/benchmarks.md).
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import os from "node:os";
@@ -10,6 +11,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { z } from "zod";
 import { type Engine, openPreset } from "../lib/engine/index";
+import { ModelSession } from "../lib/engine/onnx";
 import { deltas, fixed, percentile, type Summary, summarize, table } from "./bench-stats";
 
 const CAPTION = "a red shape";
@@ -44,16 +46,36 @@ const repeats = positiveInt("repeats", flags.repeats);
 const threads = positiveInt("threads", flags.threads);
 const images = LAMBDAS.length * cols;
 
+/** One UNet evaluation: its wall time and how many batch rows it ran (a guidance pair is two). */
+interface UnetEvaluation {
+  readonly ms: number;
+  readonly rows: number;
+}
+
+// A timed hook around ModelSession.run, installed here rather than in the engine so the engine's hot
+// path carries no timing code: it times exactly the UNet call (with its float16 conversions), not the scheduler.
+const unetEvaluations: UnetEvaluation[] = [];
+const untimedRun = ModelSession.prototype.run;
+ModelSession.prototype.run = async function timedRun(this: ModelSession, feeds) {
+  if (this.key !== "unet") return untimedRun.call(this, feeds);
+  const started = performance.now();
+  const outputs = await untimedRun.call(this, feeds);
+  unetEvaluations.push({ ms: performance.now() - started, rows: feeds.sample.dims[0] });
+  return outputs;
+};
+
 interface EngineRun {
   readonly seconds: number;
   readonly firstRowSeconds: number;
   readonly imagesPerSecond: number;
   /** Gaps between UNet evaluations of the same batch; a batch's first evaluation is skipped as it also covers setup. */
   readonly stepMs: number[];
+  readonly unet: UnetEvaluation[];
 }
 
 async function timeEngine(engine: Engine, seed: number): Promise<EngineRun> {
   const stepTimes: { t: number; batch: number }[] = [];
+  unetEvaluations.length = 0;
   let firstRowCells = 0;
   let firstRow = Number.NaN;
   const started = performance.now();
@@ -70,7 +92,7 @@ async function timeEngine(engine: Engine, seed: number): Promise<EngineRun> {
   const seconds = (performance.now() - started) / 1000;
   const batches = [...new Set(stepTimes.map((s) => s.batch))];
   const stepMs = batches.flatMap((b) => deltas(stepTimes.filter((s) => s.batch === b).map((s) => s.t)));
-  return { seconds, firstRowSeconds: firstRow / 1000, imagesPerSecond: images / seconds, stepMs };
+  return { seconds, firstRowSeconds: firstRow / 1000, imagesPerSecond: images / seconds, stepMs, unet: [...unetEvaluations] };
 }
 
 const referenceLine = z.object({ seconds: z.number(), first_row_seconds: z.number(), images_per_second: z.number(), peak_rss_mb: z.number(), torch: z.string() });
@@ -100,11 +122,20 @@ const hasTwins = existsSync(path.join(presetDir, "torch"));
 const reference: ReferenceRun[] = flags["no-reference"] || !hasTwins ? [] : Array.from({ length: repeats }, () => timeReference(presetDir));
 const referenceSkipped = flags["no-reference"] ? "--no-reference" : hasTwins ? undefined : `no ${path.join(presetDir, "torch")}`;
 
+/** Median, extremes and p90; undefined when there is nothing to summarize (one evaluation per batch leaves no step gaps). */
+function withP90(values: readonly number[]): (Summary & { p90: number }) | undefined {
+  return values.length === 0 ? undefined : { ...summarize(values), p90: percentile(values, 90) };
+}
+
+const evaluations = runs.flatMap((r) => r.unet);
 const penumbra = {
   seconds: summarize(runs.map((r) => r.seconds)),
   firstRowSeconds: summarize(runs.map((r) => r.firstRowSeconds)),
   imagesPerSecond: summarize(runs.map((r) => r.imagesPerSecond)),
-  stepMs: { ...summarize(runs.flatMap((r) => r.stepMs)), p90: percentile(runs.flatMap((r) => r.stepMs), 90) },
+  stepMs: withP90(runs.flatMap((r) => r.stepMs)),
+  unetEvaluations: evaluations.length / runs.length,
+  unetMs: withP90(evaluations.map((e) => e.ms)),
+  unetMsPerRow: withP90(evaluations.map((e) => e.ms / e.rows)),
 };
 const ref =
   reference.length === 0
@@ -147,6 +178,7 @@ if (flags.json) {
     fixed(r?.median, digits),
     fixed(r?.[best], digits),
   ];
+  const withP90Row = (name: string, summary: (Summary & { p90: number }) | undefined) => [name, `${fixed(summary?.median, 1)} (${fixed(summary?.p90, 1)})`, fixed(summary?.min, 1), "–", "–"];
   console.log(`machine    ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, Node ${machine.node} (${machine.platform})`);
   console.log(`preset     ${report.preset.name} (${presetDir})`);
   console.log(`grid       ${LAMBDAS.length}×${cols} interpolate, ${steps} steps, caption "${CAPTION}", ${threads} threads, ${repeats} repeats after 1 warm-up`);
@@ -159,7 +191,9 @@ if (flags.json) {
         both("images/s", 2, penumbra.imagesPerSecond, ref?.imagesPerSecond, "max"),
         both("grid seconds", 3, penumbra.seconds, ref?.seconds, "min"),
         both("first row seconds", 3, penumbra.firstRowSeconds, ref?.firstRowSeconds, "min"),
-        ["UNet step ms (p90)", `${fixed(penumbra.stepMs.median, 1)} (${fixed(penumbra.stepMs.p90, 1)})`, fixed(penumbra.stepMs.min, 1), "–", "–"],
+        withP90Row("UNet step ms (p90)", penumbra.stepMs),
+        withP90Row("UNet eval ms (p90)", penumbra.unetMs),
+        withP90Row("UNet eval ms/row (p90)", penumbra.unetMsPerRow),
         ["peak RSS MB", fixed(peakRssMb, 0), "", fixed(ref?.peakRssMb.median, 0), fixed(ref?.peakRssMb.min, 0)],
       ],
     ),
