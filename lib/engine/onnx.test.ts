@@ -6,6 +6,8 @@ import { EngineError } from "./errors";
 import {
   contractDims,
   float16BitsToFloat32,
+  float16BitsToFloat32Array,
+  float32ArrayToFloat16Bits,
   float32ToFloat16Bits,
   MODEL_CONTRACT,
   openModel,
@@ -108,6 +110,24 @@ describe("float16", () => {
     expect(mismatches).toEqual([]);
     expect(Number.isNaN(float16BitsToFloat32(0x7e00))).toBe(true);
     expect(float16BitsToFloat32(0xfc00)).toBe(-Infinity);
+  });
+
+  it("converts whole arrays exactly as it converts single values, from any offset into a buffer", () => {
+    const specials = [0, -0, 1, -2, 65504, 65520, Infinity, -Infinity, Number.NaN, 2 ** -24, 2 ** -25, 3 * 2 ** -25, 1 + 2 ** -11, 0.1, 1e-30, -1e30];
+    const random = Array.from({ length: 4000 }, (_, i) => Math.sin(i * 12.9898) * 10 ** ((i % 13) - 6));
+    const backing = new Float32Array([7, ...specials, ...random]);
+    // A view that starts one float into its buffer, as a subarray handed to run() would.
+    const values = backing.subarray(1);
+    expect(Array.from(float32ArrayToFloat16Bits(values))).toEqual(Array.from(values, float32ToFloat16Bits));
+    const ids = Int32Array.of(0, 1, -3, 70000);
+    expect(Array.from(float32ArrayToFloat16Bits(ids))).toEqual(Array.from(ids, float32ToFloat16Bits));
+  });
+
+  it("decodes whole arrays of halves exactly as single ones, every bit pattern", () => {
+    const patterns = Uint16Array.from({ length: 0x10000 }, (_, bits) => bits);
+    const decoded = float16BitsToFloat32Array(patterns);
+    const mismatches = Array.from(patterns).filter((bits) => !Object.is(decoded[bits], Math.fround(float16BitsToFloat32(bits))));
+    expect(mismatches).toEqual([]);
   });
 });
 

@@ -209,12 +209,28 @@ export function contractProblems(key: ModelKey, signature: ModelSignature, dims:
 
 // ───────────────────────── float16 ─────────────────────────
 
-const conversionView = new DataView(new ArrayBuffer(4));
+// A float's bits read through a typed-array alias of the same memory: the engine converts whole UNet
+// feeds (millions of values per step at real sizes), where a DataView call per value costs ~100× more.
+const floatSlot = new Float32Array(1);
+const floatSlotBits = new Uint32Array(floatSlot.buffer);
 
 /** IEEE 754 binary16 bits of a number, rounded to nearest even; overflow gives ±Infinity. */
 export function float32ToFloat16Bits(value: number): number {
-  conversionView.setFloat32(0, value);
-  const bits = conversionView.getUint32(0);
+  floatSlot[0] = value;
+  return halfFromFloatBits(floatSlotBits[0]);
+}
+
+/** binary16 bits of every value, read from the float32 bits in place (no per-value call or copy). */
+export function float32ArrayToFloat16Bits(data: Float32Array | Int32Array): Uint16Array {
+  const floats = data instanceof Float32Array ? data : Float32Array.from(data);
+  const bits = new Uint32Array(floats.buffer, floats.byteOffset, floats.length);
+  const halves = new Uint16Array(floats.length);
+  for (let i = 0; i < halves.length; i++) halves[i] = halfFromFloatBits(bits[i]);
+  return halves;
+}
+
+/** binary16 bits from binary32 bits, rounded to nearest even. */
+function halfFromFloatBits(bits: number): number {
   const sign = (bits >>> 16) & 0x8000;
   const exponent = (bits >>> 23) & 0xff;
   const mantissa = bits & 0x7fffff;
@@ -249,6 +265,17 @@ export function float16BitsToFloat32(bits: number): number {
   return sign * (1 + mantissa / 1024) * 2 ** (exponent - 15);
 }
 
+/** Every binary16 value by its bits (256 KiB, built on first use): a lookup beats the arithmetic per value. */
+let halfValues: Float32Array | undefined;
+
+/** The numbers an array of binary16 bit patterns stands for. */
+export function float16BitsToFloat32Array(bits: Uint16Array): Float32Array {
+  halfValues ??= Float32Array.from({ length: 0x10000 }, (_, pattern) => float16BitsToFloat32(pattern));
+  const values = new Float32Array(bits.length);
+  for (let i = 0; i < bits.length; i++) values[i] = halfValues[bits[i]];
+  return values;
+}
+
 // ───────────────────────── tensors in and out ─────────────────────────
 
 /** What the engine feeds: float32 for real values, int32 for ids; converted to the model's declared type. */
@@ -268,7 +295,7 @@ function toOrtTensor(feed: Feed, type: string, where: string): ort.Tensor {
     case "float32":
       return new ort.Tensor("float32", data instanceof Float32Array ? data : Float32Array.from(data), dims);
     case "float16":
-      return new ort.Tensor("float16", Uint16Array.from(data, float32ToFloat16Bits), dims);
+      return new ort.Tensor("float16", float32ArrayToFloat16Bits(data), dims);
     case "int32":
     case "int64": {
       for (const value of data) {
@@ -290,7 +317,7 @@ function fromOrtTensor(tensor: ort.Tensor, where: string): Output {
     case "float16": {
       // onnxruntime hands float16 back as raw bits (Uint16Array) unless the runtime has Float16Array.
       const data = tensor.data;
-      return { data: data instanceof Uint16Array ? Float32Array.from(data, float16BitsToFloat32) : Float32Array.from(data as ArrayLike<number>), dims };
+      return { data: data instanceof Uint16Array ? float16BitsToFloat32Array(data) : Float32Array.from(data as ArrayLike<number>), dims };
     }
     default:
       throw new EngineError("model_error", `${where}: output of element type ${tensor.type} is not supported`);
