@@ -115,18 +115,37 @@ describe("checkPreset on broken copies", () => {
     expect((await checkPreset(dir)).problems).toEqual([expect.stringMatching(/^files\.adapterText: adapter_text\.onnx is not a readable ONNX model: /)]);
   });
 
-  it("names weights kept in an external data file that is missing", async () => {
+  it("checks weights kept in an external data file against the exporter's fileHashes, and names it when missing", async () => {
     const dir = copyOf(SHAPES_DIR);
     // What real UNets over 2 GB look like: the graph in unet.onnx, the weights beside it.
     const externalize = `import onnx, sys; m = onnx.load(sys.argv[1]); onnx.save_model(m, sys.argv[1], save_as_external_data=True, location="unet.onnx_data", size_threshold=0)`;
     const result = spawnSync("/usr/bin/python3", ["-c", externalize, path.join(dir, "unet.onnx")], { encoding: "utf8" });
     expect(result.status, result.stderr).toBe(0);
-    const hash = await sha256File(path.join(dir, "unet.onnx"));
-    editJson(dir, (config) => (config.files.unet.sha256 = hash));
+    const graphHash = await sha256File(path.join(dir, "unet.onnx"));
+    const weightsHash = await sha256File(path.join(dir, "unet.onnx_data"));
+    // models/export records every file's hash in provenance.fileHashes, external weights included.
+    editJson(dir, (config) => {
+      config.files.unet.sha256 = graphHash;
+      config.provenance.fileHashes = { "unet.onnx": graphHash, "unet.onnx_data": weightsHash };
+    });
     expect(readOnnxHeader(path.join(dir, "unet.onnx")).externalData).toEqual(["unet.onnx_data"]);
     expect((await checkPreset(dir)).problems).toEqual([]);
+
+    const weights = readFileSync(path.join(dir, "unet.onnx_data"));
+    weights[weights.length - 1] ^= 0xff;
+    writeFileSync(path.join(dir, "unet.onnx_data"), weights);
+    const changed = await sha256File(path.join(dir, "unet.onnx_data"));
+    expect((await checkPreset(dir)).problems).toEqual([
+      `provenance.fileHashes: unet.onnx_data has sha256 ${changed}, but preset.json says ${weightsHash} (the file changed or preset.json is stale)`,
+    ]);
+
     unlinkSync(path.join(dir, "unet.onnx_data"));
     expect((await checkPreset(dir)).problems).toEqual(["files.unet: unet.onnx keeps weights in unet.onnx_data, which is missing"]);
+    editJson(dir, (config) => (config.provenance.fileHashes = { "unet.onnx_data": "not a hash" }));
+    expect((await checkPreset(dir)).problems).toEqual([
+      "files.unet: unet.onnx keeps weights in unet.onnx_data, which is missing",
+      "preset.json: provenance.fileHashes.unet.onnx_data: must be 64 lowercase hex digits",
+    ]);
   });
 
   it("reports a folder without preset.json", async () => {

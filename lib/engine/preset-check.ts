@@ -5,6 +5,7 @@
  */
 import { existsSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
+import { z } from "zod";
 import { contractDims, contractProblems, type TensorMetadata } from "./onnx";
 import { type OnnxHeader, readOnnxHeader } from "./onnx-header";
 import { MODEL_KEYS, type ModelKey, type PresetConfig, presetFieldsSchema, presetSchema, sha256File } from "./preset";
@@ -79,11 +80,32 @@ function tokenizerProblems(dir: string, config: PresetConfig): string[] {
   return problems;
 }
 
-async function fileProblems(dir: string, key: ModelKey, entry: { path: string; sha256: string }): Promise<string[]> {
-  const file = path.join(dir, entry.path);
-  if (!existsSync(file)) return [`files.${key}: ${entry.path} is missing`];
-  const actual = await sha256File(file);
-  return actual === entry.sha256 ? [] : [`files.${key}: ${entry.path} has sha256 ${actual}, but preset.json says ${entry.sha256} (the file changed or preset.json is stale)`];
+/**
+ * The exporter's record of every file's sha256 (models/export), external weight files included, which
+ * `files` cannot name: provenance is free-form in the schema, so its shape is checked here.
+ */
+const fileHashesSchema = z.record(
+  z.string().refine((p) => !path.isAbsolute(p) && !p.split(/[\\/]/).includes(".."), { message: "must be a path inside the preset folder" }),
+  z.string().regex(/^[0-9a-f]{64}$/, "must be 64 lowercase hex digits"),
+);
+
+/** One hashing per file, however many entries of preset.json name it. */
+function hasher(dir: string): (relative: string) => Promise<string> {
+  const hashes = new Map<string, Promise<string>>();
+  return (relative) => {
+    const key = path.normalize(relative);
+    let pending = hashes.get(key);
+    if (!pending) {
+      pending = sha256File(path.join(dir, key));
+      hashes.set(key, pending);
+    }
+    return pending;
+  };
+}
+
+async function hashProblem(where: string, relative: string, expected: string, hashOf: (relative: string) => Promise<string>): Promise<string[]> {
+  const actual = await hashOf(relative);
+  return actual === expected ? [] : [`${where}: ${relative} has sha256 ${actual}, but preset.json says ${expected} (the file changed or preset.json is stale)`];
 }
 
 /** Checks the preset folder `dir`: preset.json, every file it names, hashes, ONNX signatures and the embedding width. */
@@ -112,11 +134,19 @@ export async function checkPreset(dir: string): Promise<PresetCheck> {
   problems.push(...tokenizerProblems(dir, config));
   const dims = contractDims(config);
   const headers: Partial<Record<ModelKey, OnnxHeader>> = {};
-  const hashChecks = MODEL_KEYS.map((key) => fileProblems(dir, key, config.files[key]));
+  const hashOf = hasher(dir);
+  const hashChecks: Promise<string[]>[] = [];
+  /** Files already reported missing, so a second record of the same file does not repeat it. */
+  const missing = new Set<string>();
   for (const key of MODEL_KEYS) {
-    const relative = config.files[key].path;
+    const { path: relative, sha256 } = config.files[key];
     const file = path.join(dir, relative);
-    if (!existsSync(file)) continue;
+    if (!existsSync(file)) {
+      problems.push(`files.${key}: ${relative} is missing`);
+      missing.add(path.normalize(relative));
+      continue;
+    }
+    hashChecks.push(hashProblem(`files.${key}`, relative, sha256, hashOf));
     let header: OnnxHeader;
     try {
       header = readOnnxHeader(file);
@@ -127,7 +157,22 @@ export async function checkPreset(dir: string): Promise<PresetCheck> {
     headers[key] = header;
     problems.push(...contractProblems(key, header, dims, `files.${key}: ${relative}`));
     for (const location of header.externalData) {
-      if (!existsSync(path.join(path.dirname(file), location))) problems.push(`files.${key}: ${relative} keeps weights in ${location}, which is missing`);
+      const weights = path.join(path.dirname(file), location);
+      if (existsSync(weights)) continue;
+      problems.push(`files.${key}: ${relative} keeps weights in ${location}, which is missing`);
+      missing.add(path.relative(dir, weights));
+    }
+  }
+  if (config.provenance.fileHashes !== undefined) {
+    const recorded = fileHashesSchema.safeParse(config.provenance.fileHashes);
+    if (!recorded.success) {
+      problems.push(...recorded.error.issues.map((issue) => `preset.json: provenance.fileHashes${issue.path.map((p) => `.${String(p)}`).join("")}: ${issue.message}`));
+    } else {
+      for (const [relative, sha256] of Object.entries(recorded.data)) {
+        if (missing.has(path.normalize(relative))) continue;
+        if (!existsSync(path.join(dir, relative))) problems.push(`provenance.fileHashes: ${relative} is missing`);
+        else hashChecks.push(hashProblem("provenance.fileHashes", relative, sha256, hashOf));
+      }
     }
   }
   for (const found of await Promise.all(hashChecks)) problems.push(...found);
@@ -139,7 +184,11 @@ export async function checkPreset(dir: string): Promise<PresetCheck> {
   }
   if (problems.length) return { dir, problems };
 
-  const bytes = MODEL_KEYS.reduce((sum, key) => sum + statSync(path.join(dir, config.files[key].path)).size, 0);
+  const modelFiles = MODEL_KEYS.flatMap((key) => {
+    const file = path.join(dir, config.files[key].path);
+    return [file, ...(headers[key]?.externalData ?? []).map((location) => path.join(path.dirname(file), location))];
+  });
+  const bytes = [...new Set(modelFiles)].reduce((sum, file) => sum + statSync(file).size, 0);
   const unetInputs = headers.unet?.inputs.map((input) => `${input.name} ${input.type}`).join(", ");
   const side = config.image.size;
   const latentSide = side / config.latent.downsample;
@@ -149,7 +198,7 @@ export async function checkPreset(dir: string): Promise<PresetCheck> {
     summary: [
       `${config.name} (${config.title}): fine`,
       `D = ${dim}, images ${side}×${side}, latents ${config.latent.channels}×${latentSide}×${latentSide}, CLIP input ${config.image.clip.size}×${config.image.clip.size}`,
-      `${MODEL_KEYS.length} models, ${(bytes / 2 ** 20).toFixed(1)} MiB, every sha256 matches and every signature meets the contract`,
+      `${MODEL_KEYS.length} models, ${(bytes / 2 ** 20).toFixed(1)} MiB with their external weights, every sha256 matches and every signature meets the contract`,
       `unet inputs: ${unetInputs}`,
     ].join("\n"),
   };
