@@ -1,5 +1,5 @@
 import { execFile, execFileSync } from "node:child_process";
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -25,7 +25,7 @@ let engine: Engine;
 let reference: { result: EmbedPairsResult; bytes: Buffer };
 
 function options(out: string, extra: Partial<EmbedPairsOptions> = {}): EmbedPairsOptions {
-  return { preset: "shapes", captions: fixture.captionsFile, images: fixture.imagesDir, out, batch: BATCH, checkpointEvery: BATCH, ...extra };
+  return { preset: "shapes", captions: fixture.captionsFile, images: fixture.imagesDir, out, batch: BATCH, checkpointEvery: BATCH, openOptions: { providers: ["cpu"] }, ...extra };
 }
 
 /** The pairs file as numpy loads it: shapes, dtypes and values. */
@@ -153,6 +153,36 @@ describe("embed-pairs", () => {
     );
     await expect(embedPairs(options(out, { batch: 2 }))).rejects.toThrow(/made with --batch 4, this run asks for 2; pass --batch 4 to continue it/);
     await expect(embedPairs(options(out, { batch: 64 }))).rejects.toThrow(/--batch must be at most 32 \(preset shapes's limits.maxBatch\), got 64/);
+  });
+
+  it("opens a preset that has only its CLIP towers (as exported, before the adapter) and continues a checkpoint of the same encoders", async () => {
+    // What bin/lib/encoder-preset.ts reads, and nothing else: no adapter, bridge, uncertainty, UNet or VAE.
+    const shapes = path.join(REPO_ROOT, "models", "shapes");
+    const config = JSON.parse(readFileSync(path.join(shapes, "preset.json"), "utf8"));
+    const encodersOnly = (name: string, change: (preset: typeof config) => void = () => {}) => {
+      const presetDir = path.join(dir, name);
+      mkdirSync(presetDir, { recursive: true });
+      cpSync(path.join(shapes, "tokenizer"), path.join(presetDir, "tokenizer"), { recursive: true });
+      for (const key of ["clipText", "clipImage"]) copyFileSync(path.join(shapes, config.files[key].path), path.join(presetDir, config.files[key].path));
+      const { adapter, bridge, uncertainty, ...rest } = structuredClone(config);
+      rest.files = { clipText: config.files.clipText, clipImage: config.files.clipImage };
+      change(rest);
+      writeFileSync(path.join(presetDir, "preset.json"), JSON.stringify(rest));
+      return presetDir;
+    };
+    const exported = encodersOnly("exported");
+    const out = path.join(dir, "exported.npz");
+    await embedPairs(options(out, { stopAfter: 4 }));
+    const finished = await embedPairs(options(out, { preset: exported }));
+    expect(finished).toMatchObject({ status: "complete", resumedAt: 4, pairs: 36 });
+    expect(readFileSync(out).equals(reference.bytes)).toBe(true);
+
+    const otherOut = path.join(dir, "other-space.npz");
+    await embedPairs(options(otherOut, { stopAfter: 4 }));
+    const recoloured = encodersOnly("recoloured", (preset) => {
+      preset.image.clip.mean = [0.4, 0.4, 0.4];
+    });
+    await expect(embedPairs(options(otherOut, { preset: recoloured }))).rejects.toThrow(/the checkpoint was made with preset shapes \(encoders [0-9a-f]{12}…\), not with shapes \(encoders [0-9a-f]{12}…\)/);
   });
 
   it("runs as a command: a malformed captions file is a usage error, --stop-after exits 130 naming the checkpoint", async () => {

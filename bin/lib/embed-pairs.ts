@@ -2,13 +2,12 @@ import { mkdir, readFile, rename, rm, stat } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
-import { encodeImages, encodeTexts, loadTokenizer, preprocessImage } from "../../lib/engine/encoders";
-import { contractDims, type ModelSession, type OpenOptions, openModel } from "../../lib/engine/onnx";
-import { loadPreset, type PresetConfig, resolvePresetDir } from "../../lib/engine/preset";
-import type { ClipTokenizer } from "../../lib/engine/tokenizer";
+import { encodeImages, encodeTexts, preprocessImage } from "../../lib/engine/encoders";
+import type { OpenOptions } from "../../lib/engine/onnx";
 import { UsageError } from "./args";
 import { type CaptionedImage, type CaptionSet, readCaptionsFile } from "./coco-captions";
 import type { EmbedPairsArgs } from "./embed-pairs-args";
+import { type EncoderPresetConfig, openPresetEncoders, type PresetEncoders } from "./encoder-preset";
 import { writeNpz } from "./npz";
 import { PairsCheckpoint, type PairRows, type SkippedImage } from "./pairs-checkpoint";
 
@@ -41,6 +40,7 @@ export interface EmbedPairsResult {
   readonly status: "complete" | "interrupted";
   readonly out: string;
   readonly checkpointDir: string;
+  /** The preset's name and encoder digest (see PresetEncoders.digest). */
   readonly preset: { readonly name: string; readonly digest: string };
   readonly dim: number;
   readonly batch: number;
@@ -60,13 +60,6 @@ export interface EmbedPairsResult {
   readonly thisRun: { readonly images: number; readonly pairs: number; readonly seconds: number };
 }
 
-interface Encoders {
-  readonly config: PresetConfig;
-  readonly text: ModelSession;
-  readonly image: ModelSession;
-  readonly tokenizer: ClipTokenizer;
-}
-
 type PreparedImage = { readonly image: CaptionedImage; readonly pixels: Float32Array } | { readonly image: CaptionedImage; readonly skipped: string };
 
 function firstLine(error: unknown): string {
@@ -74,7 +67,7 @@ function firstLine(error: unknown): string {
 }
 
 /** Reads and CLIP-preprocesses one image; never throws: a problem becomes the reason it is skipped. */
-async function prepareImage(image: CaptionedImage, imagesDir: string, config: PresetConfig): Promise<PreparedImage> {
+async function prepareImage(image: CaptionedImage, imagesDir: string, config: EncoderPresetConfig): Promise<PreparedImage> {
   let bytes: Buffer;
   try {
     bytes = await readFile(path.join(imagesDir, image.fileName));
@@ -91,7 +84,7 @@ async function prepareImage(image: CaptionedImage, imagesDir: string, config: Pr
 }
 
 /** One batch's pairs: each caption of each readable image, image embedding repeated per caption. */
-async function embedBatch(prepared: readonly PreparedImage[], encoders: Encoders, batch: number): Promise<PairRows> {
+async function embedBatch(prepared: readonly PreparedImage[], encoders: PresetEncoders, batch: number): Promise<PairRows> {
   const readable = prepared.filter((item): item is Extract<PreparedImage, { pixels: Float32Array }> => "pixels" in item);
   const dim = encoders.config.embedding.dim;
   const imageEmbeddings = readable.length > 0 ? await encodeImages(encoders.image, readable.map((item) => item.pixels), encoders.config.image.clip.size) : [];
@@ -115,15 +108,6 @@ async function embedBatch(prepared: readonly PreparedImage[], encoders: Encoders
   return rows;
 }
 
-async function openEncoders(presetName: string, openOptions: OpenOptions | undefined) {
-  const preset = loadPreset(resolvePresetDir(presetName));
-  const { config } = preset;
-  const dims = contractDims(config);
-  const text = await openModel("clipText", await preset.filePath("clipText"), dims, openOptions);
-  const image = await openModel("clipImage", await preset.filePath("clipImage"), dims, openOptions);
-  return { preset, encoders: { config, text, image, tokenizer: loadTokenizer(preset, config.tokenizer) } satisfies Encoders };
-}
-
 async function checkImagesDir(dir: string): Promise<void> {
   let isDirectory = false;
   try {
@@ -145,7 +129,7 @@ export async function embedPairs(options: EmbedPairsOptions): Promise<EmbedPairs
   if (os.endianness() !== "LE") throw new Error("embed-pairs writes little-endian arrays and runs only on little-endian machines");
   const captionSet: CaptionSet = await readCaptionsFile(options.captions);
   await checkImagesDir(options.images);
-  const { preset, encoders } = await openEncoders(options.preset, options.openOptions);
+  const encoders = await openPresetEncoders(options.preset, options.openOptions);
   const { maxBatch } = encoders.config.limits;
   const batch = options.batch ?? maxBatch;
   if (batch > maxBatch) throw new UsageError(`--batch must be at most ${maxBatch} (preset ${encoders.config.name}'s limits.maxBatch), got ${batch}`);
@@ -156,7 +140,7 @@ export async function embedPairs(options: EmbedPairsOptions): Promise<EmbedPairs
   const checkpoint = await PairsCheckpoint.open(checkpointDir, {
     captionsSha256: captionSet.sha256,
     presetName: encoders.config.name,
-    presetDigest: preset.digest,
+    presetDigest: encoders.digest,
     batch,
     dim: encoders.config.embedding.dim,
   });
@@ -204,7 +188,7 @@ export async function embedPairs(options: EmbedPairsOptions): Promise<EmbedPairs
     status: done < total ? "interrupted" : "complete",
     out,
     checkpointDir,
-    preset: { name: encoders.config.name, digest: preset.digest },
+    preset: { name: encoders.config.name, digest: encoders.digest },
     dim: state.dim,
     batch,
     images: total,
@@ -251,7 +235,7 @@ function rate(count: number, seconds: number): string {
 /** The lines printed after a run, finished or interrupted. */
 export function formatEmbedPairsSummary(result: EmbedPairsResult): string {
   const lines: string[] = [];
-  const preset = `preset ${result.preset.name} (${result.preset.digest.slice(0, 12)}…)`;
+  const preset = `preset ${result.preset.name} (encoders ${result.preset.digest.slice(0, 12)}…)`;
   if (result.status === "complete") {
     lines.push(`wrote ${result.out}: ${result.pairs} pairs from ${result.imagesEmbedded} images, ${result.dim}-dimensional, ${preset}`);
   } else {

@@ -20,6 +20,7 @@ export const SKIPPED_NAMED = 10;
 export interface CheckpointIdentity {
   readonly captionsSha256: string;
   readonly presetName: string;
+  /** The preset's encoder digest: its CLIP towers, tokenizer and preprocessing. */
   readonly presetDigest: string;
   /** Batch boundaries decide which images share a model call, so they are part of the output's identity. */
   readonly batch: number;
@@ -77,7 +78,7 @@ function describeMismatch(saved: CheckpointState, wanted: CheckpointIdentity): s
     return `the captions file changed since the checkpoint was made (sha256 ${wanted.captionsSha256.slice(0, 12)}…, the checkpoint's is ${saved.captionsSha256.slice(0, 12)}…)`;
   }
   if (saved.presetDigest !== wanted.presetDigest) {
-    return `the checkpoint was made with preset ${saved.presetName} (digest ${saved.presetDigest.slice(0, 12)}…), not ${wanted.presetName} (digest ${wanted.presetDigest.slice(0, 12)}…)`;
+    return `the checkpoint was made with preset ${saved.presetName} (encoders ${saved.presetDigest.slice(0, 12)}…), not with ${wanted.presetName} (encoders ${wanted.presetDigest.slice(0, 12)}…)`;
   }
   if (saved.batch !== wanted.batch) {
     return `the checkpoint was made with --batch ${saved.batch}, this run asks for ${wanted.batch}; pass --batch ${saved.batch} to continue it`;
