@@ -3,8 +3,7 @@ import { HelpRequested, UsageError } from "./args";
 
 /*
  * Command-line parsing for bin/embed-pairs.ts, in bin/lib/args.ts's style: strict flags and
- * messages that name the flag and what it accepts. The batch size's upper bound is the preset's
- * limits.maxBatch, checked once the preset is open.
+ * messages that name the flag and what it accepts.
  */
 
 export const DEFAULT_CHECKPOINT_EVERY = 1024;
@@ -20,8 +19,9 @@ into the pairs file models/training/train_adapter.py reads (--pairs).
                             "annotations": [{"image_id", "caption"}]}
   --images <dir>            the folder the images' file_name entries are in
   --out <file.npz>          the pairs file; progress is checkpointed in <file.npz>.partial/
-  --batch <n>               images (and captions) per model call
-                            (default and maximum: the preset's limits.maxBatch)
+  --batch <n>               images (and captions) per model call (default: the preset's
+                            limits.maxBatch, which sizes UNet batches; the CLIP towers
+                            are lighter, so a larger --batch is allowed)
   --checkpoint-every <n>    checkpoint after at least n more images (default ${DEFAULT_CHECKPOINT_EVERY})
   --stop-after <n>          stop as Ctrl-C would once n images are done (for testing resumption)
   -h, --help                show this help

@@ -130,9 +130,9 @@ export async function embedPairs(options: EmbedPairsOptions): Promise<EmbedPairs
   const captionSet: CaptionSet = await readCaptionsFile(options.captions);
   await checkImagesDir(options.images);
   const encoders = await openPresetEncoders(options.preset, options.openOptions);
-  const { maxBatch } = encoders.config.limits;
-  const batch = options.batch ?? maxBatch;
-  if (batch > maxBatch) throw new UsageError(`--batch must be at most ${maxBatch} (preset ${encoders.config.name}'s limits.maxBatch), got ${batch}`);
+  // limits.maxBatch sizes the decoder's UNet batches; it is a safe default for the lighter CLIP
+  // towers, and --batch may go beyond it where the accelerator has room.
+  const batch = options.batch ?? encoders.config.limits.maxBatch;
 
   const out = path.resolve(options.out);
   const checkpointDir = checkpointDirFor(out);
