@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { copyFileSync, mkdtempSync, readFileSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -138,6 +139,35 @@ describe("loading and verifying files", () => {
   it("refuses a preset whose file is missing", async () => {
     const dir = presetCopy((c) => (c.files.unet.path = "gone.onnx"));
     await expectRejection(loadPreset(dir).filePath("unet"), "invalid_preset", "gone.onnx", "missing");
+  });
+
+  it("verifies weights kept beside a graph against provenance.fileHashes, and refuses unhashed or changed ones", async () => {
+    const dir = presetCopy();
+    const graph = path.join(dir, "unet.onnx");
+    const weights = path.join(dir, "unet.onnx_data");
+    unlinkSync(graph);
+    // How exports over 2 GB are stored: the graph in unet.onnx, its weights in a file beside it.
+    const externalize = `import onnx, sys; m = onnx.load(sys.argv[1]); onnx.save_model(m, sys.argv[2], save_as_external_data=True, location="unet.onnx_data", size_threshold=0)`;
+    const result = spawnSync("/usr/bin/python3", ["-c", externalize, path.join(SHAPES_DIR, "unet.onnx"), graph], { encoding: "utf8" });
+    expect(result.status, result.stderr).toBe(0);
+    const graphHash = await sha256File(graph);
+    const weightsHash = await sha256File(weights);
+    const writeConfig = (fileHashes: Record<string, string>) => {
+      const config = structuredClone(SHAPES_JSON);
+      config.files.unet.sha256 = graphHash;
+      config.provenance.fileHashes = fileHashes;
+      writeFileSync(path.join(dir, "preset.json"), JSON.stringify(config));
+    };
+
+    writeConfig({ "unet.onnx_data": weightsHash });
+    expect(await loadPreset(dir).filePath("unet")).toBe(graph);
+    writeConfig({});
+    await expectRejection(loadPreset(dir).filePath("unet"), "invalid_preset", "unet.onnx_data", "no sha256 in provenance.fileHashes");
+    writeConfig({ "unet.onnx_data": "0".repeat(64) });
+    await expectRejection(loadPreset(dir).filePath("unet"), "invalid_preset", weights, weightsHash, "0".repeat(64));
+    unlinkSync(weights);
+    writeConfig({ "unet.onnx_data": weightsHash });
+    await expectRejection(loadPreset(dir).filePath("unet"), "invalid_preset", weights, "missing");
   });
 
   it("does not rehash an unchanged file in a later open, and rehashes once it changes", async () => {

@@ -10,6 +10,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
 import { EngineError } from "./errors";
+import { OnnxHeaderError, readOnnxHeader } from "./onnx-header";
 
 // ───────────────────────── schema ─────────────────────────
 
@@ -248,7 +249,7 @@ export function loadPreset(dir: string): Preset {
       let pending = verified.get(key);
       if (!pending) {
         const entry = config.files[key];
-        pending = verifyFile(path.join(dir, entry.path), entry.sha256, key);
+        pending = verifyFile(path.join(dir, entry.path), entry.sha256, key).then((file) => verifyExternalData(dir, file, key, config));
         verified.set(key, pending);
       }
       return pending;
@@ -266,6 +267,40 @@ async function verifyFile(file: string, expected: string, key: ModelKey): Promis
   const actual = await cachedSha256(file, info.size, info.mtimeMs);
   if (actual !== expected) {
     throw new EngineError("invalid_preset", `preset file ${file} (files.${key}) has sha256 ${actual}, but preset.json says ${expected}`);
+  }
+  return file;
+}
+
+/**
+ * Models over 2 GB keep their weights in files beside the graph, which `files` cannot name; the
+ * exporter records their sha256 in provenance.fileHashes, and a weight file without one is refused.
+ */
+async function verifyExternalData(dir: string, file: string, key: ModelKey, config: PresetConfig): Promise<string> {
+  let external: readonly string[];
+  try {
+    external = readOnnxHeader(file).externalData;
+  } catch (error) {
+    if (error instanceof OnnxHeaderError) return file; // not ONNX: opening the session says so in the contract's words
+    throw error;
+  }
+  const recorded = (config.provenance.fileHashes ?? {}) as Record<string, unknown>;
+  for (const name of external) {
+    const weights = path.join(path.dirname(file), name);
+    const relative = path.relative(dir, weights).split(path.sep).join("/");
+    const expected = recorded[relative];
+    if (typeof expected !== "string") {
+      throw new EngineError("invalid_preset", `preset file ${file} (files.${key}) keeps its weights in ${relative}, which has no sha256 in provenance.fileHashes`);
+    }
+    let info;
+    try {
+      info = await stat(weights);
+    } catch (cause) {
+      throw new EngineError("invalid_preset", `external weights ${weights} of files.${key} are missing`, { cause });
+    }
+    const actual = await cachedSha256(weights, info.size, info.mtimeMs);
+    if (actual !== expected) {
+      throw new EngineError("invalid_preset", `external weights ${weights} of files.${key} have sha256 ${actual}, but provenance.fileHashes says ${expected}`);
+    }
   }
   return file;
 }
