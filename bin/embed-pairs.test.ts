@@ -184,6 +184,29 @@ describe("embed-pairs", () => {
     await expect(embedPairs(options(otherOut, { preset: recoloured }))).rejects.toThrow(/the checkpoint was made with preset shapes \(encoders [0-9a-f]{12}…\), not with shapes \(encoders [0-9a-f]{12}…\)/);
   });
 
+  it("checks a tower's external weights against provenance.fileHashes and refuses changed ones", async () => {
+    // The image tower re-saved with its weights in a file beside the graph, as exports over 2 GB are.
+    const shapes = path.join(REPO_ROOT, "models", "shapes");
+    const presetDir = path.join(dir, "external");
+    cpSync(shapes, presetDir, { recursive: true });
+    const resave = "import onnx, sys; m = onnx.load(sys.argv[1]); onnx.save_model(m, sys.argv[1], save_as_external_data=True, all_tensors_to_one_file=True, location='clip_image.onnx.data', size_threshold=0)";
+    execFileSync(PYTHON, ["-c", resave, path.join(presetDir, "clip_image.onnx")]);
+    const sha256 = (file: string) => execFileSync("sha256sum", [path.join(presetDir, file)], { encoding: "utf8" }).split(" ")[0];
+    const config = JSON.parse(readFileSync(path.join(presetDir, "preset.json"), "utf8"));
+    config.files.clipImage.sha256 = sha256("clip_image.onnx");
+    config.provenance.fileHashes = { "clip_image.onnx.data": sha256("clip_image.onnx.data") };
+    writeFileSync(path.join(presetDir, "preset.json"), JSON.stringify(config));
+
+    const out = path.join(dir, "external.npz");
+    await embedPairs(options(out, { preset: presetDir }));
+    expect(readFileSync(out).equals(reference.bytes)).toBe(true);
+
+    appendFileSync(path.join(presetDir, "clip_image.onnx.data"), Buffer.from([0]));
+    await expect(embedPairs(options(path.join(dir, "tampered.npz"), { preset: presetDir }))).rejects.toThrow(
+      /external weights .*clip_image\.onnx\.data of files\.clipImage have sha256 [0-9a-f]{64}, but provenance\.fileHashes says/,
+    );
+  });
+
   it("runs as a command: a malformed captions file is a usage error, --stop-after exits 130 naming the checkpoint", async () => {
     const malformed = path.join(dir, "malformed.json");
     writeFileSync(malformed, JSON.stringify({ images: [{ id: 1, name: "a.jpg" }], annotations: [] }));

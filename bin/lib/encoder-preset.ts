@@ -4,6 +4,7 @@ import path from "node:path";
 import { z } from "zod";
 import type { ContractDims, ModelSession, OpenOptions } from "../../lib/engine/onnx";
 import { openModel } from "../../lib/engine/onnx";
+import { OnnxHeaderError, readOnnxHeader } from "../../lib/engine/onnx-header";
 import { describeIssues, presetSchema, resolvePresetDir, sha256File } from "../../lib/engine/preset";
 import { ClipTokenizer } from "../../lib/engine/tokenizer";
 
@@ -23,6 +24,7 @@ export const encoderPresetSchema = z.object({
   image: z.object({ clip: presetFields.image.shape.clip }),
   limits: presetFields.limits.pick({ maxImageSide: true, maxBatch: true }),
   files: z.object({ clipText: presetFields.files.shape.clipText, clipImage: presetFields.files.shape.clipImage }),
+  provenance: presetFields.provenance,
 });
 
 export type EncoderPresetConfig = z.infer<typeof encoderPresetSchema>;
@@ -31,8 +33,8 @@ export interface PresetEncoders {
   readonly dir: string;
   readonly config: EncoderPresetConfig;
   /**
-   * sha256 over everything the embeddings depend on: the towers' and tokenizer's files (by their
-   * sha256) and the preprocessing settings. Training the adapter rewrites preset.json but not
+   * sha256 over everything the embeddings depend on: the towers' graphs, external weights and
+   * tokenizer files (by their sha256) and the preprocessing settings. Training the adapter rewrites preset.json but not
    * this, so pairs made before and after it belong to the same space.
    */
   readonly digest: string;
@@ -45,16 +47,43 @@ function invalidPreset(message: string): Error {
   return new Error(`invalid preset: ${message}`);
 }
 
-async function verifiedFile(dir: string, entry: { path: string; sha256: string }, key: string): Promise<string> {
-  const file = path.join(dir, entry.path);
-  let actual: string;
+async function sha256OrMissing(file: string, what: string): Promise<string> {
   try {
-    actual = await sha256File(file);
+    return await sha256File(file);
   } catch {
-    throw invalidPreset(`preset file ${file} (files.${key}) is missing or unreadable`);
+    throw invalidPreset(`${what} ${file} is missing or unreadable`);
   }
+}
+
+/**
+ * A tower's graph checked against files.<key>, and its external weight files (models over 2 GB keep
+ * them beside the graph) against provenance.fileHashes, as the engine's loadPreset checks them.
+ * Returns the graph's path and the weight files' hashes by path relative to the preset.
+ */
+async function verifiedTower(dir: string, config: EncoderPresetConfig, key: "clipText" | "clipImage"): Promise<{ file: string; weights: Record<string, string> }> {
+  const entry = config.files[key];
+  const file = path.join(dir, entry.path);
+  const actual = await sha256OrMissing(file, `preset file (files.${key})`);
   if (actual !== entry.sha256) throw invalidPreset(`preset file ${file} (files.${key}) has sha256 ${actual}, but preset.json says ${entry.sha256}`);
-  return file;
+  let external: readonly string[];
+  try {
+    external = readOnnxHeader(file).externalData;
+  } catch (error) {
+    if (error instanceof OnnxHeaderError) return { file, weights: {} }; // not ONNX: opening the session says so in the contract's words
+    throw error;
+  }
+  const recorded = (config.provenance.fileHashes ?? {}) as Record<string, unknown>;
+  const weights: Record<string, string> = {};
+  for (const name of external) {
+    const weightsFile = path.join(path.dirname(file), name);
+    const relative = path.relative(dir, weightsFile).split(path.sep).join("/");
+    const expected = recorded[relative];
+    if (typeof expected !== "string") throw invalidPreset(`${file} (files.${key}) keeps its weights in ${relative}, which has no sha256 in provenance.fileHashes`);
+    const weightsHash = await sha256OrMissing(weightsFile, `external weights of files.${key}`);
+    if (weightsHash !== expected) throw invalidPreset(`external weights ${weightsFile} of files.${key} have sha256 ${weightsHash}, but provenance.fileHashes says ${expected}`);
+    weights[relative] = weightsHash;
+  }
+  return { file, weights };
 }
 
 /** Opens a preset's CLIP text and image towers and tokenizer; the other models need not exist yet. */
@@ -90,14 +119,23 @@ export async function openPresetEncoders(nameOrDir: string, openOptions?: OpenOp
     latentSide: 0,
     imageSide: 0,
   };
-  const textFile = await verifiedFile(dir, config.files.clipText, "clipText");
-  const imageFile = await verifiedFile(dir, config.files.clipImage, "clipImage");
-  const text = await openModel("clipText", textFile, dims, openOptions);
-  const image = await openModel("clipImage", imageFile, dims, openOptions);
+  const textTower = await verifiedTower(dir, config, "clipText");
+  const imageTower = await verifiedTower(dir, config, "clipImage");
+  const text = await openModel("clipText", textTower.file, dims, openOptions);
+  const image = await openModel("clipImage", imageTower.file, dims, openOptions);
 
   const tokenizerFiles = [files.vocab, files.merges].map((file) => createHash("sha256").update(readFileSync(path.join(dir, file))).digest("hex"));
   const digest = createHash("sha256")
-    .update(JSON.stringify({ embedding: config.embedding, tokenizer: files, tokenizerFiles, clip: config.image.clip, files: config.files }))
+    .update(
+      JSON.stringify({
+        embedding: config.embedding,
+        tokenizer: files,
+        tokenizerFiles,
+        clip: config.image.clip,
+        files: config.files,
+        weights: { clipText: textTower.weights, clipImage: imageTower.weights },
+      }),
+    )
     .digest("hex");
   return { dir, config, digest, text, image, tokenizer };
 }
