@@ -203,7 +203,7 @@ describe("embed-pairs", () => {
 
     appendFileSync(path.join(presetDir, "clip_image.onnx.data"), Buffer.from([0]));
     await expect(embedPairs(options(path.join(dir, "tampered.npz"), { preset: presetDir }))).rejects.toThrow(
-      /external weights .*clip_image\.onnx\.data of files\.clipImage have sha256 [0-9a-f]{64}, but provenance\.fileHashes says/,
+      /weights file .*clip_image\.onnx\.data of files\.clipImage has sha256 [0-9a-f]{64}, but provenance\.fileHashes says/,
     );
   });
 

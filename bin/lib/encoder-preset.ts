@@ -4,8 +4,7 @@ import path from "node:path";
 import { z } from "zod";
 import type { ContractDims, ModelSession, OpenOptions } from "../../lib/engine/onnx";
 import { openModel } from "../../lib/engine/onnx";
-import { OnnxHeaderError, readOnnxHeader } from "../../lib/engine/onnx-header";
-import { describeIssues, presetSchema, resolvePresetDir, sha256File } from "../../lib/engine/preset";
+import { describeIssues, presetSchema, resolvePresetDir, verifyModelFile } from "../../lib/engine/preset";
 import { ClipTokenizer } from "../../lib/engine/tokenizer";
 
 /*
@@ -47,45 +46,6 @@ function invalidPreset(message: string): Error {
   return new Error(`invalid preset: ${message}`);
 }
 
-async function sha256OrMissing(file: string, what: string): Promise<string> {
-  try {
-    return await sha256File(file);
-  } catch {
-    throw invalidPreset(`${what} ${file} is missing or unreadable`);
-  }
-}
-
-/**
- * A tower's graph checked against files.<key>, and its external weight files (models over 2 GB keep
- * them beside the graph) against provenance.fileHashes, as the engine's loadPreset checks them.
- * Returns the graph's path and the weight files' hashes by path relative to the preset.
- */
-async function verifiedTower(dir: string, config: EncoderPresetConfig, key: "clipText" | "clipImage"): Promise<{ file: string; weights: Record<string, string> }> {
-  const entry = config.files[key];
-  const file = path.join(dir, entry.path);
-  const actual = await sha256OrMissing(file, `preset file (files.${key})`);
-  if (actual !== entry.sha256) throw invalidPreset(`preset file ${file} (files.${key}) has sha256 ${actual}, but preset.json says ${entry.sha256}`);
-  let external: readonly string[];
-  try {
-    external = readOnnxHeader(file).externalData;
-  } catch (error) {
-    if (error instanceof OnnxHeaderError) return { file, weights: {} }; // not ONNX: opening the session says so in the contract's words
-    throw error;
-  }
-  const recorded = (config.provenance.fileHashes ?? {}) as Record<string, unknown>;
-  const weights: Record<string, string> = {};
-  for (const name of external) {
-    const weightsFile = path.join(path.dirname(file), name);
-    const relative = path.relative(dir, weightsFile).split(path.sep).join("/");
-    const expected = recorded[relative];
-    if (typeof expected !== "string") throw invalidPreset(`${file} (files.${key}) keeps its weights in ${relative}, which has no sha256 in provenance.fileHashes`);
-    const weightsHash = await sha256OrMissing(weightsFile, `external weights of files.${key}`);
-    if (weightsHash !== expected) throw invalidPreset(`external weights ${weightsFile} of files.${key} have sha256 ${weightsHash}, but provenance.fileHashes says ${expected}`);
-    weights[relative] = weightsHash;
-  }
-  return { file, weights };
-}
-
 /** Opens a preset's CLIP text and image towers and tokenizer; the other models need not exist yet. */
 export async function openPresetEncoders(nameOrDir: string, openOptions?: OpenOptions): Promise<PresetEncoders> {
   const dir = resolvePresetDir(nameOrDir);
@@ -119,8 +79,8 @@ export async function openPresetEncoders(nameOrDir: string, openOptions?: OpenOp
     latentSide: 0,
     imageSide: 0,
   };
-  const textTower = await verifiedTower(dir, config, "clipText");
-  const imageTower = await verifiedTower(dir, config, "clipImage");
+  const textTower = await verifyModelFile(dir, config.files.clipText, "clipText", config.provenance);
+  const imageTower = await verifyModelFile(dir, config.files.clipImage, "clipImage", config.provenance);
   const text = await openModel("clipText", textTower.file, dims, openOptions);
   const image = await openModel("clipImage", imageTower.file, dims, openOptions);
 
@@ -133,7 +93,7 @@ export async function openPresetEncoders(nameOrDir: string, openOptions?: OpenOp
         tokenizerFiles,
         clip: config.image.clip,
         files: config.files,
-        weights: { clipText: textTower.weights, clipImage: imageTower.weights },
+        weights: { clipText: textTower.externalHashes, clipImage: imageTower.externalHashes },
       }),
     )
     .digest("hex");

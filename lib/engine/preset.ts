@@ -248,8 +248,7 @@ export function loadPreset(dir: string): Preset {
     filePath(key) {
       let pending = verified.get(key);
       if (!pending) {
-        const entry = config.files[key];
-        pending = verifyFile(path.join(dir, entry.path), entry.sha256, key).then((file) => verifyExternalData(dir, file, key, config));
+        pending = verifyModelFile(dir, config.files[key], key, config.provenance).then(({ file }) => file);
         verified.set(key, pending);
       }
       return pending;
@@ -257,33 +256,35 @@ export function loadPreset(dir: string): Preset {
   };
 }
 
-async function verifyFile(file: string, expected: string, key: ModelKey): Promise<string> {
-  let info;
-  try {
-    info = await stat(file);
-  } catch (cause) {
-    throw new EngineError("invalid_preset", `preset file ${file} (files.${key}) is missing`, { cause });
-  }
-  const actual = await cachedSha256(file, info.size, info.mtimeMs);
-  if (actual !== expected) {
-    throw new EngineError("invalid_preset", `preset file ${file} (files.${key}) has sha256 ${actual}, but preset.json says ${expected}`);
-  }
-  return file;
+export interface VerifiedModelFile {
+  /** Absolute path of the graph. */
+  readonly file: string;
+  /** sha256 of each external weight file, by its path relative to the preset folder. */
+  readonly externalHashes: Readonly<Record<string, string>>;
 }
 
 /**
- * Models over 2 GB keep their weights in files beside the graph, which `files` cannot name; the
- * exporter records their sha256 in provenance.fileHashes, and a weight file without one is refused.
+ * A model's graph checked against its `files` entry and, since models over 2 GB keep their weights
+ * in files beside the graph that `files` cannot name, each such file against the sha256 the
+ * exporter records in provenance.fileHashes; a weight file without one is refused.
  */
-async function verifyExternalData(dir: string, file: string, key: ModelKey, config: PresetConfig): Promise<string> {
+export async function verifyModelFile(
+  dir: string,
+  entry: { readonly path: string; readonly sha256: string },
+  key: ModelKey,
+  provenance: Readonly<Record<string, unknown>>,
+): Promise<VerifiedModelFile> {
+  const file = path.join(dir, entry.path);
+  await verifyHash(file, entry.sha256, `preset file ${file} (files.${key})`, "preset.json says");
   let external: readonly string[];
   try {
     external = readOnnxHeader(file).externalData;
   } catch (error) {
-    if (error instanceof OnnxHeaderError) return file; // not ONNX: opening the session says so in the contract's words
+    if (error instanceof OnnxHeaderError) return { file, externalHashes: {} }; // not ONNX: opening the session says so in the contract's words
     throw error;
   }
-  const recorded = (config.provenance.fileHashes ?? {}) as Record<string, unknown>;
+  const recorded = (provenance.fileHashes ?? {}) as Record<string, unknown>;
+  const externalHashes: Record<string, string> = {};
   for (const name of external) {
     const weights = path.join(path.dirname(file), name);
     const relative = path.relative(dir, weights).split(path.sep).join("/");
@@ -291,18 +292,21 @@ async function verifyExternalData(dir: string, file: string, key: ModelKey, conf
     if (typeof expected !== "string") {
       throw new EngineError("invalid_preset", `preset file ${file} (files.${key}) keeps its weights in ${relative}, which has no sha256 in provenance.fileHashes`);
     }
-    let info;
-    try {
-      info = await stat(weights);
-    } catch (cause) {
-      throw new EngineError("invalid_preset", `external weights ${weights} of files.${key} are missing`, { cause });
-    }
-    const actual = await cachedSha256(weights, info.size, info.mtimeMs);
-    if (actual !== expected) {
-      throw new EngineError("invalid_preset", `external weights ${weights} of files.${key} have sha256 ${actual}, but provenance.fileHashes says ${expected}`);
-    }
+    externalHashes[relative] = await verifyHash(weights, expected, `weights file ${weights} of files.${key}`, "provenance.fileHashes says");
   }
-  return file;
+  return { file, externalHashes };
+}
+
+async function verifyHash(file: string, expected: string, what: string, source: string): Promise<string> {
+  let info;
+  try {
+    info = await stat(file);
+  } catch (cause) {
+    throw new EngineError("invalid_preset", `${what} is missing`, { cause });
+  }
+  const actual = await cachedSha256(file, info.size, info.mtimeMs);
+  if (actual !== expected) throw new EngineError("invalid_preset", `${what} has sha256 ${actual}, but ${source} ${expected}`);
+  return actual;
 }
 
 // The hash cache: model files reach gigabytes, so a file whose path, size and mtime are unchanged
