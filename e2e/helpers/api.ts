@@ -41,6 +41,7 @@ export interface RunRequest {
   cols?: number;
   seed?: number;
   steps?: number;
+  scheduler?: "pndm" | "ddim" | "dpmpp2m";
 }
 
 export const SHA256_HEX = /^[0-9a-f]{64}$/;
