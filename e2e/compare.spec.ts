@@ -12,8 +12,9 @@ test("comparing a vague and a specific caption shows two finished grids, the vag
   await expect(inputs).toHaveCount(2);
   await inputs.nth(0).fill(VAGUE);
   await inputs.nth(1).fill(SPECIFIC);
-  // The uncertainty comes from the caption alone; a small, quick grid is enough to see both finish.
-  await fillSettings(page, { "cols-input": 2, "steps-input": 5 });
+  // The uncertainty comes from the caption alone; a small, quick grid is enough to see both finish
+  // (10 steps: the preset's PNDM scheduler blurs colours below about 10, which the screenshot would show).
+  await fillSettings(page, { "cols-input": 2, "steps-input": 10 });
   await page.getByTestId("compare-submit").click();
   await page.waitForURL(COMPARE_PATH);
 
@@ -24,8 +25,8 @@ test("comparing a vague and a specific caption shows two finished grids, the vag
     { kind: "caption", text: SPECIFIC },
   ]);
   expect(comparison.runs.map((run) => [run.cols, run.request.steps])).toEqual([
-    [2, 5],
-    [2, 5],
+    [2, 10],
+    [2, 10],
   ]);
 
   const columns = page.getByTestId("compare-column");

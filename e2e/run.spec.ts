@@ -12,7 +12,7 @@ import { readZip } from "./helpers/zip";
  * the page offers once a run is done, not about decoding.
  */
 const SEEDED_CAPTION = "a blue circle on a light background";
-const SEEDED_RUN: RunRequest = { input: { kind: "caption", text: SEEDED_CAPTION }, seed: 7, cols: 3, steps: 5 };
+const SEEDED_RUN: RunRequest = { input: { kind: "caption", text: SEEDED_CAPTION }, seed: 7, cols: 3, steps: 5, scheduler: "ddim" };
 
 async function openDoneRun(page: Page, request: RunRequest): Promise<Run> {
   const created = await createRun(page.request, request);
@@ -123,7 +123,7 @@ test("present mode reveals the mean row first and one more row per ArrowRight", 
 
 test("a published run is found by its caption in the gallery", async ({ page }) => {
   const caption = "a purple cross at the bottom right";
-  const run = await openDoneRun(page, { input: { kind: "caption", text: caption }, cols: 2, steps: 5 });
+  const run = await openDoneRun(page, { input: { kind: "caption", text: caption }, cols: 2, steps: 5, scheduler: "ddim" });
   const publish = page.getByTestId("publish");
   await publish.click();
   await expect(publish).toBeDisabled();
