@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parents[2]
 DEFAULT_WORK = REPO / "models" / ".work" / "shapes"
 DEFAULT_PRESET = REPO / "models" / "shapes"
 
-FULL_STEPS = {"clip": 2500, "vae": 1500, "checker": 800, "unet": 8000, "adapter": 3000}
+FULL_STEPS = {"clip": 2500, "vae": 1500, "checker": 800, "unet": 11000, "adapter": 3000}
 QUICK_STEPS = {"clip": 4, "vae": 4, "checker": 4, "unet": 4, "adapter": 4}
 
 
