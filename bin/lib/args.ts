@@ -2,7 +2,7 @@ import { parseArgs, type ParseArgsConfig } from "node:util";
 import type { RunRequest } from "../../lib/engine/index";
 
 /*
- * Command-line parsing for bin/grid.ts and bin/uncertainty.ts: strict flags,
+ * Command-line parsing for the bin/ commands: strict flags,
  * and messages that name the flag and say what it accepts. Range limits that
  * depend on the preset (rows, cols, steps, caption length) are the engine's
  * to check; these only check the shape of each value.
@@ -89,7 +89,8 @@ without decoding any image.
 
 type Options = NonNullable<ParseArgsConfig["options"]>;
 
-function parse(argv: readonly string[], options: Options, usage: string) {
+/** Strict flags plus -h/--help (thrown as HelpRequested with `usage`); node:util's errors become UsageErrors. */
+export function parse(argv: readonly string[], options: Options, usage: string) {
   try {
     const parsed = parseArgs({ args: [...argv], options: { ...options, help: { type: "boolean", short: "h" } }, allowPositionals: true, strict: true });
     if (parsed.values.help) throw new HelpRequested(usage);
@@ -102,13 +103,13 @@ function parse(argv: readonly string[], options: Options, usage: string) {
   }
 }
 
-function parseNumber(flag: string, raw: string, allowed: string, ok: (v: number) => boolean): number {
+export function parseNumber(flag: string, raw: string, allowed: string, ok: (v: number) => boolean): number {
   const value = raw.trim() === "" ? Number.NaN : Number(raw);
   if (!ok(value)) throw new UsageError(`--${flag} must be ${allowed}, got ${JSON.stringify(raw)}`);
   return value;
 }
 
-const isInteger = (min: number) => (v: number) => Number.isSafeInteger(v) && v >= min;
+export const isInteger = (min: number) => (v: number) => Number.isSafeInteger(v) && v >= min;
 
 function parseList(flag: string, raw: string, allowed: string, ok: (v: number) => boolean): number[] {
   const parts = raw.split(",").map((part) => part.trim());

@@ -1,5 +1,4 @@
-import { parseArgs } from "node:util";
-import { HelpRequested, UsageError } from "./args";
+import { isInteger, parse, parseNumber, UsageError } from "./args";
 
 /*
  * Command-line parsing for bin/embed-pairs.ts, in bin/lib/args.ts's style: strict flags and
@@ -41,35 +40,25 @@ export interface EmbedPairsArgs {
 }
 
 function positiveInteger(flag: string, raw: string): number {
-  const value = raw.trim() === "" ? Number.NaN : Number(raw);
-  if (!Number.isSafeInteger(value) || value < 1) throw new UsageError(`--${flag} must be an integer ≥ 1, got ${JSON.stringify(raw)}`);
-  return value;
+  return parseNumber(flag, raw, "an integer ≥ 1", isInteger(1));
 }
 
 export function parseEmbedPairsArgs(argv: readonly string[]): EmbedPairsArgs {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...argv],
-      options: {
-        preset: { type: "string" },
-        captions: { type: "string" },
-        images: { type: "string" },
-        out: { type: "string" },
-        batch: { type: "string" },
-        "checkpoint-every": { type: "string" },
-        "stop-after": { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-      allowPositionals: true,
-      strict: true,
-    });
-  } catch (error) {
-    // node:util's messages already name the flag; drop its hint about positionals, which this command has none of.
-    throw new UsageError((error as Error).message.replace(/\. To specify a positional argument.*$/s, "").replace(/\s*\n\s*/g, " "));
-  }
-  const { values, positionals } = parsed;
-  if (values.help) throw new HelpRequested(EMBED_PAIRS_USAGE);
+  const { values: parsed, positionals } = parse(
+    argv,
+    {
+      preset: { type: "string" },
+      captions: { type: "string" },
+      images: { type: "string" },
+      out: { type: "string" },
+      batch: { type: "string" },
+      "checkpoint-every": { type: "string" },
+      "stop-after": { type: "string" },
+    },
+    EMBED_PAIRS_USAGE,
+  );
+  // Every flag here is a string flag (help is handled by parse).
+  const values = parsed as Record<string, string | undefined>;
   if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}; every input is given by a flag`);
 
   const required = (flag: "preset" | "captions" | "images" | "out", what: string): string => {
