@@ -210,6 +210,22 @@ describe("sessions", () => {
     for (let i = 1; i < 64; i++) expect(out.beta.data[i]).toBe(float16BitsToFloat32(float32ToFloat16Bits(values[i])));
   });
 
+  it("runs a feed prepared once exactly as the same feed converted per run, and only on the input it was prepared for", async () => {
+    const file = path.join(mkdtempSync(path.join(tmpdir(), "penumbra-onnx-")), "float16.onnx");
+    writeFileSync(file, float16AdapterModel());
+    const model = await openModel("adapterText", file, dims, CPU);
+    const feed = { data: Float32Array.from({ length: 64 }, (_, i) => (i - 20) / 3), dims: [1, 64] };
+    const prepared = model.prepare("embedding", feed);
+    expect(prepared.dims).toEqual([1, 64]);
+    const plain = await model.run({ embedding: feed });
+    for (let run = 0; run < 2; run++) {
+      const out = await model.run({ embedding: prepared });
+      expect(out.beta.data).toEqual(plain.beta.data);
+    }
+    const other = await open("adapterImage");
+    await expect(other.run({ embedding: prepared })).rejects.toThrow(/input "embedding" was given a feed prepared for float16\.onnx \(adapterText\) input "embedding"/);
+  });
+
   it("falls back down the provider list, logging each unavailable provider once", async () => {
     const messages: string[] = [];
     const options = { providers: ["cuda", "cpu"] as const, threads: 1, log: (message: string) => messages.push(message) };

@@ -289,6 +289,25 @@ export interface Output {
   readonly dims: readonly number[];
 }
 
+/**
+ * A feed already converted to one model input's type (ModelSession.prepare): an input that stays
+ * the same across many runs, such as the UNet's prompt states and class labels over every step of a
+ * batch, is converted once instead of once per run (float16 conversion at real sizes costs more than
+ * a small UNet call).
+ */
+export class PreparedFeed {
+  constructor(
+    /** The model and input it was converted for, as named in messages. */
+    readonly owner: string,
+    readonly name: string,
+    readonly tensor: ort.Tensor,
+  ) {}
+
+  get dims(): readonly number[] {
+    return this.tensor.dims;
+  }
+}
+
 function toOrtTensor(feed: Feed, type: string, where: string): ort.Tensor {
   const { data, dims } = feed;
   switch (type) {
@@ -421,10 +440,20 @@ export class ModelSession {
     return `${path.basename(this.file)} (${this.key})`;
   }
 
+  /** Converts a feed for input `name` once, for use in many runs of this model. */
+  prepare(name: string, feed: Feed): PreparedFeed {
+    return new PreparedFeed(this.where, name, toOrtTensor(feed, this.input(name).type, `${this.where} input "${name}"`));
+  }
+
   /** Runs the model; every output comes back as float32 whatever the model's own type. */
-  async run(feeds: Readonly<Record<string, Feed>>): Promise<Record<string, Output>> {
+  async run(feeds: Readonly<Record<string, Feed | PreparedFeed>>): Promise<Record<string, Output>> {
     const tensors: Record<string, ort.Tensor> = {};
-    for (const [name, feed] of Object.entries(feeds)) tensors[name] = toOrtTensor(feed, this.input(name).type, `${this.where} input "${name}"`);
+    for (const [name, feed] of Object.entries(feeds)) {
+      if (feed instanceof PreparedFeed && (feed.owner !== this.where || feed.name !== name)) {
+        throw new EngineError("model_error", `${this.where}: input "${name}" was given a feed prepared for ${feed.owner} input "${feed.name}"`);
+      }
+      tensors[name] = feed instanceof PreparedFeed ? feed.tensor : toOrtTensor(feed, this.input(name).type, `${this.where} input "${name}"`);
+    }
     let results: ort.InferenceSession.ReturnType;
     try {
       results = await this.opened.session.run(tensors);

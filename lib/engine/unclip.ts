@@ -198,9 +198,10 @@ async function decodeBatch(
   const labels = guided ? concat(new Float32Array(conditioned.length), conditioned) : conditioned;
   const hiddenStates = guided ? concat(repeat(uncond.data, n), repeat(cond.data, n)) : repeat(cond.data, n);
   const rows = guided ? 2 * n : n;
+  // The same for every step of the batch: converted to the UNet's input types once.
   const staticFeeds = {
-    encoder_hidden_states: { data: hiddenStates, dims: [rows, contextLength, hidden] },
-    class_labels: { data: labels, dims: [rows, 2 * D] },
+    encoder_hidden_states: decoder.unet.prepare("encoder_hidden_states", { data: hiddenStates, dims: [rows, contextLength, hidden] }),
+    class_labels: decoder.unet.prepare("class_labels", { data: labels, dims: [rows, 2 * D] }),
   };
 
   for (const [done, t] of scheduler.timesteps.entries()) {
