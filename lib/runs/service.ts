@@ -6,7 +6,7 @@ import packageJson from "../../package.json";
 import { norm } from "../engine/adapter";
 import { composeGrid, encodeImage, withPngText } from "../engine/images";
 import { type DecodedImage, type Description, type Engine, type EngineInput, type Grid, listPresets, openPreset, type RunRequest } from "../engine/index";
-import { describeIssues, loadPreset, resolvePresetDir } from "../engine/preset";
+import { describeIssues } from "../engine/preset";
 import { batchPlan } from "../engine/unclip";
 import { cellMetrics, colLabels, gridTitle, type ProviderChoice, providerChoices, RUN_KEY, rowLabels } from "../record";
 import { readableMessage, RunError, toRunError } from "./errors";
@@ -167,7 +167,8 @@ export class RunService {
 
   /** Checks and stores an image upload by its sha256; `created` is false when the same bytes were stored before. */
   async saveUpload(bytes: Uint8Array, declaredType?: string): Promise<{ upload: Upload; created: boolean }> {
-    const maxSide = loadPreset(resolvePresetDir(this.defaultPreset)).config.limits.maxImageSide;
+    // The default preset's engine is open (and cached) for the runs this upload is for anyway.
+    const maxSide = (await this.engineFor(this.defaultPreset)).config.limits.maxImageSide;
     const { type, width, height } = await inspectUpload(bytes, { maxBytes: this.maxUploadBytes, maxSide }, declaredType);
     const { sha256 } = await this.files.put(bytes);
     const created = this.store.insertUpload({ sha256, type, bytes: bytes.length, width, height, createdAt: this.now() });
