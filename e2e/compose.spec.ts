@@ -1,0 +1,59 @@
+import { expect, test, type Page } from "@playwright/test";
+import { getRun, RUN_PATH, sha256Hex } from "./helpers/api";
+import { runIdOf } from "./helpers/pages";
+import { encodePng } from "./helpers/png";
+
+/* The compose form's other ways in: examples, the dice, Ctrl+Enter, and images dropped or pasted anywhere on the page. */
+
+const bluePng = () => encodePng(64, 64, (x, y) => (Math.abs(x - 32) < 10 && Math.abs(y - 32) < 10 ? [40, 70, 220] : [226, 226, 218]));
+
+/** Dispatches `event` ("drop" on the page, or "paste") carrying a PNG file, as a browser does for a real drag or paste. */
+async function sendImageEvent(page: Page, event: "drop" | "paste", png: Buffer): Promise<void> {
+  await page.evaluate(
+    ({ event, bytes }) => {
+      const data = new DataTransfer();
+      data.items.add(new File([new Uint8Array(bytes)], "blue.png", { type: "image/png" }));
+      if (event === "paste") document.body.dispatchEvent(new ClipboardEvent("paste", { clipboardData: data, bubbles: true }));
+      else {
+        for (const type of ["dragenter", "dragover", "drop"]) document.body.dispatchEvent(new DragEvent(type, { dataTransfer: data, bubbles: true, cancelable: true }));
+      }
+    },
+    { event, bytes: [...png] },
+  );
+}
+
+test("an example caption is one click from its run", async ({ page }) => {
+  await page.goto("/");
+  const example = page.getByTestId("example-caption").first();
+  const text = (await example.textContent())!.trim();
+  await example.click();
+  await page.waitForURL(RUN_PATH);
+  const run = await getRun(page.request, runIdOf(page));
+  expect(run.request.input).toEqual({ kind: "caption", text });
+});
+
+test("the dice picks a new seed, and Ctrl+Enter submits the caption with it", async ({ page }) => {
+  await page.goto("/");
+  const seed = page.getByTestId("seed-input");
+  const before = await seed.inputValue();
+  await page.getByTestId("seed-dice").click();
+  await expect(seed).not.toHaveValue(before);
+  const chosen = Number(await seed.inputValue());
+  await page.getByTestId("caption-input").fill("a small purple triangle");
+  await page.getByTestId("caption-input").press("Control+Enter");
+  await page.waitForURL(RUN_PATH);
+  const run = await getRun(page.request, runIdOf(page));
+  expect(run.request).toMatchObject({ input: { kind: "caption", text: "a small purple triangle" }, seed: chosen });
+});
+
+for (const event of ["drop", "paste"] as const) {
+  test(`an image ${event === "drop" ? "dropped onto" : "pasted into"} the page is uploaded and previewed`, async ({ page }) => {
+    const png = bluePng();
+    await page.goto("/");
+    const uploaded = page.waitForResponse((response) => new URL(response.url()).pathname === "/api/uploads");
+    await sendImageEvent(page, event, png);
+    const body = (await (await uploaded).json()) as { upload: { sha256: string } };
+    expect(body.upload.sha256).toBe(sha256Hex(png));
+    await expect(page.getByTestId("image-preview")).toBeVisible();
+  });
+}
