@@ -6,9 +6,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, expect } from "vitest";
-import { getRunService, type RunService } from "@/lib/runs/index";
-
-const SERVICE_KEY = Symbol.for("penumbra.runService");
+import { closeRunService, getRunService } from "@/lib/runs/index";
 
 type Handler = (request: Request, context: { params: Promise<Record<string, string>> }) => Promise<Response> | Response;
 
@@ -17,17 +15,10 @@ export function useTestService(env: Record<string, string> = {}): { dataDir: str
   const dataDir = mkdtempSync(path.join(tmpdir(), "penumbra-routes-"));
   Object.assign(process.env, { PENUMBRA_DATA: dataDir, PENUMBRA_IDLE_CANCEL_MS: "60000", ...env });
   afterAll(async () => {
-    await stopService();
+    await closeRunService();
     rmSync(dataDir, { recursive: true, force: true });
   });
   return { dataDir };
-}
-
-/** Closes the process's service as a stopping server would; the next getRunService() starts a new one. */
-export async function stopService(): Promise<void> {
-  const holder = globalThis as Record<symbol, RunService | undefined>;
-  await holder[SERVICE_KEY]?.close();
-  delete holder[SERVICE_KEY];
 }
 
 export function call(handler: Handler, url: string, init: RequestInit = {}, params: Record<string, string> = {}): Promise<Response> {

@@ -1,6 +1,7 @@
 /** lib/runs: the server-side core the web app's route handlers call (docs/web-api.md). */
 export { readableMessage, RunError, type RunErrorCode, toRunError } from "./errors";
 export {
+  closeRunService,
   type Comparison,
   GALLERY_PAGE_SIZE,
   type GalleryPage,

@@ -672,12 +672,23 @@ const SERVICE_KEY = Symbol.for("penumbra.runService");
  * from the environment on first use, when it also recovers what a stopped process left behind.
  */
 export function getRunService(): RunService {
-  const holder = globalThis as typeof globalThis & { [SERVICE_KEY]?: RunService };
-  let service = holder[SERVICE_KEY];
+  let service = serviceHolder()[SERVICE_KEY];
   if (!service) {
     service = RunService.fromEnv();
     service.recover();
-    holder[SERVICE_KEY] = service;
+    serviceHolder()[SERVICE_KEY] = service;
   }
   return service;
+}
+
+/** Closes the process-wide service, as a stopping server would; the next getRunService() starts (and recovers) anew. */
+export async function closeRunService(): Promise<void> {
+  const holder = serviceHolder();
+  const service = holder[SERVICE_KEY];
+  delete holder[SERVICE_KEY];
+  await service?.close();
+}
+
+function serviceHolder(): { [SERVICE_KEY]?: RunService } {
+  return globalThis as typeof globalThis & { [SERVICE_KEY]?: RunService };
 }

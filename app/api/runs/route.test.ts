@@ -3,10 +3,10 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { readPngText } from "@/lib/engine/images";
 import { RUN_KEY } from "@/lib/record";
-import type { Run } from "@/lib/runs/index";
+import { closeRunService, type Run } from "@/lib/runs/index";
 import { readZip } from "@/lib/runs/testing";
 import { GET as getImage } from "../images/[sha256]/route";
-import { call, errorOf, postJson, stopService, useTestService, waitForStatus } from "../test-support";
+import { call, errorOf, postJson, useTestService, waitForStatus } from "../test-support";
 import { GET as getCells } from "./[id]/cells.zip/route";
 import { GET as getEvents } from "./[id]/events/route";
 import { GET as getGrid } from "./[id]/grid.png/route";
@@ -168,7 +168,7 @@ describe("a run's endpoints", () => {
     const { id } = await created(caption("a purple circle", { seed: 9 }));
     await waitForStatus(id, ["done"]);
     const uninterrupted = await runOf(id);
-    await stopService();
+    await closeRunService();
     // A crash mid-run: the database says running, and half the images never got written.
     const db = new Database(path.join(dataDir, "penumbra.db"));
     db.prepare("UPDATE runs SET status = 'running', finished_at = NULL WHERE id = ?").run(id);
@@ -181,7 +181,7 @@ describe("a run's endpoints", () => {
     // The resumed run decodes only the missing cells, and they come out the same.
     expect((await runOf(id)).cells.map((cell) => cell.image)).toEqual(uninterrupted.cells.map((cell) => cell.image));
 
-    await stopService();
+    await closeRunService();
     const broken = new Database(path.join(dataDir, "penumbra.db"));
     broken.prepare("UPDATE runs SET status = 'failed', error = 'the decoder ran out of memory' WHERE id = ?").run(id);
     broken.close();
