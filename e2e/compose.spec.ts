@@ -51,9 +51,14 @@ for (const event of ["drop", "paste"] as const) {
     const png = bluePng();
     await page.goto("/");
     const uploaded = page.waitForResponse((response) => new URL(response.url()).pathname === "/api/uploads");
-    await sendImageEvent(page, event, png);
+    const preview = page.getByTestId("image-preview");
+    // The page listens for drops and pastes once React has hydrated it; an event sent before that
+    // goes nowhere, so it is sent again until one lands (the same bytes twice are one stored upload).
+    await expect(async () => {
+      await sendImageEvent(page, event, png);
+      await expect(preview).toBeVisible({ timeout: 2_000 });
+    }).toPass({ timeout: 30_000 });
     const body = (await (await uploaded).json()) as { upload: { sha256: string } };
     expect(body.upload.sha256).toBe(sha256Hex(png));
-    await expect(page.getByTestId("image-preview")).toBeVisible();
   });
 }
