@@ -1,7 +1,4 @@
-import os
-
-# Keep the smoke tests from fighting over 2 cores (see models/training/build_shapes.py).
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+import models.training  # noqa: F401  (fixes the CPU thread pools before any test loads torch)
 
 
 def pytest_configure(config):

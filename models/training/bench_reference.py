@@ -9,17 +9,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import sys
 import time
 from pathlib import Path
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-import torch  # noqa: E402
+import torch
 
-from .pipeline import ShapesPipeline, sample_ggd  # noqa: E402
-from .preset_io import load  # noqa: E402
+from .pipeline import ShapesPipeline, sample_ggd
+from .preset_io import load
 
 LAMBDAS = [0.0, 0.5, 1.0, 1.5, 2.0]
 

@@ -23,19 +23,17 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import time
 from dataclasses import dataclass, asdict, field
 from pathlib import Path
 from typing import Dict, Optional
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-import torch.nn as nn  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
 
-from . import preset_io  # noqa: E402
+from . import preset_io
 
 ALPHA_EPS, BETA_EPS = 1e-4, 1e-4
 ALPHA_CLAMP, BETA_CLAMP = (1e-4, 5.0), (0.1, 5.0)

@@ -13,7 +13,11 @@ def test_quick_build_runs_every_stage_and_writes_a_conforming_preset(tmp_path):
     for key in contract.CONTRACT:
         assert contract.violations(key, preset / config["files"][key]["path"]) == []
     assert config["provenance"]["quick"] is True
-    assert "smoke build" in (preset / "REPORT.md").read_text()
+    report_text = (preset / "REPORT.md").read_text()
+    assert "smoke build" in report_text
+    # the build table is written after the last stage, so it times the evaluation too
+    assert list(json.loads((preset / "build.json").read_text())) == list(stages)
+    assert f"| evaluate | {stages['evaluate']['seconds']} |" in report_text
     assert sorted(p.name for p in (preset / "torch").glob("*.pt")) == ["adapter.pt", "checker.pt", "clip.pt", "unet.pt", "vae.pt"]
     report = json.loads((preset / "report" / "evaluation.json").read_text())
     assert set(report) >= {"retrieval", "decoder_fidelity", "caption_decoding", "uncertainty_vs_specificity", "calibration_text", "spread"}
