@@ -56,8 +56,9 @@ describe("npm run grid", () => {
       ["0", "0", "0"],
       ["1", "0", "2"],
     ]);
-    // stderr is not a terminal here, so no progress bar.
+    // stderr is not a terminal here, so no progress bar; the preset's PNDM at 1 step earns a warning.
     expect(run.stderr).not.toContain("\r");
+    expect(run.stderr).toMatch(/^warning: PNDM needs about \d+ steps; at 1 /);
   });
 
   it("exits 2 on usage errors and 1 on engine errors, with one error line and no stack", async () => {

@@ -3,6 +3,7 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { openPreset, type RunRequest } from "../lib/engine/index";
 import { composeGrid, encodeImage, withPngText } from "../lib/engine/images";
+import { schedulerAdvice } from "../lib/engine/schedulers/advice";
 import { type GridArgs, parseGridArgs, toRunRequest, UsageError } from "./lib/args";
 import { EXIT_OK, runMain } from "./lib/cli";
 import { createProgressBar } from "./lib/progress";
@@ -32,6 +33,9 @@ async function main(args: GridArgs): Promise<number> {
     input = args.input;
   }
   const engine = await openPreset(args.preset ?? "shapes");
+  const request = toRunRequest(args, input);
+  const advice = schedulerAdvice(request.scheduler ?? engine.config.scheduler.type, request.steps ?? engine.config.defaults.steps);
+  if (advice) process.stderr.write(`warning: ${advice}\n`);
 
   // The first Ctrl-C cancels the decode cleanly; the handler is gone after it, so a second one kills.
   const controller = new AbortController();
@@ -39,7 +43,7 @@ async function main(args: GridArgs): Promise<number> {
   process.once("SIGINT", cancel);
   const progress = createProgressBar(process.stderr);
   const result = await engine
-    .run(toRunRequest(args, input), { signal: controller.signal, onStep: (step) => progress.update(step) })
+    .run(request, { signal: controller.signal, onStep: (step) => progress.update(step) })
     .finally(() => {
       progress.done();
       process.off("SIGINT", cancel);

@@ -62,3 +62,17 @@ for (const event of ["drop", "paste"] as const) {
     expect(body.upload.sha256).toBe(sha256Hex(png));
   });
 }
+
+test("Advanced warns when PNDM has too few steps to decode cleanly, and stops when the settings are fine", async ({ page }) => {
+  await page.goto("/");
+  await page.getByText("Advanced").click();
+  const advice = page.getByTestId("scheduler-advice");
+  await page.getByTestId("scheduler-select").selectOption("pndm");
+  await page.getByTestId("steps-input").fill("10");
+  await expect(advice).toContainText("at 10");
+  await page.getByTestId("scheduler-select").selectOption("ddim");
+  await expect(advice).toHaveCount(0);
+  await page.getByTestId("scheduler-select").selectOption("pndm");
+  await page.getByTestId("steps-input").fill("20");
+  await expect(advice).toHaveCount(0);
+});

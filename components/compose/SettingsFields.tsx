@@ -5,7 +5,7 @@ import type { PresetInfo } from "../api";
 import { level, planLevels } from "../format";
 import { randomSeed } from "../request";
 import { field, label as labelClass } from "../ui/styles";
-import { planOf, presetSettings, SCHEDULERS, type Settings } from "./settings";
+import { planOf, presetSettings, SCHEDULERS, settingsAdvice, type Settings } from "./settings";
 
 interface SettingsFieldsProps {
   presets: PresetInfo[];
@@ -18,6 +18,7 @@ export function SettingsFields({ presets, settings, onChange }: SettingsFieldsPr
   const preset = presets.find((candidate) => candidate.name === settings.preset);
   const limits = preset?.limits ?? {};
   const set = (changes: Partial<Settings>) => onChange({ ...settings, ...changes });
+  const advice = settingsAdvice(settings);
 
   return (
     <div className="flex flex-col gap-4">
@@ -118,6 +119,11 @@ export function SettingsFields({ presets, settings, onChange }: SettingsFieldsPr
             )}
           </Field>
         </div>
+        {advice && (
+          <p data-testid="scheduler-advice" role="status" className="border-t border-line px-3 py-2 text-xs text-warn">
+            {advice}
+          </p>
+        )}
       </details>
     </div>
   );

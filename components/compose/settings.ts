@@ -1,3 +1,4 @@
+import { schedulerAdvice } from "@/lib/engine/schedulers/advice";
 import type { Plan, PresetInfo, Run, RunRequest, Scheduler } from "../api";
 import { planDensity, planFor, type Density, type PlanKind } from "../format";
 
@@ -17,6 +18,9 @@ export interface Settings {
 }
 
 export const SCHEDULERS: Scheduler[] = ["pndm", "ddim", "dpmpp2m"];
+
+/** The scheduler's warning for the settings as typed (steps the form will refuse get none). */
+export const settingsAdvice = ({ scheduler, steps }: Pick<Settings, "scheduler" | "steps">): string | null => schedulerAdvice(scheduler, Number(steps));
 
 /** A preset's defaults, with the plan and grid shape kept from `base` when given. */
 export function presetSettings(preset: PresetInfo | undefined, base?: Settings): Settings {
