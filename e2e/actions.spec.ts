@@ -52,11 +52,12 @@ test("a loaded presentation keeps working offline", async ({ page, context }) =>
   await context.setOffline(false);
 });
 
-test("unknown runs and comparisons answer 404 with a page that says what was not found", async ({ page }) => {
+test("unknown runs, comparisons and gallery pages answer 404 with a page that says what was not found", async ({ page }) => {
   for (const [url, title] of [
     ["/runs/000000000000", /run not found/i],
     ["/runs/000000000000/present", /run not found/i],
     ["/compare/000000000000", /comparison not found/i],
+    ["/gallery?page=9999", /gallery page not found/i],
   ] as const) {
     const response = await page.goto(url);
     expect(response?.status(), url).toBe(404);
