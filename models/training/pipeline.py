@@ -65,7 +65,7 @@ class ShapesPipeline:
 
     @torch.no_grad()
     def decode(self, embeds: torch.Tensor, seeds: List[int], steps: int = 20, guidance: float = 3.0, noise_level: int = 0,
-               scheduler: str = "pndm", chunk: int = 50) -> np.ndarray:
+               scheduler: str = "pndm", chunk: int = 25) -> np.ndarray:
         """Image embeddings (decoder scale) -> uint8 images [N, 64, 64, 3]; one latent seed per image."""
         out = []
         for start in range(0, len(embeds), chunk):

@@ -21,6 +21,11 @@ def test_quick_build_runs_every_stage_and_writes_a_conforming_preset(tmp_path):
     assert sorted(p.name for p in (preset / "torch").glob("*.pt")) == ["adapter.pt", "checker.pt", "clip.pt", "unet.pt", "vae.pt"]
     report = json.loads((preset / "report" / "evaluation.json").read_text())
     assert set(report) >= {"retrieval", "decoder_fidelity", "caption_decoding", "uncertainty_vs_specificity", "calibration_text", "spread"}
+    for row in report["spread"]["a shape"]["rows"].values():
+        assert 0 <= row["shape_changed"] <= 1 and 0 <= row["colour_changed"] <= 1
+    assert report["spread"]["a shape"]["rows"]["0.0"]["shape_changed"] == 0  # the mean row is its own reference
+    low, high = report["decoder_fidelity"]["shape_kept_interval95"]
+    assert low <= report["decoder_fidelity"]["shape_kept"] <= high
 
 
 def test_adapter_trainer_command_line(tmp_path):
