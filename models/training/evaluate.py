@@ -312,8 +312,12 @@ def bars(r: Dict) -> List[Dict]:
     ]
 
 
+def _rate_text(value: float, interval: List[float]) -> str:
+    return f"{value} [{interval[0]}, {interval[1]}]"
+
+
 def _bar_value(bar: Dict) -> str:
-    return f"{bar['value']} [{bar['interval95'][0]}, {bar['interval95'][1]}]" if "interval95" in bar else str(bar["value"])
+    return _rate_text(bar["value"], bar["interval95"]) if "interval95" in bar else str(bar["value"])
 
 
 def _within_reach(bar: Dict) -> bool:
@@ -322,8 +326,7 @@ def _within_reach(bar: Dict) -> bool:
 
 
 def _with_interval(section: Dict, key: str) -> str:
-    low, high = section[f"{key}_interval95"]
-    return f"{section[key]} [{low}, {high}]"
+    return _rate_text(section[key], section[f"{key}_interval95"])
 
 
 def _count(n: int, noun: str) -> str:
