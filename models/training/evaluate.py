@@ -67,8 +67,9 @@ def wilson_interval(successes: int, n: int, z: float = 1.96) -> List[float]:
     return [round(float(centre - half), 4), round(float(centre + half), 4)]
 
 
-def _rate(kept: List[bool]) -> Dict:
-    return {"rate": round(float(np.mean(kept)), 4), "interval95": wilson_interval(int(np.sum(kept)), len(kept))}
+def _rate(key: str, kept: List[bool]) -> Dict:
+    """A rate stored under `key` with its 95% interval beside it, under `key`_interval95."""
+    return {key: round(float(np.mean(kept)), 4), f"{key}_interval95": wilson_interval(int(np.sum(kept)), len(kept))}
 
 
 def calibration(uncertainties: np.ndarray, hits: np.ndarray, bins: int) -> Dict:
@@ -131,13 +132,10 @@ def run(preset: Path, log=print) -> Dict:
     n = min(sizes["decode_cases"], len(scenes))
     decoded = pipe.decode(pipe.image_means(i_emb[:n]), list(range(n)), steps, guidance)
     colours, shapes = judge(decoded)
-    colour_kept, shape_kept = _rate([c == s.colour for c, s in zip(colours, scenes[:n])]), _rate([p == s.shape for p, s in zip(shapes, scenes[:n])])
     results["decoder_fidelity"] = {
         "cases": n,
-        "colour_kept": colour_kept["rate"],
-        "colour_kept_interval95": colour_kept["interval95"],
-        "shape_kept": shape_kept["rate"],
-        "shape_kept_interval95": shape_kept["interval95"],
+        **_rate("colour_kept", [c == s.colour for c, s in zip(colours, scenes[:n])]),
+        **_rate("shape_kept", [p == s.shape for p, s in zip(shapes, scenes[:n])]),
         "checker_on_source_images": _judge_accuracy(judge, images[:n], scenes[:n]),
         # the VAE alone (encode, decode): separates its losses from the UNet's
         "checker_on_vae_reconstructions": _judge_accuracy(judge, pipe.reconstruct(images[:n]), scenes[:n]),
@@ -148,14 +146,10 @@ def run(preset: Path, log=print) -> Dict:
     mu_t, _, _ = pipe.text_distribution(t_emb[:n])
     decoded_captions = pipe.decode(pipe.bridge(mu_t, config["bridge"]), list(range(n)), steps, guidance)
     colours, shapes = judge(decoded_captions)
-    colour_shown = _rate([c == full[i].attributes["colour"] for i, c in enumerate(colours)])
-    shape_shown = _rate([p == full[i].attributes["shape"] for i, p in enumerate(shapes)])
     results["caption_decoding"] = {
         "cases": n,
-        "colour_shown": colour_shown["rate"],
-        "colour_shown_interval95": colour_shown["interval95"],
-        "shape_shown": shape_shown["rate"],
-        "shape_shown_interval95": shape_shown["interval95"],
+        **_rate("colour_shown", [c == full[i].attributes["colour"] for i, c in enumerate(colours)]),
+        **_rate("shape_shown", [p == full[i].attributes["shape"] for i, p in enumerate(shapes)]),
     }
     log(f"evaluate caption decoding {results['caption_decoding']}")
     _save_grid(out / "caption_decoding.png", [decoded_captions[:16]])
@@ -343,11 +337,12 @@ def render_report(r: Dict, config: Dict, stages: Dict, quick: bool) -> str:
     ]
     if quick:
         lines += ["**This is a --quick smoke build: a few training steps on tiny splits. Its numbers mean nothing.**", ""]
+    bar_rows = bars(r)
     lines += ["## Bars", "", "| bar | value | met |", "| --- | --- | --- |"]
-    lines += [f"| {b['name']} | {_bar_value(b)} | {'yes' if b['met'] else '**no**'} |" for b in bars(r)]
+    lines += [f"| {b['name']} | {_bar_value(b)} | {'yes' if b['met'] else '**no**'} |" for b in bar_rows]
     lines += ["", f"The decoding rates count all {r['decoder_fidelity']['cases']} test scenes; brackets hold each rate's 95% Wilson interval."]
     lines += [f"The bar of {b['bar']} lies inside the interval of “{b['measure']}”: the rate {'reaches' if b['met'] else 'misses'} it on these test scenes, but another draw could fall on the other side."
-              for b in bars(r) if _within_reach(b)]
+              for b in bar_rows if _within_reach(b)]
     ret, dec, cap = r["retrieval"], r["decoder_fidelity"], r["caption_decoding"]
     lines += [
         "",
