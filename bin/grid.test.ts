@@ -49,13 +49,17 @@ describe("npm run grid", () => {
     expect((await sharp(path.join(dir, "g.png")).metadata()).format).toBe("png");
     expect(run.stdout).toContain("\nwrote        g.png\n");
     expect(run.stdout).toMatch(/^input {8}caption "a red shape" \(\d+ tokens\)\n/);
-    expect(run.stdout).toMatch(/\nuncertainty {2}\d\.\d+ \(percentile \d+\.\d among the preset's reference captions\)\n/);
+    expect(run.stdout).toMatch(/\nuncertainty {2}\d\.\d+ \(ln -\d+\.\d{3}; percentile \d+\.\d among the preset's reference captions\)\n/);
+    expect(run.stdout).toMatch(/\nepistemic {4}\d\.\d+ \(percentile \d+\.\d among held-out captions\)\n/);
+    expect(run.stdout).not.toContain("WARNING");
     expect(run.stdout).toMatch(/\nproviders {4}cpu: clipText, /);
-    expect(run.stdout).toContain("\nrow  col  λ  ");
-    expect(run.stdout.trimEnd().split("\n").slice(-2).map((line) => line.trim().split(/\s+/).slice(0, 3))).toEqual([
-      ["0", "0", "0"],
-      ["1", "0", "2"],
-    ]);
+    // The default plan walks the decoder's angle: the last row's cells sit at the 95% tail angle they were asked for.
+    expect(run.stdout).toMatch(/\nplan {9}geodesic θ = 0, 1 × θ95 \(\d+\.\d\d° in the decoder's space\)/);
+    expect(run.stdout).toContain("\nrow  col  θ target       θ   q_dec  ‖y−y(μ)‖       λ  ");
+    const [meanRow, lastRow] = run.stdout.trimEnd().split("\n").slice(-2).map((line) => line.trim().split(/\s+/));
+    expect(meanRow.slice(0, 4)).toEqual(["0", "0", "0.00°", "0.00°"]);
+    expect(lastRow.slice(0, 2)).toEqual(["1", "0"]);
+    expect(lastRow[3]).toBe(lastRow[2]);
     // stderr is not a terminal here, so no progress bar; the preset's PNDM at 1 step earns a warning.
     expect(run.stderr).not.toContain("\r");
     expect(run.stderr).toMatch(/^warning: PNDM needs about \d+ steps; at 1 /);

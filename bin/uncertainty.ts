@@ -22,7 +22,7 @@ async function main(args: UncertaintyArgs): Promise<number> {
   const { source } = args;
   const items = source.kind === "captions" ? await captionFileItems(source.file) : await imageItems(source.paths);
   const engine = await openPreset(args.preset ?? "shapes");
-  const ranking = await rankItems(engine, items);
+  const ranking = await rankItems(engine, items, args.rankBy);
   const output =
     args.format === "csv" ? formatCsv(ranking) : formatRankingJson(ranking, { name: engine.config.name, digest: engine.preset.digest });
   if (args.out === undefined) {

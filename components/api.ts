@@ -6,7 +6,14 @@
 export type RunStatus = "queued" | "running" | "done" | "failed" | "cancelled";
 export type Scheduler = "pndm" | "ddim" | "dpmpp2m";
 
-export type Plan = { kind: "interpolate"; lambdas: number[] } | { kind: "shell"; quantiles: number[] };
+/**
+ * A deviation plan as runs carry it (normalized by the engine). geodesic: rows at decoder angles
+ * fractions[r] × θ_tail, θ_tail being the `tail` quantile of plain samples' decoder angles.
+ */
+export type Plan = { kind: "geodesic"; fractions: number[]; tail: number } | { kind: "interpolate"; lambdas: number[] } | { kind: "shell"; quantiles: number[] };
+
+/** A plan as a request may give it: a normalized plan, or a geodesic plan by its row count (the engine fills fractions and tail). */
+export type RequestPlan = Plan | { kind: "geodesic"; rows?: number };
 
 export type RequestInput = { kind: "caption"; text: string } | { kind: "image"; upload: string };
 export type RunInput = { kind: "caption"; text: string } | { kind: "image"; upload: string; width: number; height: number; type: string };
@@ -24,7 +31,7 @@ export interface DecodeSettings {
 export interface RunRequest extends Partial<DecodeSettings> {
   preset?: string;
   input: RequestInput;
-  plan?: Plan;
+  plan?: RequestPlan;
 }
 
 export interface Cell {
@@ -38,6 +45,15 @@ export interface Cell {
   nll: number;
   cosineToMean: number;
   l2FromMean: number;
+  /* The decoder-side measures; absent on runs stored by versions that did not measure them. */
+  /** Degrees between this cell's decoder embedding and the mean's; 0 on the mean row. */
+  decoderAngle?: number;
+  /** Euclidean distance between those two decoder embeddings. */
+  decoderDistance?: number;
+  /** 0..1: share of 256 plain samples at a smaller decoder angle; 0 for the mean. */
+  decoderQuantile?: number;
+  /** The row's target decoder angle (degrees) on a geodesic row, else null. */
+  angleTarget?: number | null;
   image: string | null;
 }
 
@@ -58,6 +74,31 @@ export interface Description {
   beta: number[];
   bridge: Bridge | null;
   input: { kind: "caption"; text: string; tokens: number; truncated: boolean } | { kind: "image"; width: number; height: number; format: string };
+  /* Absent on runs stored by earlier versions. */
+  /** Plain samples' decoder angles in degrees: their median, and the angle the tail quantile of them stay within. */
+  decoder?: DecoderSpread;
+  /** How far the input lies from the preset's training inputs; null when the preset has no epistemic model. */
+  epistemic?: Epistemic | null;
+  outOfDistribution?: OutOfDistribution;
+}
+
+export interface DecoderSpread {
+  sampleAngleMedian: number;
+  tailAngle: number;
+  tailQuantile: number;
+}
+
+export interface Epistemic {
+  score: number;
+  /** 0–100 among held-out in-distribution inputs of the same modality. */
+  percentile: number;
+}
+
+export interface OutOfDistribution {
+  flagged: boolean;
+  /** Complete sentences written by the engine. */
+  reasons: string[];
+  unknownWords: string[];
 }
 
 export interface ProviderChoice {
@@ -116,6 +157,8 @@ export interface GalleryCard {
   meanImage: string;
   row: string[];
   rowLabel: string;
+  /** Present (true) when the input is outside what the preset knows. */
+  outOfDistribution?: boolean;
 }
 
 export interface GalleryPage {

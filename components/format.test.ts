@@ -1,23 +1,27 @@
 import { describe, expect, it } from "vitest";
 import {
   batchFraction,
-  cellMetrics,
+  cellMetricGroups,
   dateTime,
   dimensionTicks,
   duration,
+  epistemicText,
   etaText,
   fixed,
   level,
   niceCeil,
   percentileText,
+  planChips,
   planDensity,
   planFor,
   planSummary,
   progressPercent,
+  requestPlan,
   rowLabel,
   rowLabelText,
   significant,
   spread,
+  startsAtMean,
 } from "./format";
 
 describe("numbers", () => {
@@ -61,6 +65,27 @@ describe("plans", () => {
   it("summarises a plan in one line", () => {
     expect(planSummary({ kind: "interpolate", lambdas: [0, 0.5, 1, 1.5, 2] })).toBe("interpolate · λ 0 … 2 · 5 rows");
     expect(planSummary({ kind: "shell", quantiles: [0.5] })).toBe("shell · q 0.5 · 1 row");
+    expect(planSummary(planFor("geodesic", "coarse"))).toBe("geodesic · θ 0 … θ95 · 5 rows");
+    expect(planSummary({ kind: "geodesic", fractions: [0, 0.5], tail: 0.9 })).toBe("geodesic · θ 0 … 0.5·θ90 · 2 rows");
+  });
+
+  it("offers geodesic plans as even fractions of the tail angle, sent by their row count", () => {
+    expect(planFor("geodesic", "coarse")).toEqual({ kind: "geodesic", fractions: [0, 0.25, 0.5, 0.75, 1], tail: 0.95 });
+    expect(planDensity(planFor("geodesic", "fine"))).toBe("fine");
+    expect(planDensity({ kind: "geodesic", fractions: [0, 0.25, 0.5, 0.75, 1], tail: 0.9 })).toBeNull();
+    expect(planDensity({ kind: "geodesic", fractions: [0, 1], tail: 0.95 })).toBeNull();
+    expect(requestPlan(planFor("geodesic", "fine"))).toEqual({ kind: "geodesic", rows: 9 });
+    const custom = { kind: "geodesic", fractions: [0, 0.6, 1.2], tail: 0.95 } as const;
+    expect(requestPlan({ ...custom, fractions: [...custom.fractions] })).toEqual(custom);
+    expect(requestPlan(planFor("shell", "coarse"))).toEqual(planFor("shell", "coarse"));
+  });
+
+  it("names each plan's rows, and which plans start at the mean", () => {
+    expect(planChips(planFor("geodesic", "coarse"))).toEqual(["mean", "0.25·θ95", "0.5·θ95", "0.75·θ95", "θ95"]);
+    expect(planChips({ kind: "interpolate", lambdas: [0, 0.5] })).toEqual(["λ 0", "λ 0.5"]);
+    expect(startsAtMean(planFor("geodesic", "coarse"))).toBe(true);
+    expect(startsAtMean(planFor("interpolate", "fine"))).toBe(true);
+    expect(startsAtMean(planFor("shell", "coarse"))).toBe(false);
   });
 });
 
@@ -71,10 +96,11 @@ describe("grid labels", () => {
     { row: 0, q: 0 },
   ];
 
-  it("labels λ rows with the mean quantile their samples reached", () => {
+  it("labels λ rows with the average quantile their samples reached, λ = 0 as the mean", () => {
     const label = rowLabel({ kind: "interpolate", lambdas: [0, 1] }, cells, 1);
     expect(label).toEqual({ main: "λ = 1", detail: "q ≈ 0.60" });
     expect(rowLabelText(label)).toBe("λ = 1 · q ≈ 0.60");
+    expect(rowLabelText(rowLabel({ kind: "interpolate", lambdas: [0, 1] }, cells, 0))).toBe("λ = 0 · mean");
   });
 
   it("labels λ rows without a quantile before the run is described", () => {
@@ -85,17 +111,40 @@ describe("grid labels", () => {
     expect(rowLabelText(rowLabel({ kind: "shell", quantiles: [0.05, 0.25] }, cells, 1))).toBe("q = 0.25");
   });
 
-  it("lists a cell's metrics with its λ or its quantile target first", () => {
-    const base = { index: 0, row: 0, col: 0, T: 12.5, q: 0.61, nll: -12.3, cosineToMean: 0.98765, l2FromMean: 1.5, image: null };
-    expect(cellMetrics({ ...base, lambda: 1, quantileTarget: null }).map((m) => [m.label, m.value])).toEqual([
-      ["λ", "1"],
-      ["T", "12.50"],
+  it("labels geodesic rows by their target angle and average q_dec", () => {
+    const geodesic = [
+      { row: 1, q: 0.5, angleTarget: 24.08, decoderQuantile: 0.5 },
+      { row: 1, q: 0.7, angleTarget: 24.08, decoderQuantile: 0.54 },
+    ];
+    expect(rowLabelText(rowLabel({ kind: "geodesic", fractions: [0, 1], tail: 0.95 }, geodesic, 1))).toBe("θ = 24.1° · q_dec ≈ 0.52");
+    expect(rowLabelText(rowLabel({ kind: "geodesic", fractions: [0, 1], tail: 0.95 }, geodesic, 0))).toBe("θ = 0° · mean");
+  });
+
+  const base = { index: 0, row: 0, col: 0, T: 12.5, q: 0.61, nll: -12.3, cosineToMean: 0.98765, l2FromMean: 1.5, image: null };
+  const pairs = (group: ReturnType<typeof cellMetricGroups>[number]) => group.metrics.map((m) => [m.label, m.value]);
+
+  it("lists a cell's decoder-side numbers first, then the sampling space's", () => {
+    const groups = cellMetricGroups({ ...base, lambda: 0.8, quantileTarget: null, decoderAngle: 24.08, decoderQuantile: 0.5, decoderDistance: 0.2346, angleTarget: 24.08 });
+    expect(groups.map((group) => group.space)).toEqual(["decoder", "sampling"]);
+    expect(pairs(groups[0])).toEqual([
+      ["θ", "24.1°"],
+      ["q_dec", "0.50"],
+      ["distance", "0.235"],
+    ]);
+    expect(pairs(groups[1])).toEqual([
+      ["λ", "0.8"],
       ["q", "0.610"],
+      ["T", "12.50"],
       ["NLL", "−12.30"],
-      ["cos to mean", "0.9877"],
+      ["cos to μ", "0.9877"],
       ["‖x − μ‖", "1.500"],
     ]);
-    expect(cellMetrics({ ...base, lambda: null, quantileTarget: 0.25 })[0]).toMatchObject({ label: "q target", value: "0.25" });
+  });
+
+  it("lists only the sampling side for runs stored without decoder fields", () => {
+    const groups = cellMetricGroups({ ...base, lambda: null, quantileTarget: 0.25 });
+    expect(groups.map((group) => group.space)).toEqual(["sampling"]);
+    expect(groups[0].metrics[0]).toMatchObject({ label: "q target", value: "0.25" });
   });
 });
 
@@ -103,6 +152,7 @@ describe("progress", () => {
   it("reads a percentile as words", () => {
     expect(percentileText(72.4, "text")).toBe("more uncertain than 72% of reference captions");
     expect(percentileText(5, "image")).toBe("more uncertain than 5% of reference images");
+    expect(epistemicText(97.4, "text")).toBe("farther from the preset's training data than 97% of held-out captions");
   });
 
   it("measures progress by evaluations, else cells, and a done run as full", () => {

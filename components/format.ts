@@ -2,7 +2,10 @@
  * Pure formatting for the pages: numbers, labels, plans and progress. Everything here is
  * deterministic (no locale, no clock) so the server and the browser render the same text.
  */
-import type { Cell, Plan, ProgressEvent, RunProgress, RunStatus } from "./api";
+import { rowLabel as sharedRowLabel, tailName, type RowLabel } from "@/lib/record";
+import type { Cell, Plan, ProgressEvent, RequestPlan, RunProgress, RunStatus } from "./api";
+
+export { tailName };
 
 /** Fixed decimals; non-finite values as words; never "-0.00". */
 export function fixed(value: number, digits: number): string {
@@ -30,6 +33,9 @@ export function level(value: number): string {
 export type Density = "coarse" | "fine";
 export type PlanKind = Plan["kind"];
 
+/** The plan kinds the form offers, default first. */
+export const PLAN_KINDS: readonly PlanKind[] = ["geodesic", "interpolate", "shell"];
+
 /** λ from 0 to 2; the fine plan adds the quarter steps so coarse rows stay comparable. */
 const LAMBDAS: Record<Density, number[]> = {
   coarse: [0, 0.5, 1, 1.5, 2],
@@ -42,46 +48,80 @@ const QUANTILES: Record<Density, number[]> = {
   fine: [0.05, 0.15, 0.25, 0.35, 0.5, 0.65, 0.75, 0.85, 0.95],
 };
 
+/** Rows a density gives; geodesic fractions are i/(rows − 1), as the engine spaces them for `rows`. */
+const ROWS: Record<Density, number> = { coarse: 5, fine: 9 };
+
+/** The engine's default tail: the last geodesic row is as far as 95% of plain samples lie. */
+export const DEFAULT_TAIL = 0.95;
+
+const evenFractions = (rows: number) => (rows === 1 ? [0] : Array.from({ length: rows }, (_, i) => i / (rows - 1)));
+
 export function planFor(kind: PlanKind, density: Density): Plan {
+  if (kind === "geodesic") return { kind, fractions: evenFractions(ROWS[density]), tail: DEFAULT_TAIL };
   return kind === "interpolate" ? { kind, lambdas: [...LAMBDAS[density]] } : { kind, quantiles: [...QUANTILES[density]] };
 }
 
-export const planLevels = (plan: Plan): number[] => (plan.kind === "interpolate" ? plan.lambdas : plan.quantiles);
+export const planLevels = (plan: Plan): number[] => (plan.kind === "interpolate" ? plan.lambdas : plan.kind === "shell" ? plan.quantiles : plan.fractions);
+
+const sameLevels = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((value, i) => Math.abs(value - b[i]) < 1e-9);
 
 /** Which of the two offered densities a plan is, or null for a custom plan (made by the CLI or API). */
 export function planDensity(plan: Plan): Density | null {
-  const levels = planLevels(plan);
-  const table = plan.kind === "interpolate" ? LAMBDAS : QUANTILES;
+  if (plan.kind === "geodesic" && Math.abs(plan.tail - DEFAULT_TAIL) > 1e-9) return null;
   for (const density of ["coarse", "fine"] as const) {
-    if (table[density].length === levels.length && table[density].every((value, i) => Math.abs(value - levels[i]) < 1e-9)) return density;
+    if (sameLevels(planLevels(planFor(plan.kind, density)), planLevels(plan))) return density;
   }
   return null;
 }
 
-/** A one-line description of a plan: "interpolate · λ 0 … 2 · 5 rows". */
+/**
+ * The plan as the form sends it: a geodesic plan with evenly spaced fractions and the default
+ * tail by its row count (the engine fills both in), any other plan as it is.
+ */
+export function requestPlan(plan: Plan): RequestPlan {
+  if (plan.kind !== "geodesic") return plan;
+  const rows = plan.fractions.length;
+  return Math.abs(plan.tail - DEFAULT_TAIL) < 1e-9 && sameLevels(plan.fractions, evenFractions(rows)) ? { kind: "geodesic", rows } : plan;
+}
+
+/** One honest line on what each plan's rows are. */
+export const PLAN_DESCRIPTIONS: Record<PlanKind, string> = {
+  geodesic: "Rows at equal steps of angle in the decoder's space, from the mean out to the 95% tail of the samples.",
+  interpolate: "Rows at equal steps λ along the line from the mean (λ = 0) through each column's own sample (λ = 1) and past it.",
+  shell: "Rows on shells of equal likelihood, q being the share of plain samples that lie closer; there is no mean row.",
+};
+
+/** A plan's rows as short chips: "mean", "0.25·θ95"; "λ 0.5"; "q 0.25". */
+export function planChips(plan: Plan): string[] {
+  if (plan.kind === "geodesic") return plan.fractions.map((f) => (f === 0 ? "mean" : f === 1 ? tailName(plan.tail) : `${level(f)}·${tailName(plan.tail)}`));
+  return plan.kind === "interpolate" ? plan.lambdas.map((v) => `λ ${level(v)}`) : plan.quantiles.map((v) => `q ${level(v)}`);
+}
+
+/** Whether the plan's first row is the distribution's mean (a shell plan has no mean row). */
+export const startsAtMean = (plan: Plan) => planLevels(plan)[0] === 0 && plan.kind !== "shell";
+
+/** A one-line description of a plan: "interpolate · λ 0 … 2 · 5 rows", "geodesic · θ 0 … θ95 · 5 rows". */
 export function planSummary(plan: Plan): string {
   const levels = planLevels(plan);
+  const rows = `${levels.length} ${levels.length === 1 ? "row" : "rows"}`;
+  if (plan.kind === "geodesic") {
+    const angle = (f: number) => (f === 0 ? "0" : f === 1 ? tailName(plan.tail) : `${level(f)}·${tailName(plan.tail)}`);
+    const range = levels.length > 1 ? `${angle(levels[0])} … ${angle(levels[levels.length - 1])}` : angle(levels[0] ?? 0);
+    return `geodesic · θ ${range} · ${rows}`;
+  }
   const symbol = plan.kind === "interpolate" ? "λ" : "q";
   const range = levels.length > 1 ? `${level(levels[0])} … ${level(levels[levels.length - 1])}` : level(levels[0] ?? 0);
-  return `${plan.kind} · ${symbol} ${range} · ${levels.length} ${levels.length === 1 ? "row" : "rows"}`;
+  return `${plan.kind} · ${symbol} ${range} · ${rows}`;
 }
 
-export interface RowLabel {
-  /** The row's deviation level: "λ = 1" or "q = 0.25". */
-  main: string;
-  /** For λ rows, the mean likelihood quantile its samples reached ("q ≈ 0.61"), once the run is described. */
-  detail: string | null;
-}
+export type { RowLabel } from "@/lib/record";
 
 /**
- * An interpolate row carries its λ and the mean q of its cells (each column's sample has its own q);
- * a shell row sits on one quantile, so its label is just that.
+ * A row's label, shared with the grid PNG (lib/record.ts): what the row is ("θ = 24.1°", "λ = 1",
+ * "q = 0.25"), and "mean" on the mean row or the row's average of a per-cell number ("≈").
  */
-export function rowLabel(plan: Plan, cells: readonly Pick<Cell, "row" | "q">[], row: number): RowLabel {
-  if (plan.kind === "shell") return { main: `q = ${level(plan.quantiles[row])}`, detail: null };
-  const qs = cells.filter((cell) => cell.row === row).map((cell) => cell.q);
-  const detail = qs.length ? `q ≈ ${fixed(qs.reduce((a, b) => a + b, 0) / qs.length, 2)}` : null;
-  return { main: `λ = ${level(plan.lambdas[row])}`, detail };
+export function rowLabel(plan: Plan, cells: readonly Pick<Cell, "row" | "q" | "decoderQuantile" | "angleTarget">[], row: number): RowLabel {
+  return sharedRowLabel(plan, cells, row);
 }
 
 export const rowLabelText = (label: RowLabel) => (label.detail ? `${label.main} · ${label.detail}` : label.main);
@@ -89,20 +129,48 @@ export const rowLabelText = (label: RowLabel) => (label.detail ? `${label.main} 
 /** Each column is one noise draw, the same in every row. */
 export const colLabel = (col: number) => `sample ${col + 1}`;
 
-/** A cell's numbers as label/value pairs, in the order a reader compares them. */
-export function cellMetrics(cell: Cell): { label: string; value: string; hint: string }[] {
-  const target =
-    cell.lambda !== null
-      ? { label: "λ", value: level(cell.lambda), hint: "interpolation from the mean toward this sample" }
-      : { label: "q target", value: level(cell.quantileTarget ?? Number.NaN), hint: "the shell's likelihood quantile" };
-  return [
-    target,
-    { label: "T", value: significant(cell.T, 4), hint: "the sample's radius statistic" },
-    { label: "q", value: fixed(cell.q, 3), hint: "likelihood quantile reached" },
-    { label: "NLL", value: significant(cell.nll, 4), hint: "negative log-likelihood under the distribution" },
-    { label: "cos to mean", value: fixed(cell.cosineToMean, 4), hint: "cosine similarity to the mean embedding" },
-    { label: "‖x − μ‖", value: significant(cell.l2FromMean, 4), hint: "distance from the mean embedding" },
-  ];
+export interface Metric {
+  label: string;
+  value: string;
+  hint: string;
+}
+
+export interface MetricGroup {
+  /** "decoder": what the image decoder is given; "sampling": the adapter's space, where samples are drawn. */
+  space: "decoder" | "sampling";
+  title: string;
+  metrics: Metric[];
+}
+
+/**
+ * A cell's numbers, decoder side first (how far what the decoder is given lies from the mean's),
+ * then the sampling side. Runs stored before the decoder side was measured get the sampling side only.
+ */
+export function cellMetricGroups(cell: Cell): MetricGroup[] {
+  const groups: MetricGroup[] = [];
+  if (cell.decoderAngle !== undefined) {
+    const decoder: Metric[] = [{ label: "θ", value: `${fixed(cell.decoderAngle, 1)}°`, hint: "angle from the mean in the decoder's space" }];
+    if (cell.decoderQuantile !== undefined) decoder.push({ label: "q_dec", value: fixed(cell.decoderQuantile, 2), hint: "share of plain samples that lie closer to the mean (at a smaller angle)" });
+    if (cell.decoderDistance !== undefined) decoder.push({ label: "distance", value: significant(cell.decoderDistance, 3), hint: "straight-line distance from the mean in the decoder's space" });
+    groups.push({ space: "decoder", title: "In the decoder's space", metrics: decoder });
+  }
+  const sampling: Metric[] = [];
+  if (cell.lambda !== null) sampling.push({ label: "λ", value: level(cell.lambda), hint: "position on the line from the mean (0) through this column's sample (1)" });
+  if (cell.quantileTarget !== null) sampling.push({ label: "q target", value: level(cell.quantileTarget), hint: "the shell's likelihood quantile" });
+  sampling.push(
+    { label: "q", value: fixed(cell.q, 3), hint: "likelihood quantile P(k, T): share of plain samples more likely than this point" },
+    { label: "T", value: significant(cell.T, 4), hint: "likelihood radius Σ(|x − μ|/α)^β" },
+    { label: "NLL", value: significant(cell.nll, 4), hint: "negative log-likelihood under the distribution; lower is more likely" },
+    { label: "cos to μ", value: fixed(cell.cosineToMean, 4), hint: "cosine similarity to the mean μ" },
+    { label: "‖x − μ‖", value: significant(cell.l2FromMean, 4), hint: "straight-line distance from the mean μ" },
+  );
+  groups.push({ space: "sampling", title: "Where samples are drawn", metrics: sampling });
+  return groups;
+}
+
+/** "further from the training data than 97% of held-out captions". */
+export function epistemicText(percentile: number, modality: "text" | "image"): string {
+  return `farther from the preset's training data than ${Math.round(percentile)}% of held-out ${modality === "text" ? "captions" : "images"}`;
 }
 
 /** "more uncertain than 72% of reference captions". */

@@ -9,12 +9,29 @@ import { fixed, significant } from "./format";
 /** PNG text keyword of the run record. */
 export const RUN_KEY = "penumbra:run";
 
+/**
+ * Where a cell lies in the decoder's space, measured against the decoder embedding of the
+ * distribution's mean. Runs stored before the engine measured these lack them, hence optional.
+ */
+export interface DecoderCellMetrics {
+  /** Degrees between this cell's decoder embedding and the mean's; 0 on the mean row. */
+  readonly decoderAngle?: number;
+  /** Euclidean distance between those two decoder embeddings. */
+  readonly decoderDistance?: number;
+  /** 0..1: the share of 256 plain samples of the distribution at a smaller decoder angle; 0 for the mean. */
+  readonly decoderQuantile?: number;
+  /** The row's target decoder angle in degrees on a geodesic row, else null. */
+  readonly angleTarget?: number | null;
+}
+
 /** A cell's deviation metrics, without pixels or embedding. */
-export type CellMetrics = Omit<RunCell, "rgb" | "width" | "height">;
+export type CellMetrics = Omit<RunCell, "rgb" | "width" | "height" | keyof DecoderCellMetrics> & DecoderCellMetrics;
 
 export function cellMetrics(cell: CellMetrics): CellMetrics {
-  const { row, col, lambda, quantileTarget, T, q, nll, cosineToMean, l2FromMean } = cell;
-  return { row, col, lambda, quantileTarget, T, q, nll, cosineToMean, l2FromMean };
+  const { row, col, lambda, quantileTarget, T, q, nll, cosineToMean, l2FromMean, decoderAngle, decoderDistance, decoderQuantile, angleTarget } = cell;
+  // Absent decoder fields stay absent (a run stored by an earlier version has none), never undefined keys.
+  const decoder = Object.fromEntries(Object.entries({ decoderAngle, decoderDistance, decoderQuantile, angleTarget }).filter(([, value]) => value !== undefined)) as DecoderCellMetrics;
+  return { row, col, lambda, quantileTarget, T, q, nll, cosineToMean, l2FromMean, ...decoder };
 }
 
 /** How a record names its input: the caption itself, or an image by its file (when there is one) and hash, never its bytes. */
@@ -64,19 +81,73 @@ export function providerChoices(providers: Readonly<Record<string, ProviderChoic
 }
 
 /**
- * Row labels that line up in a monospace column: "λ = 0.5  q ≈ 0.42" (q is
- * the row's mean likelihood quantile, since each column's sample has its own)
- * or "q = 0.25" on shell rows, where every cell sits on the same quantile.
+ * A deviation plan as the labels read it: the engine's normalized plans, including the geodesic
+ * plan (rows at fractions of θ_tail, the `tail` quantile of plain samples' decoder angles).
  */
-export function rowLabels(plan: NormalizedRunRequest["plan"], cells: readonly Pick<CellMetrics, "row" | "q">[]): string[] {
-  if (plan.kind === "shell") return plan.quantiles.map((q) => `q = ${q}`);
-  const lambdas = plan.lambdas.map(String);
-  const width = Math.max(...lambdas.map((text) => text.length));
-  return lambdas.map((lambda, row) => {
-    const rowCells = cells.filter((cell) => cell.row === row);
-    const meanQ = rowCells.reduce((sum, cell) => sum + cell.q, 0) / rowCells.length;
-    return `λ = ${lambda.padEnd(width)}  q ≈ ${fixed(meanQ, 2)}`;
-  });
+export type LabelPlan =
+  | { readonly kind: "interpolate"; readonly lambdas: readonly number[] }
+  | { readonly kind: "shell"; readonly quantiles: readonly number[] }
+  | { readonly kind: "geodesic"; readonly fractions: readonly number[]; readonly tail: number };
+
+/** What a row label needs of a cell; the decoder-side fields are absent on runs stored by earlier versions. */
+export type LabelCell = Pick<CellMetrics, "row" | "q"> & Pick<DecoderCellMetrics, "decoderQuantile" | "angleTarget">;
+
+export interface RowLabel {
+  /** What the row is: "λ = 0.5", "θ = 24.1°", "q = 0.25" (exact: the same for every cell of the row). */
+  readonly main: string;
+  /**
+   * "mean" on the distribution's mean row; otherwise the row's average of a number each cell has
+   * its own value of, marked "≈" ("q ≈ 0.42", "q_dec ≈ 0.50"); null when there is none yet.
+   */
+  readonly detail: string | null;
+}
+
+/** A plan level as typed by people: 0.5, 1, 0.25 (no float noise such as 0.30000000000000004). */
+const level = (value: number) => String(Number(value.toFixed(4)));
+
+/** "θ95": the plain samples' angle that the tail quantile of them stay within. */
+export const tailName = (tail: number) => `θ${level(tail * 100)}`;
+
+function rowMean(cells: readonly LabelCell[], row: number, value: (cell: LabelCell) => number | undefined): number | null {
+  const values = cells.filter((cell) => cell.row === row).map(value);
+  if (values.length === 0 || values.some((v) => v === undefined)) return null;
+  return (values as number[]).reduce((sum, v) => sum + v, 0) / values.length;
+}
+
+/** The number of rows a plan makes. */
+export function planRows(plan: LabelPlan): number {
+  return plan.kind === "interpolate" ? plan.lambdas.length : plan.kind === "shell" ? plan.quantiles.length : plan.fractions.length;
+}
+
+/**
+ * One row's label. A shell row sits on one likelihood quantile, exact for every cell. An
+ * interpolate row is a λ, with its cells' average likelihood quantile (each column's sample has
+ * its own). A geodesic row is its target decoder angle, with its cells' average q_dec. The
+ * distribution's mean row (λ = 0, or fraction 0) says so instead of an average.
+ */
+export function rowLabel(plan: LabelPlan, cells: readonly LabelCell[], row: number): RowLabel {
+  if (plan.kind === "shell") return { main: `q = ${level(plan.quantiles[row])}`, detail: null };
+  if (plan.kind === "interpolate") {
+    const lambda = plan.lambdas[row];
+    const meanQ = rowMean(cells, row, (cell) => cell.q);
+    return { main: `λ = ${level(lambda)}`, detail: lambda === 0 ? "mean" : meanQ === null ? null : `q ≈ ${fixed(meanQ, 2)}` };
+  }
+  const fraction = plan.fractions[row];
+  if (fraction === 0) return { main: "θ = 0°", detail: "mean" };
+  const target = cells.find((cell) => cell.row === row && typeof cell.angleTarget === "number")?.angleTarget;
+  const main = typeof target === "number" ? `θ = ${fixed(target, 1)}°` : `θ = ${fraction === 1 ? "" : `${level(fraction)}·`}${tailName(plan.tail)}`;
+  const meanQ = rowMean(cells, row, (cell) => cell.decoderQuantile);
+  return { main, detail: meanQ === null ? null : `q_dec ≈ ${fixed(meanQ, 2)}` };
+}
+
+/**
+ * Row labels of the grid PNG, lined up in a monospace column: "λ = 0.5  q ≈ 0.42",
+ * "θ = 24.1°  q_dec ≈ 0.50", "q = 0.25" (see rowLabel for what each part means).
+ */
+export function rowLabels(plan: LabelPlan, cells: readonly LabelCell[]): string[] {
+  const labels = Array.from({ length: planRows(plan) }, (_, row) => rowLabel(plan, cells, row));
+  const width = Math.max(...labels.map((label) => [...label.main].length));
+  return labels.map(({ main, detail }) => (detail === null ? main : `${main.padEnd(width + main.length - [...main].length)}  ${detail}`));
 }
 
 export interface GridTitleParts {
@@ -85,13 +156,16 @@ export interface GridTitleParts {
   readonly percentile: number;
   readonly presetName: string;
   readonly settings: Pick<RunSettings, "seed" | "steps" | "scheduler" | "guidanceScale">;
+  /** True when the input is outside what the preset knows: the title says so after the uncertainty. */
+  readonly outOfDistribution?: boolean;
 }
 
 /** Most telling first: the title wraps and is cut at the grid's width; the record keeps everything. */
-export function gridTitle({ inputLabel, uncertainty, percentile, presetName, settings }: GridTitleParts): string {
+export function gridTitle({ inputLabel, uncertainty, percentile, presetName, settings, outOfDistribution = false }: GridTitleParts): string {
   return [
     inputLabel,
     `uncertainty ${significant(uncertainty, 4)} (p${Math.round(percentile)})`,
+    ...(outOfDistribution ? ["outside the preset"] : []),
     presetName,
     `seed ${settings.seed}`,
     `${settings.steps} steps ${settings.scheduler}`,

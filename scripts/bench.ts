@@ -71,6 +71,9 @@ interface EngineRun {
   /** Gaps between UNet evaluations of the same batch; a batch's first evaluation is skipped as it also covers setup. */
   readonly stepMs: number[];
   readonly unet: UnetEvaluation[];
+  /** The engine's own split: describe (encoders, adapter, epistemic score, vocabulary) and plan (cells, decoder reference). */
+  readonly describeMs: number;
+  readonly planMs: number;
 }
 
 async function timeEngine(engine: Engine, seed: number): Promise<EngineRun> {
@@ -79,7 +82,7 @@ async function timeEngine(engine: Engine, seed: number): Promise<EngineRun> {
   let firstRowCells = 0;
   let firstRow = Number.NaN;
   const started = performance.now();
-  await engine.run(
+  const result = await engine.run(
     { input: { kind: "caption", text: CAPTION }, plan: { kind: "interpolate", lambdas: LAMBDAS }, cols, steps, seed },
     {
       onStep: ({ batch }) => stepTimes.push({ t: performance.now(), batch }),
@@ -92,7 +95,8 @@ async function timeEngine(engine: Engine, seed: number): Promise<EngineRun> {
   const seconds = (performance.now() - started) / 1000;
   const batches = [...new Set(stepTimes.map((s) => s.batch))];
   const stepMs = batches.flatMap((b) => deltas(stepTimes.filter((s) => s.batch === b).map((s) => s.t)));
-  return { seconds, firstRowSeconds: firstRow / 1000, imagesPerSecond: images / seconds, stepMs, unet: [...unetEvaluations] };
+  const { describeMs, planMs } = result.timings;
+  return { seconds, firstRowSeconds: firstRow / 1000, imagesPerSecond: images / seconds, stepMs, unet: [...unetEvaluations], describeMs, planMs };
 }
 
 const referenceLine = z.object({ seconds: z.number(), first_row_seconds: z.number(), images_per_second: z.number(), peak_rss_mb: z.number(), torch: z.string() });
@@ -136,6 +140,11 @@ const penumbra = {
   unetEvaluations: evaluations.length / runs.length,
   unetMs: withP90(evaluations.map((e) => e.ms)),
   unetMsPerRow: withP90(evaluations.map((e) => e.ms / e.rows)),
+  describeMs: summarize(runs.map((r) => r.describeMs)),
+  planMs: summarize(runs.map((r) => r.planMs)),
+  // Everything the out-of-distribution signal and the decoder-side metrics add runs inside describe and plan, so a grid
+  // without them takes at least (grid − describe − plan): this ratio bounds their cost from above, within one run.
+  describePlanBound: summarize(runs.map((r) => (r.seconds * 1000) / (r.seconds * 1000 - r.describeMs - r.planMs))),
 };
 const ref =
   reference.length === 0
@@ -194,6 +203,8 @@ if (flags.json) {
         withP90Row("UNet step ms (p90)", penumbra.stepMs),
         withP90Row("UNet eval ms (p90)", penumbra.unetMs),
         withP90Row("UNet eval ms/row (p90)", penumbra.unetMsPerRow),
+        ["describe ms", fixed(penumbra.describeMs.median, 1), fixed(penumbra.describeMs.min, 1), "–", "–"],
+        ["plan ms", fixed(penumbra.planMs.median, 1), fixed(penumbra.planMs.min, 1), "–", "–"],
         ["peak RSS MB", fixed(peakRssMb, 0), "", fixed(ref?.peakRssMb.median, 0), fixed(ref?.peakRssMb.min, 0)],
       ],
     ),
@@ -202,4 +213,8 @@ if (flags.json) {
   if (ratio === undefined) console.log(`reference  skipped (${referenceSkipped})`);
   else console.log(`throughput penumbra / reference (torch ${ref?.torch}) = ${fixed(ratio, 2)}× — target ≥ ${TARGET_RATIO}×: ${ratio >= TARGET_RATIO ? "met" : "NOT met"}`);
   console.log(`peak RSS   ${fixed(peakRssMb, 0)} MB — target < ${TARGET_RSS_MB} MB: ${report.targets.rssMet ? "met" : "NOT met"}`);
+  console.log(
+    `describe + plan bound: grid ÷ (grid − describe − plan) = ${fixed(penumbra.describePlanBound.median, 3)}× median (${fixed(penumbra.describePlanBound.min, 3)}–${fixed(penumbra.describePlanBound.max, 3)}) — ` +
+      `at most this much of a grid's time is describe and plan, where the epistemic score, vocabulary check and decoder reference run`,
+  );
 }

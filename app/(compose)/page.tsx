@@ -13,7 +13,7 @@ export default async function ComposePage({ searchParams }: { searchParams: Prom
         <h1 className="text-2xl font-semibold tracking-tight text-balance sm:text-3xl">{run ? "Edit and re-run" : "What could a caption mean?"}</h1>
         <p className="max-w-2xl text-sm leading-relaxed text-muted text-pretty">
           Penumbra embeds a caption or an image with CLIP, spreads it into a ProbVLM distribution and decodes samples at growing distance from the mean:
-          one row per deviation level, the mean first, with the numbers beside every image.
+          one row per step away from the mean, nearest first, with the numbers beside every image.
         </p>
         {typeof from === "string" && from && !run && (
           <p role="status" className="rounded-md bg-danger-soft px-3 py-2 text-sm text-danger">

@@ -15,7 +15,7 @@ describe("parseGridArgs", () => {
   it("takes a caption and leaves unset options to the preset", () => {
     expect(parseGridArgs(["a red shape"])).toEqual({
       input: { kind: "caption", text: "a red shape" },
-      plan: { kind: "interpolate" },
+      plan: { kind: "geodesic" },
       cols: undefined,
       seed: undefined,
       steps: undefined,
@@ -56,8 +56,11 @@ describe("parseGridArgs", () => {
   it("builds shell and row-count plans; --quantiles implies the shell plan", () => {
     expect(parseGridArgs(["c", "--quantiles", "0.01,0.5,0.99"]).plan).toEqual({ kind: "shell", quantiles: [0.01, 0.5, 0.99] });
     expect(parseGridArgs(["c", "--plan", "shell", "--rows", "4"]).plan).toEqual({ kind: "shell", rows: 4 });
-    expect(parseGridArgs(["c", "--rows", "3"]).plan).toEqual({ kind: "interpolate", rows: 3 });
+    expect(parseGridArgs(["c", "--rows", "3"]).plan).toEqual({ kind: "geodesic", rows: 3 });
     expect(parseGridArgs(["c", "--plan=shell"]).plan).toEqual({ kind: "shell" });
+    expect(parseGridArgs(["c", "--lambdas", "0,1"]).plan).toEqual({ kind: "interpolate", lambdas: [0, 1] });
+    expect(parseGridArgs(["c", "--fractions", "0,0.5,1", "--tail", "0.9"]).plan).toEqual({ kind: "geodesic", fractions: [0, 0.5, 1], tail: 0.9 });
+    expect(parseGridArgs(["c", "--plan", "interpolate", "--rows", "3"]).plan).toEqual({ kind: "interpolate", rows: 3 });
   });
 
   it.each([
@@ -68,7 +71,12 @@ describe("parseGridArgs", () => {
     [["c", "--bogus"], /Unknown option '--bogus'/],
     [["c", "--seed"], /--seed/],
     [["c", "--json=yes"], /--json/],
-    [["c", "--plan", "random"], /--plan must be one of interpolate, shell, got "random"/],
+    [["c", "--plan", "random"], /--plan must be one of geodesic, interpolate, shell, got "random"/],
+    [["c", "--fractions", "0,3"], /--fractions must be a comma-separated list of numbers from 0 to 2; item 2 is "3"/],
+    [["c", "--tail", "1"], /--tail must be a number strictly between 0 and 1, got "1"/],
+    [["c", "--plan", "shell", "--tail", "0.9"], /--tail needs --plan geodesic/],
+    [["c", "--lambdas", "1", "--fractions", "0.5"], /--fractions and --lambdas belong to different plans; give one/],
+    [["c", "--plan", "shell", "--fractions", "0.5"], /--fractions needs --plan geodesic/],
     [["c", "--rows", "0"], /--rows must be an integer ≥ 1, got "0"/],
     [["c", "--rows", "2.5"], /--rows must be an integer ≥ 1/],
     [["c", "--cols", "four"], /--cols must be an integer ≥ 1, got "four"/],
@@ -103,13 +111,15 @@ describe("parseGridArgs", () => {
 
 describe("parseUncertaintyArgs", () => {
   it("reads a caption file with csv to stdout by default", () => {
-    expect(parseUncertaintyArgs(["--file", "captions.txt"])).toEqual({ source: { kind: "captions", file: "captions.txt" }, format: "csv" });
+    expect(parseUncertaintyArgs(["--file", "captions.txt"])).toEqual({ source: { kind: "captions", file: "captions.txt" }, format: "csv", rankBy: "aleatoric" });
+    expect(parseUncertaintyArgs(["--file", "c.txt", "--rank-by", "epistemic"]).rankBy).toBe("epistemic");
   });
 
   it("collects image paths from repeated --images and the arguments after them", () => {
     expect(parseUncertaintyArgs(["--images", "dir", "a.png", "--images", "b.png", "--format", "json", "--out", "r.json", "--preset", "shapes"])).toEqual({
       source: { kind: "images", paths: ["dir", "b.png", "a.png"] },
       format: "json",
+      rankBy: "aleatoric",
       out: "r.json",
       preset: "shapes",
     });
@@ -121,6 +131,7 @@ describe("parseUncertaintyArgs", () => {
     [["--file", "a.txt", "extra"], /unexpected argument "extra"/],
     [["--file", ""], /--file must name a text file/],
     [["--images", "d", "--format", "tsv"], /--format must be one of csv, json, got "tsv"/],
+    [["--images", "d", "--rank-by", "entropy"], /--rank-by must be one of aleatoric, epistemic, got "entropy"/],
     [["--images", "d", "--out="], /--out must name a file/],
     [["--images"], /--images/],
     [["--file", "a.txt", "--rows", "3"], /Unknown option '--rows'/],

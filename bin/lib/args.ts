@@ -22,6 +22,7 @@ export const SCHEDULERS = ["pndm", "ddim", "dpmpp2m"] as const;
 export type SchedulerName = (typeof SCHEDULERS)[number];
 
 export type GridPlanArgs =
+  | { readonly kind: "geodesic"; readonly fractions?: number[]; readonly tail?: number; readonly rows?: number }
   | { readonly kind: "interpolate"; readonly lambdas?: number[]; readonly rows?: number }
   | { readonly kind: "shell"; readonly quantiles?: number[]; readonly rows?: number };
 
@@ -51,10 +52,16 @@ input
   <caption>                 the caption to explore (quote it)
   --image <file>            explore an image instead of a caption
 plan
-  --plan interpolate|shell  interpolate: rows at x = μ + λ(x_s − μ) (default);
-                            shell: rows on likelihood shells at fixed quantiles
-  --rows <n>                number of rows, evenly spaced (instead of --lambdas / --quantiles)
-  --lambdas <list>          interpolate levels, e.g. 0,0.5,1,1.5,2 (each ≥ 0)
+  --plan geodesic|interpolate|shell
+                            geodesic (default): rows at equal steps of angle in the decoder's
+                            space, from the mean (0) out to the --tail quantile of samples (1);
+                            interpolate: rows at x = μ + λ(x_s − μ);
+                            shell: rows on likelihood shells at fixed quantiles (no mean row)
+  --rows <n>                number of rows, evenly spaced (instead of a list of levels)
+  --fractions <list>        geodesic levels as fractions of the tail angle, e.g. 0,0.25,0.5,0.75,1
+                            (each from 0 to 2)
+  --tail <q>                geodesic: the share of plain samples within fraction 1 (default 0.95)
+  --lambdas <list>          interpolate levels, e.g. 0,0.5,1,1.5,2 (each ≥ 0); implies --plan interpolate
   --quantiles <list>        shell quantiles, e.g. 0.01,0.5,0.99 (each in (0, 1)); implies --plan shell
   --cols <n>                base samples per row
 decoding
@@ -71,17 +78,36 @@ output
   --cells-dir <dir>         also write each cell as its own PNG
   --json                    print the run as JSON instead of the table
   -h, --help                show this help
-Unset options take the preset's defaults.`;
+Unset options take the preset's defaults.
+
+The cell table (docs/science.md defines each number):
+  where the decoder reads the cell
+    θ          degrees between the cell's decoder input and the mean's
+    q_dec      share of plain samples of the distribution at a smaller θ
+    ‖y−y(μ)‖   distance between the two decoder inputs
+  where the cell was drawn (the adapter's space)
+    λ          position on the ray μ + λ(x_s − μ) of the cell's column
+    T, q       likelihood radius Σ(|x−μ|/α)^β and its quantile P(k, T)
+    NLL        negative log-likelihood; cos(x,μ) and ‖x−μ‖ against the mean`;
 
 export const UNCERTAINTY_USAGE = `usage: npm run uncertainty -- --file <captions.txt> [options]
        npm run uncertainty -- --images <dir|file> [<dir|file>...] [options]
 
-Ranks inputs by the adapter's aleatoric uncertainty, most uncertain first,
-without decoding any image.
+Ranks inputs by uncertainty, most uncertain first, without decoding any image.
+Every row carries both scores and the out-of-distribution verdict:
+  uncertainty   aleatoric: the adapter's mean variance (how vague the input is)
+  epistemic     how far the input lies from what the preset was trained on
+                (1 − mean cosine to its nearest training inputs), with its
+                percentile among held-out inputs; empty if the preset has none
+  ood           1 when the input is outside what the preset knows: words its
+                caption corpus never had, longer than any training caption, or
+                an epistemic score above the preset's flag quantile
 
   --file <path>             one caption per line; blank lines are skipped
   --images <path>           image files, or folders of .png/.jpg/.jpeg/.webp files;
                             further paths may follow as plain arguments
+  --rank-by aleatoric|epistemic
+                            the score to rank by (default: aleatoric)
   --format csv|json         output format (default: csv)
   --out <file>              write there instead of standard output
   --preset <name|dir>       model preset (default: the bundled "shapes")
@@ -138,6 +164,8 @@ export function parseGridArgs(argv: readonly string[]): GridArgs {
       rows: { type: "string" },
       lambdas: { type: "string" },
       quantiles: { type: "string" },
+      fractions: { type: "string" },
+      tail: { type: "string" },
       cols: { type: "string" },
       seed: { type: "string" },
       steps: { type: "string" },
@@ -171,21 +199,27 @@ export function parseGridArgs(argv: readonly string[]): GridArgs {
 
   const optional = <T>(flag: string, read: (raw: string) => T): T | undefined => (str(flag) === undefined ? undefined : read(str(flag)!));
   const rows = optional("rows", (raw) => parseNumber("rows", raw, "an integer ≥ 1", isInteger(1)));
-  const lambdasRaw = str("lambdas");
-  const quantilesRaw = str("quantiles");
-  const kind = str("plan") === undefined ? (quantilesRaw !== undefined ? "shell" : "interpolate") : oneOf("plan", str("plan")!, ["interpolate", "shell"] as const);
-  if (rows !== undefined && (lambdasRaw !== undefined || quantilesRaw !== undefined)) {
-    throw new UsageError(`--rows cannot be combined with --${lambdasRaw !== undefined ? "lambdas" : "quantiles"}; the list already sets the rows`);
-  }
+  const levelFlags = { geodesic: "fractions", interpolate: "lambdas", shell: "quantiles" } as const;
+  const given = (Object.entries(levelFlags) as [keyof typeof levelFlags, string][]).filter(([, flag]) => str(flag) !== undefined);
+  if (given.length > 1) throw new UsageError(`--${given[0][1]} and --${given[1][1]} belong to different plans; give one`);
+  const planFlag = str("plan");
+  const kind = planFlag === undefined ? (given[0]?.[0] ?? "geodesic") : oneOf("plan", planFlag, ["geodesic", "interpolate", "shell"] as const);
+  const wrong = given.find(([plan]) => plan !== kind);
+  if (wrong) throw new UsageError(`--${wrong[1]} needs --plan ${wrong[0]}; use --${levelFlags[kind]} with --plan ${kind}`);
+  if (str("tail") !== undefined && kind !== "geodesic") throw new UsageError("--tail needs --plan geodesic");
+  if (rows !== undefined && given.length > 0) throw new UsageError(`--rows cannot be combined with --${given[0][1]}; the list already sets the rows`);
+  const withRows = rows !== undefined ? { rows } : {};
   let plan: GridPlanArgs;
-  if (kind === "interpolate") {
-    if (quantilesRaw !== undefined) throw new UsageError("--quantiles needs --plan shell; use --lambdas with --plan interpolate");
-    const lambdas = lambdasRaw === undefined ? undefined : parseList("lambdas", lambdasRaw, "numbers ≥ 0", (x) => Number.isFinite(x) && x >= 0);
-    plan = { kind, ...(lambdas && { lambdas }), ...(rows !== undefined && { rows }) };
+  if (kind === "geodesic") {
+    const fractions = optional("fractions", (raw) => parseList("fractions", raw, "numbers from 0 to 2", (x) => x >= 0 && x <= 2));
+    const tail = optional("tail", (raw) => parseNumber("tail", raw, "a number strictly between 0 and 1", (x) => x > 0 && x < 1));
+    plan = { kind, ...(fractions && { fractions }), ...(tail !== undefined && { tail }), ...withRows };
+  } else if (kind === "interpolate") {
+    const lambdas = optional("lambdas", (raw) => parseList("lambdas", raw, "numbers ≥ 0", (x) => Number.isFinite(x) && x >= 0));
+    plan = { kind, ...(lambdas && { lambdas }), ...withRows };
   } else {
-    if (lambdasRaw !== undefined) throw new UsageError("--lambdas needs --plan interpolate; use --quantiles with --plan shell");
-    const quantiles = quantilesRaw === undefined ? undefined : parseList("quantiles", quantilesRaw, "numbers strictly between 0 and 1", (x) => x > 0 && x < 1);
-    plan = { kind, ...(quantiles && { quantiles }), ...(rows !== undefined && { rows }) };
+    const quantiles = optional("quantiles", (raw) => parseList("quantiles", raw, "numbers strictly between 0 and 1", (x) => x > 0 && x < 1));
+    plan = { kind, ...(quantiles && { quantiles }), ...withRows };
   }
 
   const out = str("out") ?? "grid.png";
@@ -217,9 +251,12 @@ export type UncertaintyFormat = "csv" | "json";
 export interface UncertaintyArgs {
   readonly source: { readonly kind: "captions"; readonly file: string } | { readonly kind: "images"; readonly paths: readonly string[] };
   readonly format: UncertaintyFormat;
+  readonly rankBy: RankBy;
   readonly out?: string;
   readonly preset?: string;
 }
+
+export type RankBy = "aleatoric" | "epistemic";
 
 export function parseUncertaintyArgs(argv: readonly string[]): UncertaintyArgs {
   const { values, positionals } = parse(
@@ -228,6 +265,7 @@ export function parseUncertaintyArgs(argv: readonly string[]): UncertaintyArgs {
       file: { type: "string" },
       images: { type: "string", multiple: true },
       format: { type: "string" },
+      "rank-by": { type: "string" },
       out: { type: "string" },
       preset: { type: "string" },
     },
@@ -252,11 +290,12 @@ export function parseUncertaintyArgs(argv: readonly string[]): UncertaintyArgs {
     throw new UsageError("give --file <captions.txt> or --images <dir|file>...");
   }
   const format = v.format === undefined ? "csv" : oneOf("format", v.format as string, ["csv", "json"] as const);
+  const rankBy = v["rank-by"] === undefined ? "aleatoric" : oneOf("rank-by", v["rank-by"] as string, ["aleatoric", "epistemic"] as const);
   const out = v.out as string | undefined;
   if (out === "") throw new UsageError("--out must name a file");
   const preset = v.preset as string | undefined;
   if (preset !== undefined && preset.trim() === "") throw new UsageError("--preset must name a preset or a preset folder");
-  return { source, format, ...(out !== undefined && { out }), ...(preset !== undefined && { preset }) };
+  return { source, format, rankBy, ...(out !== undefined && { out }), ...(preset !== undefined && { preset }) };
 }
 
 /**

@@ -5,13 +5,21 @@ import { describe, expect, it } from "vitest";
 import { type Engine, EngineError, type EngineInput } from "../../lib/engine/index";
 import { captionItems, csvField, formatCsv, formatFailures, formatRankingJson, imageItems, type Ranking, rankItems } from "./ranking";
 
-/** Stands in for Engine.describe: uncertainty from a table, refusals by text. */
+/** Stands in for Engine.describe: uncertainty from a table, epistemic 1 − uncertainty, "?" captions flagged; refusals by text. */
 function fakeEngine(uncertainties: Record<string, number>, refuse: Record<string, EngineError> = {}) {
   return {
     async describe(input: EngineInput) {
       const key = input.kind === "caption" ? input.text : `image:${input.bytes.length}`;
       if (refuse[key]) throw refuse[key];
-      return { uncertainty: uncertainties[key], percentile: 100 * uncertainties[key] } as Awaited<ReturnType<Engine["describe"]>>;
+      const u = uncertainties[key];
+      const flagged = key.includes("?");
+      return {
+        uncertainty: u,
+        logUncertainty: Math.log(u),
+        percentile: 100 * u,
+        epistemic: { score: 1 - u, percentile: 100 * (1 - u), aboveReference: false },
+        outOfDistribution: { flagged, reasons: flagged ? ["1 word the preset's caption corpus never contained: “?x”."] : [], unknownWords: flagged ? ["?x"] : [] },
+      } as unknown as Awaited<ReturnType<Engine["describe"]>>;
     },
   };
 }
@@ -65,11 +73,21 @@ describe("rankItems", () => {
       [3, "mid", "line 4"],
       [4, "low", "line 1"],
     ]);
-    expect(ranking.ranked[0]).toMatchObject({ uncertainty: 0.9, percentile: 90 });
+    expect(ranking.ranked[0]).toMatchObject({ uncertainty: 0.9, percentile: 90, epistemic: 1 - 0.9, outOfDistribution: false, unknownWords: [] });
     expect(ranking.failed).toEqual([
       { where: "line 3", input: "too long", error: "the caption has 301 characters; the limit is 300" },
       { where: "x.png", input: "x.png", error: "cannot read: EACCES" },
     ]);
+  });
+
+  it("ranks by the epistemic score on request and carries the out-of-distribution verdict", async () => {
+    const ranking = await rankItems(fakeEngine({ low: 0.1, "odd ?x": 0.5, high: 0.9 }), captionItems("low\nodd ?x\nhigh"), "epistemic");
+    expect(ranking.ranked.map((r) => [r.rank, r.input, r.outOfDistribution])).toEqual([
+      [1, "low", false],
+      [2, "odd ?x", true],
+      [3, "high", false],
+    ]);
+    expect(ranking.ranked[1]).toMatchObject({ unknownWords: ["?x"], reasons: ["1 word the preset's caption corpus never contained: “?x”."] });
   });
 
   it("stops on engine failures that are not about one input", async () => {
@@ -78,10 +96,11 @@ describe("rankItems", () => {
   });
 });
 
+const verdict = (unknownWords: string[]) => ({ outOfDistribution: unknownWords.length > 0, unknownWords, reasons: unknownWords.map((w) => `unknown ${w}`) });
 const sample: Ranking = {
   ranked: [
-    { rank: 1, where: "line 2", input: 'say "hi", then leave', uncertainty: 0.00512345678, percentile: 99.04 },
-    { rank: 2, where: "line 1", input: "=plain", uncertainty: 0.005, percentile: 0 },
+    { rank: 1, where: "line 2", input: 'say "hi", then leave', uncertainty: 0.00512345678, logUncertainty: Math.log(0.00512345678), percentile: 99.04, epistemic: 0.2512, epistemicPercentile: 99.5, ...verdict(["say", "hi"]) },
+    { rank: 2, where: "line 1", input: "=plain", uncertainty: 0.005, logUncertainty: Math.log(0.005), percentile: 0, epistemic: null, epistemicPercentile: null, ...verdict([]) },
   ],
   failed: [{ where: "line 3", input: "x".repeat(5), error: "too long" }],
 };
@@ -96,11 +115,10 @@ describe("CSV", () => {
     expect(csvField("λ ünïcode")).toBe("λ ünïcode");
   });
 
-  it("writes rank,input,uncertainty,percentile rows with CRLF", () => {
-    expect(formatCsv(sample)).toBe(
-      'rank,input,uncertainty,percentile\r\n1,"say ""hi"", then leave",0.00512346,99.0\r\n2,=plain,0.00500000,0.0\r\n',
-    );
-    expect(formatCsv({ ranked: [], failed: [] })).toBe("rank,input,uncertainty,percentile\r\n");
+  it("writes both scores and the out-of-distribution verdict with CRLF, leaving a missing epistemic score empty", () => {
+    const header = "rank,input,uncertainty,percentile,epistemic,epistemic_percentile,ood,unknown_words";
+    expect(formatCsv(sample)).toBe(`${header}\r\n1,"say ""hi"", then leave",0.00512346,99.0,0.251200,99.5,1,say hi\r\n2,=plain,0.00500000,0.0,,,0,\r\n`);
+    expect(formatCsv({ ranked: [], failed: [] })).toBe(`${header}\r\n`);
   });
 });
 

@@ -1,6 +1,7 @@
 import { readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { type Engine, EngineError, type EngineInput } from "../../lib/engine/index";
+import type { RankBy } from "./args";
 import { fixed, significant } from "./table";
 
 /*
@@ -23,8 +24,16 @@ export interface Ranked {
   readonly rank: number;
   readonly where: string;
   readonly input: string;
+  /** Aleatoric: the adapter's mean variance, its natural log (always finite) and its percentile. */
   readonly uncertainty: number;
+  readonly logUncertainty: number;
   readonly percentile: number;
+  /** Distance from the preset's training inputs and its percentile among held-out inputs; null without an epistemic record. */
+  readonly epistemic: number | null;
+  readonly epistemicPercentile: number | null;
+  readonly outOfDistribution: boolean;
+  readonly unknownWords: readonly string[];
+  readonly reasons: readonly string[];
 }
 
 export interface Failed {
@@ -88,7 +97,7 @@ export async function imageItems(paths: readonly string[]): Promise<RankingItem[
  * Describes every item in turn. Inputs the engine refuses (invalid_input) become failures;
  * any other engine error (a broken model, a cancel) stops the whole ranking.
  */
-export async function rankItems(engine: Pick<Engine, "describe">, items: readonly RankingItem[]): Promise<Ranking> {
+export async function rankItems(engine: Pick<Engine, "describe">, items: readonly RankingItem[], rankBy: RankBy = "aleatoric"): Promise<Ranking> {
   const scored: Omit<Ranked, "rank">[] = [];
   const failed: Failed[] = [];
   for (const item of items) {
@@ -97,15 +106,27 @@ export async function rankItems(engine: Pick<Engine, "describe">, items: readonl
       continue;
     }
     try {
-      const { uncertainty, percentile } = await engine.describe(item.input);
-      scored.push({ where: item.where, input: item.label, uncertainty, percentile });
+      const { uncertainty, logUncertainty, percentile, epistemic, outOfDistribution } = await engine.describe(item.input);
+      scored.push({
+        where: item.where,
+        input: item.label,
+        uncertainty,
+        logUncertainty,
+        percentile,
+        epistemic: epistemic?.score ?? null,
+        epistemicPercentile: epistemic?.percentile ?? null,
+        outOfDistribution: outOfDistribution.flagged,
+        unknownWords: outOfDistribution.unknownWords,
+        reasons: outOfDistribution.reasons,
+      });
     } catch (error) {
       if (!(error instanceof EngineError) || error.code !== "invalid_input") throw error;
       failed.push({ where: item.where, input: item.label, error: error.message });
     }
   }
-  // Array.prototype.sort is stable, so equal uncertainties keep input order.
-  const ranked = scored.sort((a, b) => b.uncertainty - a.uncertainty).map((entry, i) => ({ rank: i + 1, ...entry }));
+  // Array.prototype.sort is stable, so equal scores keep input order; logs order the aleatoric score even where it saturates.
+  const score = (entry: Omit<Ranked, "rank">) => (rankBy === "aleatoric" ? entry.logUncertainty : (entry.epistemic ?? Number.NEGATIVE_INFINITY));
+  const ranked = scored.sort((a, b) => score(b) - score(a)).map((entry, i) => ({ rank: i + 1, ...entry }));
   return { ranked, failed };
 }
 
@@ -114,11 +135,23 @@ export function csvField(value: string): string {
   return /[",\r\n]|^\s|\s$/.test(value) ? `"${value.replaceAll('"', '""')}"` : value;
 }
 
-/** rank,input,uncertainty,percentile with CRLF line ends, as RFC 4180 asks. */
+/**
+ * rank,input,uncertainty,percentile,epistemic,epistemic_percentile,ood,unknown_words with CRLF line
+ * ends, as RFC 4180 asks; a preset without an epistemic record leaves those two fields empty.
+ */
 export function formatCsv(ranking: Ranking): string {
-  const lines = [["rank", "input", "uncertainty", "percentile"]];
+  const lines = [["rank", "input", "uncertainty", "percentile", "epistemic", "epistemic_percentile", "ood", "unknown_words"]];
   for (const entry of ranking.ranked) {
-    lines.push([String(entry.rank), entry.input, significant(entry.uncertainty, 6), fixed(entry.percentile, 1)]);
+    lines.push([
+      String(entry.rank),
+      entry.input,
+      significant(entry.uncertainty, 6),
+      fixed(entry.percentile, 1),
+      entry.epistemic === null ? "" : significant(entry.epistemic, 6),
+      entry.epistemicPercentile === null ? "" : fixed(entry.epistemicPercentile, 1),
+      entry.outOfDistribution ? "1" : "0",
+      entry.unknownWords.join(" "),
+    ]);
   }
   return lines.map((fields) => fields.map(csvField).join(",")).join("\r\n") + "\r\n";
 }

@@ -17,7 +17,21 @@ describe("runRecord", () => {
     expect(json).not.toContain("/models/x");
     expect(json).not.toContain("rgb");
     expect(record.imageSize).toEqual({ width: 4, height: 4 });
-    expect(record.cells[2]).toEqual({ row: 1, col: 0, lambda: 1.5, quantileTarget: null, T: 60.25, q: 0.99999, nll: -50.25, cosineToMean: 1 - 60.25 / 200, l2FromMean: 1.205 });
+    expect(record.cells[2]).toEqual({
+      row: 1,
+      col: 0,
+      lambda: 1.5,
+      quantileTarget: null,
+      angleTarget: null,
+      T: 60.25,
+      q: 0.99999,
+      nll: -50.25,
+      cosineToMean: 1 - 60.25 / 200,
+      l2FromMean: 1.205,
+      decoderAngle: 60.25 / 2,
+      decoderDistance: 6.025,
+      decoderQuantile: 0.99999 / 2,
+    });
     expect(record.timings).toEqual(result.timings);
   });
 
@@ -31,7 +45,7 @@ describe("runRecord", () => {
 
 describe("labels", () => {
   it("aligns λ row labels and shows each row's mean q", () => {
-    expect(rowLabels(interpolateResult())).toEqual(["λ = 0    q ≈ 0.00", "λ = 1.5  q ≈ 0.95"]);
+    expect(rowLabels(interpolateResult())).toEqual(["λ = 0    mean", "λ = 1.5  q ≈ 0.95"]);
   });
 
   it("labels shell rows by their quantile", () => {
@@ -47,6 +61,20 @@ describe("labels", () => {
 
   it("cellMetrics drops only the pixels", () => {
     const cell = interpolateResult().cells[3];
-    expect(Object.keys(cellMetrics(cell)).sort()).toEqual(["T", "col", "cosineToMean", "l2FromMean", "lambda", "nll", "q", "quantileTarget", "row"]);
+    expect(Object.keys(cellMetrics(cell)).sort()).toEqual([
+      "T",
+      "angleTarget",
+      "col",
+      "cosineToMean",
+      "decoderAngle",
+      "decoderDistance",
+      "decoderQuantile",
+      "l2FromMean",
+      "lambda",
+      "nll",
+      "q",
+      "quantileTarget",
+      "row",
+    ]);
   });
 });

@@ -62,6 +62,13 @@ export function gridLabels(result: RunResult, image?: ImageSource) {
     cols: result.cols,
     rowLabels: rowLabels(result),
     colLabels: colLabels(result.cols),
-    title: gridTitle({ inputLabel: inputLabel(result, image), uncertainty: description.uncertainty, percentile: description.percentile, presetName: preset.name, settings: request }),
+    title: gridTitle({
+      inputLabel: inputLabel(result, image),
+      uncertainty: description.uncertainty,
+      percentile: description.percentile,
+      outOfDistribution: description.outOfDistribution.flagged,
+      presetName: preset.name,
+      settings: request,
+    }),
   };
 }

@@ -39,13 +39,22 @@ export function probability(value: number): string {
   return text;
 }
 
-/** One line per cell: where it is, how far it was asked to be from μ, and how far it is. */
+/**
+ * One line per cell: where it is, what its row asked for, where it sits in the decoder's space
+ * (θ: degrees from the mean's decoder point; q_dec: share of plain samples closer; ‖y−y(μ)‖),
+ * then where it was drawn, in the adapter's space (λ, T, q, NLL, cos, ‖x−μ‖).
+ */
 export function formatCellTable(result: RunResult): string {
-  const shell = result.request.plan.kind === "shell";
+  const { plan } = result.request;
+  const target: Column = { header: plan.kind === "shell" ? "q target" : plan.kind === "geodesic" ? "θ target" : "λ", align: "right" };
   const columns: Column[] = [
     { header: "row", align: "right" },
     { header: "col", align: "right" },
-    { header: shell ? "q target" : "λ", align: "right" },
+    target,
+    { header: "θ", align: "right" },
+    { header: "q_dec", align: "right" },
+    { header: "‖y−y(μ)‖", align: "right" },
+    ...(plan.kind === "geodesic" ? [{ header: "λ", align: "right" } as const] : []),
     { header: "T", align: "right" },
     { header: "q", align: "right" },
     { header: "NLL", align: "right" },
@@ -55,7 +64,11 @@ export function formatCellTable(result: RunResult): string {
   const rows = result.cells.map((cell) => [
     String(cell.row),
     String(cell.col),
-    String(shell ? cell.quantileTarget : cell.lambda),
+    plan.kind === "shell" ? String(cell.quantileTarget) : plan.kind === "geodesic" ? `${fixed(cell.angleTarget ?? Number.NaN, 2)}°` : String(cell.lambda),
+    `${fixed(cell.decoderAngle, 2)}°`,
+    probability(cell.decoderQuantile),
+    fixed(cell.decoderDistance, 4),
+    ...(plan.kind === "geodesic" ? [fixed(cell.lambda ?? Number.NaN, 4)] : []),
     fixed(cell.T, 2),
     probability(cell.q),
     fixed(cell.nll, 2),
@@ -88,10 +101,18 @@ export function formatRunSummary(result: RunResult, inputLabel: string, files: r
     description.input.kind === "caption"
       ? `caption ${JSON.stringify(description.input.text)} (${description.input.tokens} tokens${description.input.truncated ? ", truncated" : ""})`
       : `image ${inputLabel} (${description.input.format}, ${description.input.width}×${description.input.height})`;
-  const plan = request.plan.kind === "interpolate" ? `interpolate λ = ${request.plan.lambdas.join(", ")}` : `shell q = ${request.plan.quantiles.join(", ")}`;
+  const plan =
+    request.plan.kind === "geodesic"
+      ? `geodesic θ = ${request.plan.fractions.join(", ")} × θ${Number((request.plan.tail * 100).toFixed(2))} (${fixed(description.decoder.tailAngle, 2)}° in the decoder's space)`
+      : request.plan.kind === "interpolate"
+        ? `interpolate λ = ${request.plan.lambdas.join(", ")}`
+        : `shell q = ${request.plan.quantiles.join(", ")}`;
+  const { epistemic, outOfDistribution } = description;
   const lines: [string, string][] = [
     ["input", inputInfo],
-    ["uncertainty", `${significant(description.uncertainty, 4)} (percentile ${fixed(description.percentile, 1)} among the preset's reference ${reference})`],
+    ...outOfDistribution.reasons.map((reason, i): [string, string] => [i === 0 ? "WARNING" : "", `outside what the preset knows: ${reason}`]),
+    ["uncertainty", `${significant(description.uncertainty, 4)} (ln ${fixed(description.logUncertainty, 3)}; percentile ${fixed(description.percentile, 1)} among the preset's reference ${reference})`],
+    ["epistemic", epistemic ? `${significant(epistemic.score, 4)} (percentile ${fixed(epistemic.percentile, 1)} among held-out ${reference})` : "not recorded by this preset"],
     ["preset", `${preset.name} (sha256 ${preset.digest.slice(0, 12)}…)`],
     ["plan", `${plan}; ${request.cols} columns; k = Σ1/β = ${fixed(description.radiusShape, 2)}`],
     ["decoding", `seed ${request.seed}, ${request.steps} steps ${request.scheduler}, guidance ${request.guidanceScale}, noise level ${request.noiseLevel}, prompt ${JSON.stringify(request.prompt)}`],

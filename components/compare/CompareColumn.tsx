@@ -4,6 +4,7 @@ import Link from "next/link";
 import type { Run } from "../api";
 import { inputTitle } from "../format";
 import { Grid } from "../run/Grid";
+import { OodWarning } from "../run/OodWarning";
 import { RunInput } from "../run/RunInput";
 import { RunProgress } from "../run/RunProgress";
 import { UncertaintyReading } from "../run/UncertaintyPanel";
@@ -22,7 +23,8 @@ export function CompareColumn({ initial }: { initial: Run }) {
         <RunInput input={run.request.input} size="small" />
         <StatusBadge status={run.status} />
       </div>
-      <div data-testid="compare-uncertainty" className="min-h-16">
+      <div data-testid="compare-uncertainty" className="flex min-h-16 flex-col gap-3">
+        <OodWarning description={run.description} presetName={run.preset.name} size="small" />
         {run.description ? <UncertaintyReading description={run.description} size="small" /> : <p className="text-sm text-muted">Uncertainty appears once the run starts.</p>}
       </div>
       <div className="flex flex-col gap-2">

@@ -2,7 +2,7 @@
 
 import { useId, type ReactNode } from "react";
 import type { PresetInfo } from "../api";
-import { level, planLevels } from "../format";
+import { PLAN_DESCRIPTIONS, PLAN_KINDS, planChips, planLevels, startsAtMean, type PlanKind } from "../format";
 import { randomSeed } from "../request";
 import { field, label as labelClass } from "../ui/styles";
 import { planOf, presetSettings, SCHEDULERS, settingsAdvice, type Settings } from "./settings";
@@ -45,8 +45,11 @@ export function SettingsFields({ presets, settings, onChange }: SettingsFieldsPr
         <Field label="Deviation plan">
           {(id) => (
             <select id={id} data-testid="plan-kind" value={settings.planKind} onChange={(event) => set({ planKind: event.target.value as Settings["planKind"] })} className={field}>
-              <option value="interpolate">Interpolate · λ</option>
-              <option value="shell">Shell · q</option>
+              {PLAN_KINDS.map((kind) => (
+                <option key={kind} value={kind}>
+                  {PLAN_NAMES[kind]}
+                </option>
+              ))}
             </select>
           )}
         </Field>
@@ -141,19 +144,23 @@ function Field({ label, className = "", children }: { label: string; className?:
   );
 }
 
-/** The rows the plan will produce, so "coarse" and "fine" mean something before submitting. */
+const PLAN_NAMES: Record<PlanKind, string> = { geodesic: "Geodesic · θ", interpolate: "Interpolate · λ", shell: "Shell · q" };
+
+/** What the plan's rows are, in one line, and the rows it will produce, so "coarse" and "fine" mean something before submitting. */
 function PlanPreview({ settings }: { settings: Settings }) {
-  const levels = planLevels(planOf(settings));
-  const symbol = settings.planKind === "interpolate" ? "λ" : "q";
+  const plan = planOf(settings);
   return (
-    <p className="flex flex-wrap items-center gap-x-1.5 gap-y-1 text-xs text-muted">
-      <span>Rows, mean first:</span>
-      {levels.map((value, i) => (
-        <span key={i} className="rounded bg-sunken px-1.5 py-0.5 font-mono tabular-nums text-fg">
-          {symbol} {level(value)}
-        </span>
-      ))}
-    </p>
+    <div data-testid="plan-preview" className="flex flex-col gap-1.5 text-xs text-muted">
+      <p data-testid="plan-description">{PLAN_DESCRIPTIONS[plan.kind]}</p>
+      <p className="flex flex-wrap items-center gap-x-1.5 gap-y-1">
+        <span>{startsAtMean(plan) ? "Rows, mean first:" : "Rows, nearest first:"}</span>
+        {planChips(plan).map((chip, i) => (
+          <span key={i} className="rounded bg-sunken px-1.5 py-0.5 font-mono tabular-nums text-fg">
+            {chip}
+          </span>
+        ))}
+      </p>
+    </div>
   );
 }
 

@@ -1,6 +1,6 @@
 import { schedulerAdvice } from "@/lib/engine/schedulers/advice";
 import type { Plan, PresetInfo, Run, RunRequest, Scheduler } from "../api";
-import { planDensity, planFor, type Density, type PlanKind } from "../format";
+import { planDensity, planFor, requestPlan, type Density, type PlanKind } from "../format";
 
 /** The form's settings as typed: numbers stay strings until submitted so fields can be edited freely. */
 export interface Settings {
@@ -27,7 +27,8 @@ export function presetSettings(preset: PresetInfo | undefined, base?: Settings):
   const defaults = preset?.defaults;
   return {
     preset: preset?.name ?? base?.preset ?? "",
-    planKind: base?.planKind ?? "interpolate",
+    // Geodesic by default: rows at equal steps of what the decoder sees.
+    planKind: base?.planKind ?? "geodesic",
     density: base?.density ?? "coarse",
     customPlan: base?.customPlan ?? null,
     cols: base?.cols ?? "4",
@@ -82,7 +83,7 @@ export function settingsRequest(settings: Settings): Checked {
     ok: true,
     request: {
       ...(settings.preset ? { preset: settings.preset } : {}),
-      plan: planOf(settings),
+      plan: requestPlan(planOf(settings)),
       cols: Number(settings.cols),
       seed: Number(settings.seed),
       steps: Number(settings.steps),

@@ -27,6 +27,19 @@ export function GalleryCard({ card }: { card: Card }) {
       </div>
       <div className="flex flex-col gap-1">
         <p className={`line-clamp-2 font-medium leading-snug group-hover:text-accent ${card.caption ? "" : "italic text-muted"}`}>{card.caption ? `“${card.caption}”` : title}</p>
+        {card.outOfDistribution && (
+          <p
+            data-testid="ood-badge"
+            title="This input lies outside what the preset was trained on; its samples say little about it."
+            className="inline-flex items-center gap-1 self-start rounded-full border border-warn/40 bg-warn/10 px-2 py-0.5 text-[11px] font-medium text-warn"
+          >
+            <svg viewBox="0 0 20 20" className="size-3" aria-hidden="true" fill="none" stroke="currentColor" strokeWidth="2" strokeLinecap="round" strokeLinejoin="round">
+              <path d="M10 3.2 2.6 16.3h14.8L10 3.2Z" />
+              <path d="M10 8.7v3M10 14.2v.1" />
+            </svg>
+            outside the preset
+          </p>
+        )}
         <p className="text-xs text-muted tabular-nums">
           <span className="font-mono text-fg">{significant(card.uncertainty, 3)}</span> · {percentileText(card.percentile, card.modality)}
         </p>

@@ -108,7 +108,7 @@ export function Grid({ run, live, testId, ariaLabel, size = "regular" }: GridPro
                   id={tipId}
                   role="tooltip"
                   data-testid="cell-metrics"
-                  className={`pointer-events-none absolute z-20 w-44 rounded-md border border-line bg-surface p-2.5 shadow-lg shadow-black/10 ${
+                  className={`pointer-events-none absolute z-20 w-48 rounded-md border border-line bg-surface p-2.5 shadow-lg shadow-black/10 ${
                     row >= rows / 2 && rows > 1 ? "bottom-full mb-1.5" : "top-full mt-1.5"
                   } ${col >= cols / 2 ? "right-0" : "left-0"}`}
                 >

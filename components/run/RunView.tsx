@@ -1,9 +1,11 @@
 "use client";
 
 import type { Run } from "../api";
-import { inputTitle } from "../format";
+import { inputTitle, startsAtMean } from "../format";
 import { StatusBadge } from "../ui/StatusBadge";
 import { Grid } from "./Grid";
+import { GridLegend } from "./GridLegend";
+import { OodWarning } from "./OodWarning";
 import { RunActions } from "./RunActions";
 import { RunDetails } from "./RunDetails";
 import { RunError } from "./RunError";
@@ -39,15 +41,20 @@ export function RunView({ initial }: { initial: Run }) {
         />
       )}
       <RunActions run={run} onPublished={replace} />
+      <OodWarning description={run.description} presetName={run.preset.name} />
 
-      <div className="grid gap-6 lg:grid-cols-[minmax(0,1fr)_20rem]">
+      {/* Wide: the legend sits under the grid, beside the panel. Narrow: after the panel, so the numbers come first. */}
+      <div className="grid gap-6 lg:grid-cols-[minmax(0,1fr)_20rem] lg:grid-rows-[auto_1fr]">
         <section aria-label="Samples" className="min-w-0 overflow-x-auto pb-2">
-          <Grid run={run} live={live} testId="run-grid" ariaLabel={`Samples for ${inputTitle(run.request.input)}, mean row first`} />
+          <Grid run={run} live={live} testId="run-grid" ariaLabel={`Samples for ${inputTitle(run.request.input)}, ${startsAtMean(run.request.plan) ? "mean row first" : "nearest row first"}`} />
         </section>
-        <aside className="flex flex-col gap-4">
+        <aside className="flex flex-col gap-4 lg:col-start-2 lg:row-span-2 lg:row-start-1">
           <UncertaintyPanel description={run.description} />
           <RunDetails run={run} />
         </aside>
+        <div className="min-w-0 self-start lg:col-start-1 lg:row-start-2">
+          <GridLegend plan={run.request.plan} description={run.description} input={run.request.input.kind} />
+        </div>
       </div>
     </main>
   );

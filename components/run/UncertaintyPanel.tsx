@@ -1,27 +1,66 @@
 import type { Description } from "../api";
-import { percentileText, significant } from "../format";
+import { epistemicText, fixed, percentileText, significant, tailName } from "../format";
 import { DimensionChart } from "./DimensionChart";
 
-/** The scalar and where it falls among the preset's reference inputs, as number, words and a scale. */
-export function UncertaintyReading({ description, size = "regular" }: { description: Description; size?: "regular" | "small" }) {
-  const percentile = Math.min(100, Math.max(0, description.percentile));
+/** A percentile (0–100) as a filled scale with a tick. */
+function PercentileScale({ percentile, tone = "accent" }: { percentile: number; tone?: "accent" | "warn" }) {
+  const p = Math.min(100, Math.max(0, percentile));
   return (
-    <div className="flex flex-col gap-2">
-      <p className="flex items-baseline gap-2">
-        <span data-testid="uncertainty-scalar" className={`font-mono font-semibold tabular-nums ${size === "small" ? "text-lg" : "text-3xl tracking-tight"}`}>
-          {significant(description.uncertainty, 3)}
-        </span>
-        <span className="text-xs text-muted">mean per-dimension variance</span>
-      </p>
-      <div>
-        <div className="relative h-1.5 rounded-full bg-sunken ring-1 ring-inset ring-line" aria-hidden="true">
-          <div className="absolute inset-y-0 left-0 rounded-full bg-accent/35" style={{ width: `${percentile}%` }} />
-          <div className="absolute -top-1 h-3.5 w-0.5 -translate-x-1/2 rounded bg-accent" style={{ left: `${percentile}%` }} />
-        </div>
-        <p data-testid="uncertainty-percentile" className="mt-1.5 text-sm text-muted tabular-nums">
-          {percentileText(description.percentile, description.modality)}
+    <div className="relative h-1.5 rounded-full bg-sunken ring-1 ring-inset ring-line" aria-hidden="true">
+      <div className={`absolute inset-y-0 left-0 rounded-full ${tone === "warn" ? "bg-warn/35" : "bg-accent/35"}`} style={{ width: `${p}%` }} />
+      <div className={`absolute -top-1 h-3.5 w-0.5 -translate-x-1/2 rounded ${tone === "warn" ? "bg-warn" : "bg-accent"}`} style={{ left: `${p}%` }} />
+    </div>
+  );
+}
+
+/**
+ * The aleatoric scalar (how widely the caption's meanings spread) and where it falls among the
+ * preset's reference inputs; beside it, when the preset has one, the epistemic score (how far the
+ * input lies from what the preset was trained on) and its percentile among held-out inputs.
+ */
+export function UncertaintyReading({ description, size = "regular" }: { description: Description; size?: "regular" | "small" }) {
+  const small = size === "small";
+  const { epistemic, outOfDistribution } = description;
+  return (
+    <div className={`flex flex-col ${small ? "gap-2" : "gap-3"}`}>
+      <div className="flex flex-col gap-2">
+        {epistemic !== undefined && <h3 className="text-[10px] font-semibold uppercase tracking-wider text-faint">Aleatoric · spread of meanings</h3>}
+        <p className="flex items-baseline gap-2">
+          <span data-testid="uncertainty-scalar" className={`font-mono font-semibold tabular-nums ${small ? "text-lg" : "text-3xl tracking-tight"}`}>
+            {significant(description.uncertainty, 3)}
+          </span>
+          <span className="text-xs text-muted">mean per-dimension variance</span>
         </p>
+        <div>
+          <PercentileScale percentile={description.percentile} />
+          <p data-testid="uncertainty-percentile" className={`mt-1.5 text-muted tabular-nums ${small ? "text-xs" : "text-sm"}`}>
+            {percentileText(description.percentile, description.modality)}
+          </p>
+        </div>
       </div>
+      {epistemic !== undefined && (
+        <div data-testid="epistemic" className="flex flex-col gap-2 border-t border-line pt-2">
+          <h3 className="text-[10px] font-semibold uppercase tracking-wider text-faint">Epistemic · distance from the training data</h3>
+          {epistemic ? (
+            <>
+              <p className="flex items-baseline gap-2">
+                <span data-testid="epistemic-score" className={`font-mono font-semibold tabular-nums ${small ? "text-base" : "text-xl tracking-tight"}`}>
+                  {significant(epistemic.score, 3)}
+                </span>
+                <span className="text-xs text-muted">distance to the nearest training inputs</span>
+              </p>
+              <div>
+                <PercentileScale percentile={epistemic.percentile} tone={outOfDistribution?.flagged ? "warn" : "accent"} />
+                <p data-testid="epistemic-percentile" className={`mt-1.5 text-muted tabular-nums ${small ? "text-xs" : "text-sm"}`}>
+                  {epistemicText(epistemic.percentile, description.modality)}
+                </p>
+              </div>
+            </>
+          ) : (
+            <p className="text-xs text-muted">Not measured: this preset has no epistemic model.</p>
+          )}
+        </div>
+      )}
     </div>
   );
 }
@@ -42,6 +81,18 @@ export function UncertaintyPanel({ description }: { description: Description | n
             <dd className="text-right font-mono">{description.dim}</dd>
             <dt className="text-muted">Embedding norm</dt>
             <dd className="text-right font-mono">{significant(description.embeddingNorm, 4)}</dd>
+            {description.decoder && (
+              <>
+                <dt className="text-muted" title="Half of the plain samples lie closer to the mean than this angle, in the decoder's space">
+                  Sample angle, median
+                </dt>
+                <dd className="text-right font-mono">{fixed(description.decoder.sampleAngleMedian, 1)}°</dd>
+                <dt className="text-muted" title={`${Math.round(description.decoder.tailQuantile * 100)}% of plain samples lie within this angle of the mean, in the decoder's space`}>
+                  {tailName(description.decoder.tailQuantile)}, tail angle
+                </dt>
+                <dd className="text-right font-mono">{fixed(description.decoder.tailAngle, 1)}°</dd>
+              </>
+            )}
             {description.input.kind === "caption" && (
               <>
                 <dt className="text-muted">Tokens</dt>

@@ -23,6 +23,7 @@ export interface Run {
   preset: { name: string; digest: string };
   request: {
     input: { kind: "caption"; text: string } | { kind: "image"; upload: string; width: number; height: number; type: string };
+    plan: { kind: "geodesic" | "interpolate" | "shell" };
     seed: number;
     cols: number;
     steps: number;
@@ -30,14 +31,21 @@ export interface Run {
   rows: number;
   cols: number;
   imageSize: { width: number; height: number };
-  description: { modality: "text" | "image"; uncertainty: number; percentile: number } | null;
+  description: {
+    modality: "text" | "image";
+    uncertainty: number;
+    percentile: number;
+    /* Absent on runs stored by versions before the out-of-distribution check. */
+    epistemic?: { score: number; percentile: number } | null;
+    outOfDistribution?: { flagged: boolean; reasons: string[]; unknownWords: string[] };
+  } | null;
   providers: Record<string, ProviderChoice> | null;
   cells: RunCell[];
 }
 
 export interface RunRequest {
   input: { kind: "caption"; text: string } | { kind: "image"; upload: string };
-  plan?: { kind: "interpolate"; lambdas: number[] } | { kind: "shell"; quantiles: number[] };
+  plan?: { kind: "geodesic"; rows?: number; fractions?: number[]; tail?: number } | { kind: "interpolate"; lambdas: number[] } | { kind: "shell"; quantiles: number[] };
   cols?: number;
   seed?: number;
   steps?: number;

@@ -4,7 +4,7 @@
  * adapter's space into the space the unCLIP decoder reads.
  */
 import { EngineError } from "./errors";
-import { aleatoricVariance, type AdapterHeadConfig, type GgdDistribution, headsToParams, percentileOf } from "./ggd";
+import { type AdapterHeadConfig, type GgdDistribution, headsToParams, logAleatoricVariance, percentileOf } from "./ggd";
 import type { ModelSession } from "./onnx";
 import type { BridgeConfig, InputScale } from "./preset";
 import { rowsOf, stackRows } from "./encoders";
@@ -39,18 +39,59 @@ export async function runAdapter(session: ModelSession, scaled: readonly Float32
 }
 
 export interface UncertaintySummary {
-  /** Mean aleatoric variance over dimensions (ProbVLM's scalar). */
+  /** Mean aleatoric variance over dimensions (ProbVLM's scalar), saturating at Number.MAX_VALUE. */
   readonly uncertainty: number;
-  /** Its percentile (0–100) among the preset's reference captions or images. */
+  /** ln of that mean, computed in logs: finite for every distribution the adapter's clamps allow. */
+  readonly logUncertainty: number;
+  /** Its percentile (0–100) among the preset's reference captions or images, ranked in logs. */
   readonly percentile: number;
-  /** α² Γ(3/β) / Γ(1/β) per dimension. */
+  /** α² Γ(3/β) / Γ(1/β) per dimension (saturating like the scalar). */
   readonly variance: Float64Array;
 }
 
+const LOG_MAX_VALUE = Math.log(Number.MAX_VALUE);
+
+/**
+ * The scalar as a log-sum-exp of the per-dimension log variances, so no intermediate overflows
+ * (β near its floor makes Γ(3/β) astronomically large: β = 0.01 gives ln Γ(300) ≈ 1409).
+ */
 export function summarizeUncertainty(dist: GgdDistribution, referenceQuantiles: readonly number[]): UncertaintySummary {
-  const variance = aleatoricVariance(dist);
-  const uncertainty = variance.reduce((sum, v) => sum + v, 0) / variance.length;
-  return { uncertainty, percentile: percentileOf(uncertainty, referenceQuantiles), variance };
+  const logVariance = logAleatoricVariance(dist);
+  const largest = logVariance.reduce((max, v) => Math.max(max, v), Number.NEGATIVE_INFINITY);
+  const scaledSum = logVariance.reduce((sum, v) => sum + Math.exp(v - largest), 0);
+  const logUncertainty = largest + Math.log(scaledSum / logVariance.length);
+  const saturate = (logValue: number) => Math.exp(Math.min(logValue, LOG_MAX_VALUE));
+  const logQuantiles = referenceQuantiles.map((q) => (q > 0 ? Math.log(q) : Number.NEGATIVE_INFINITY));
+  return {
+    uncertainty: saturate(logUncertainty),
+    logUncertainty,
+    percentile: percentileOfLog(logUncertainty, logQuantiles),
+    variance: logVariance.map(saturate),
+  };
+}
+
+/** percentileOf on logs (a reference quantile of 0 is −∞ there, below everything). */
+function percentileOfLog(logValue: number, logQuantiles: readonly number[]): number {
+  const finiteFloor = logQuantiles.findIndex(Number.isFinite);
+  if (finiteFloor < 0) return 100;
+  if (finiteFloor === 0) return percentileOf(logValue, logQuantiles);
+  // Reference values of exactly 0 occupy the bottom percentiles; every positive value ranks above them.
+  const above = percentileOf(logValue, logQuantiles.slice(finiteFloor));
+  const floorShare = (100 * finiteFloor) / (logQuantiles.length - 1);
+  return floorShare + (above * (100 - floorShare)) / 100;
+}
+
+/**
+ * What pre(x) adds to a point before the decoder normalizes it (geometry.ts): a caption's
+ * gap-shift bridge moves it by imageMean − textMean; everything else is read as it is.
+ */
+export function decoderShift(space: DecoderSpace, dim: number): Float64Array {
+  const { bridge } = space;
+  if (space.modality === "text" && bridge.type === "gap-shift") {
+    if (bridge.textMean.length !== dim) throw new EngineError("invalid_preset", `bridge has ${bridge.textMean.length} dimensions, the embedding ${dim}`);
+    return Float64Array.from(bridge.imageMean, (v, j) => v - bridge.textMean[j]);
+  }
+  return new Float64Array(dim);
 }
 
 export type Modality = "text" | "image";

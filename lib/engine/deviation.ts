@@ -11,6 +11,7 @@ import {
   sampleGgd,
   validateGgdParams,
 } from "./ggd";
+import { lambdaAtAngle, preDecoder } from "./geometry";
 import type { Rng } from "./random";
 
 /*
@@ -33,11 +34,34 @@ export interface ShellPlan {
   readonly cols: number;
 }
 
-export type DeviationPlan = InterpolatePlan | ShellPlan;
+/**
+ * Rows at equal steps of angle in the decoder's space (geometry.ts): row r's cells turn
+ * fractions[r] · θ_tail away from the mean's decoder point, where θ_tail is the `tail` quantile of
+ * plain samples' decoder angles; each cell lies on its column's ray μ + λ (x_s − μ) at the λ that
+ * reaches that angle. Fraction 0 is the mean, 1 the tail.
+ */
+export interface GeodesicPlan {
+  readonly kind: "geodesic";
+  readonly fractions: readonly number[];
+  readonly tail: number;
+  readonly cols: number;
+}
+
+export type DeviationPlan = InterpolatePlan | ShellPlan | GeodesicPlan;
+
+/** The number of rows a plan has. */
+export function planRows(plan: DeviationPlan): number {
+  return plan.kind === "interpolate" ? plan.lambdas.length : plan.kind === "shell" ? plan.quantiles.length : plan.fractions.length;
+}
 
 export const DEFAULT_LAMBDAS: readonly number[] = Object.freeze([0, 0.5, 1, 1.5, 2]);
 export const FINE_LAMBDAS: readonly number[] = Object.freeze([0, 0.25, 0.5, 0.75, 1, 1.25, 1.5, 1.75, 2]);
 export const DEFAULT_SHELL_QUANTILES: readonly number[] = Object.freeze([0.01, 0.25, 0.5, 0.75, 0.99]);
+export const DEFAULT_FRACTIONS: readonly number[] = Object.freeze([0, 0.25, 0.5, 0.75, 1]);
+/** The geodesic plan's last row by default: as far as 95% of plain samples lie from the mean. */
+export const DEFAULT_TAIL = 0.95;
+/** Geodesic fractions above this would ask for angles no column reaches. */
+export const MAX_FRACTION = 2;
 
 export const deviationPresets: Readonly<Record<"coarse" | "fine", InterpolatePlan>> = Object.freeze({
   coarse: Object.freeze({ kind: "interpolate", lambdas: DEFAULT_LAMBDAS, cols: 4 }),
@@ -47,8 +71,10 @@ export const deviationPresets: Readonly<Record<"coarse" | "fine", InterpolatePla
 export interface DeviationCell {
   readonly row: number;
   readonly col: number;
-  /** λ of an interpolate row, null on a shell row. */
+  /** λ along the column's ray μ + λ (x_s − μ) (interpolate and geodesic rows), null on a shell row. */
   readonly lambda: number | null;
+  /** The decoder angle (degrees) a geodesic row aims at, null on other rows. */
+  readonly angleTarget: number | null;
   /** The target quantile of a shell row, null on an interpolate row. */
   readonly quantileTarget: number | null;
   /** Likelihood radius Σ (|x−μ|/α)^β. */
@@ -102,8 +128,12 @@ export function validatePlan(plan: unknown): asserts plan is DeviationPlan {
     validateLevels((plan as InterpolatePlan).lambdas, "lambdas", (v) => Number.isFinite(v) && v >= 0, "finite numbers ≥ 0");
   } else if (kind === "shell") {
     validateLevels((plan as ShellPlan).quantiles, "quantiles", (v) => v > 0 && v < 1, "numbers strictly between 0 and 1");
+  } else if (kind === "geodesic") {
+    validateLevels((plan as GeodesicPlan).fractions, "fractions", (v) => v >= 0 && v <= MAX_FRACTION, `numbers from 0 to ${MAX_FRACTION}`);
+    const { tail } = plan as GeodesicPlan;
+    if (typeof tail !== "number" || !(tail > 0 && tail < 1)) throw invalidPlan(`tail is ${String(tail)}; it must be a number strictly between 0 and 1`);
   } else {
-    throw invalidPlan(`kind is ${String(kind)}; it must be "interpolate" or "shell"`);
+    throw invalidPlan(`kind is ${String(kind)}; it must be "geodesic", "interpolate" or "shell"`);
   }
 }
 
@@ -111,7 +141,7 @@ function measureCell(
   point: Float64Array,
   dist: GgdParams,
   k: number,
-  position: Pick<DeviationCell, "row" | "col" | "lambda" | "quantileTarget">,
+  position: Pick<DeviationCell, "row" | "col" | "lambda" | "quantileTarget" | "angleTarget">,
 ): DeviationCell {
   let dot = 0;
   let pointNormSquared = 0;
@@ -151,29 +181,46 @@ function measureCell(
  * every row's shell T = P⁻¹(k, q). Rows then differ only in radius, which
  * makes a column comparable across quantiles; each cell on its own is an
  * exact draw conditioned on its shell.
+ * geodesic: the interpolate plan's rays (the same base sample per column),
+ * each cell at the λ that turns its decoder point the row's angle away from
+ * the mean's; `decoder` gives the decoder's shift and θ_tail (radians).
  */
-export function planGrid(dist: GgdParams, plan: DeviationPlan, rng: Rng): DeviationGrid {
+export function planGrid(dist: GgdParams, plan: DeviationPlan, rng: Rng, decoder?: { readonly shift: ArrayLike<number>; readonly tailAngle: number }): DeviationGrid {
   validatePlan(plan);
   const dim = validateGgdParams(dist);
   const k = radiusShape(dist.beta);
-  const rows = plan.kind === "interpolate" ? plan.lambdas.length : plan.quantiles.length;
+  const rows = planRows(plan);
+  if (plan.kind === "geodesic" && !decoder) throw invalidPlan("a geodesic plan needs the decoder's geometry");
   const cells = new Array<DeviationCell>(rows * plan.cols);
   const shellRadii = plan.kind === "shell" ? plan.quantiles.map((quantile) => inverseRegularizedGammaP(k, quantile)) : [];
 
   for (let col = 0; col < plan.cols; col++) {
     const columnRng = rng.fork(col);
+    const alongRay = (base: Float64Array, lambda: number) => {
+      const point = new Float64Array(dim);
+      for (let j = 0; j < dim; j++) point[j] = dist.mu[j] + lambda * (base[j] - dist.mu[j]);
+      return point;
+    };
     if (plan.kind === "interpolate") {
       const base = sampleGgd(dist, columnRng);
       plan.lambdas.forEach((lambda, row) => {
-        const point = new Float64Array(dim);
-        for (let j = 0; j < dim; j++) point[j] = dist.mu[j] + lambda * (base[j] - dist.mu[j]);
-        cells[row * plan.cols + col] = measureCell(point, dist, k, { row, col, lambda, quantileTarget: null });
+        cells[row * plan.cols + col] = measureCell(alongRay(base, lambda), dist, k, { row, col, lambda, quantileTarget: null, angleTarget: null });
       });
-    } else {
+    } else if (plan.kind === "geodesic" && decoder) {
+      const base = sampleGgd(dist, columnRng);
+      const anchor = preDecoder(dist.mu, decoder.shift);
+      const offset = Float64Array.from(base, (v, j) => v - dist.mu[j]);
+      plan.fractions.forEach((fraction, row) => {
+        const angle = fraction * decoder.tailAngle;
+        const { lambda } = lambdaAtAngle(anchor, offset, angle);
+        const angleTarget = (angle * 180) / Math.PI;
+        cells[row * plan.cols + col] = measureCell(alongRay(base, lambda), dist, k, { row, col, lambda, quantileTarget: null, angleTarget });
+      });
+    } else if (plan.kind === "shell") {
       const direction = drawShellDirection(dist.beta, columnRng);
       plan.quantiles.forEach((quantile, row) => {
         const point = placeOnShell(dist, direction, shellRadii[row]);
-        cells[row * plan.cols + col] = measureCell(point, dist, k, { row, col, lambda: null, quantileTarget: quantile });
+        cells[row * plan.cols + col] = measureCell(point, dist, k, { row, col, lambda: null, quantileTarget: quantile, angleTarget: null });
       });
     }
   }

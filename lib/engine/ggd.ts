@@ -332,15 +332,20 @@ export function headsToParams(
   return out;
 }
 
-/** Aleatoric variance per dimension: α² Γ(3/β) / Γ(1/β) (the ratio in logs, since Γ(3/β) overflows first). */
-export function aleatoricVariance(params: Pick<GgdParams, "alpha" | "beta">): Float64Array {
+/** ln of the aleatoric variance per dimension: 2 ln α + ln Γ(3/β) − ln Γ(1/β), finite for every α, β > 0. */
+export function logAleatoricVariance(params: Pick<GgdParams, "alpha" | "beta">): Float64Array {
   const dim = commonLength(params.alpha, params.beta);
-  const variance = new Float64Array(dim);
+  const logVariance = new Float64Array(dim);
   for (let j = 0; j < dim; j++) {
     const inverseBeta = 1 / params.beta[j];
-    variance[j] = params.alpha[j] ** 2 * Math.exp(lgamma(3 * inverseBeta) - lgamma(inverseBeta));
+    logVariance[j] = 2 * Math.log(params.alpha[j]) + lgamma(3 * inverseBeta) - lgamma(inverseBeta);
   }
-  return variance;
+  return logVariance;
+}
+
+/** Aleatoric variance per dimension: α² Γ(3/β) / Γ(1/β) (the ratio in logs, since Γ(3/β) overflows first). */
+export function aleatoricVariance(params: Pick<GgdParams, "alpha" | "beta">): Float64Array {
+  return logAleatoricVariance(params).map(Math.exp);
 }
 
 /** The uncertainty scalar of an input: mean aleatoric variance over dimensions (ProbVLM's choice). */

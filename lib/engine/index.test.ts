@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import sharp from "sharp";
 import { beforeAll, describe, expect, it } from "vitest";
-import { DEFAULT_LAMBDAS, DEFAULT_SHELL_QUANTILES, FINE_LAMBDAS } from "./deviation";
+import { DEFAULT_FRACTIONS, DEFAULT_LAMBDAS, DEFAULT_SHELL_QUANTILES, DEFAULT_TAIL, FINE_LAMBDAS } from "./deviation";
 import { encodeImage } from "./images";
 import { type Engine, EngineError, openPreset, type RunRequest } from "./index";
 import { MODEL_KEYS, resolvePresetDir, sha256File } from "./preset";
@@ -139,12 +139,81 @@ describe("decodeCells", () => {
   });
 });
 
+describe("decoder geometry", () => {
+  it("measures every cell where the decoder reads it and walks geodesic rows in equal angles", async () => {
+    const description = await engine.describe({ kind: "caption", text: "a red shape" });
+    const grid = engine.planGrid(description, { kind: "geodesic", fractions: [0, 0.25, 0.5, 0.75, 1], tail: 0.95, cols: 3 }, 4);
+    expect(grid.decoder.tailQuantile).toBe(0.95);
+    expect(grid.decoder.tailAngle).toBeGreaterThan(grid.decoder.sampleAngleMedian);
+    for (const cell of grid.cells) {
+      expect(cell.angleTarget).toBeCloseTo([0, 0.25, 0.5, 0.75, 1][cell.row] * grid.decoder.tailAngle, 9);
+      // float32 rounding of the decoded point moves its angle by far less than a thousandth of a degree
+      expect(cell.decoderAngle).toBeCloseTo(cell.angleTarget!, 3);
+      expect(cell.decoderQuantile).toBeGreaterThanOrEqual(0);
+    }
+    const row = (r: number) => grid.cells.filter((cell) => cell.row === r);
+    expect(row(0).every((cell) => cell.lambda === 0 && cell.decoderAngle === 0 && cell.decoderQuantile === 0 && cell.decoderDistance === 0)).toBe(true);
+    // The last row sits at the 95% tail of plain samples' angles, so about 0.95 of them lie closer.
+    for (const cell of row(4)) expect(cell.decoderQuantile).toBeCloseTo(0.95, 1);
+    // Rows further out need larger λ along the same column's ray.
+    for (let col = 0; col < 3; col++) {
+      const lambdas = [0, 1, 2, 3, 4].map((r) => grid.cells[r * 3 + col].lambda!);
+      lambdas.forEach((lambda, i) => i > 0 && expect(lambda).toBeGreaterThan(lambdas[i - 1]));
+    }
+  });
+
+  it("uses the interpolate plan's rays: a geodesic cell lies on its column's λ ray", async () => {
+    const description = await engine.describe({ kind: "caption", text: "a circle" });
+    const geodesic = engine.planGrid(description, { kind: "geodesic", fractions: [0.5], tail: 0.95, cols: 2 }, 9);
+    const lambdas = geodesic.cells.map((cell) => cell.lambda!);
+    const interpolate = engine.planGrid(description, { kind: "interpolate", lambdas, cols: 2 }, 9);
+    // Same seed, same base samples: the interpolate cell at the geodesic λ of column 0 is the same point.
+    expect(Array.from(interpolate.cells[0].embedding)).toEqual(Array.from(geodesic.cells[0].embedding));
+    expect(interpolate.cells[0].decoderAngle).toBeCloseTo(geodesic.cells[0].decoderAngle, 9);
+  });
+});
+
+describe("out of distribution", () => {
+  const REPEATED = "red ".repeat(74).trim();
+
+  it("keeps the uncertainty finite in logs for inputs that drive β to its floor, and flags them", async () => {
+    for (const text of [REPEATED, "a small blue star on the right"]) {
+      const description = await engine.describe({ kind: "caption", text });
+      expect(Number.isFinite(description.uncertainty)).toBe(true);
+      expect(Number.isFinite(description.logUncertainty)).toBe(true);
+      expect(description.logUncertainty).toBeCloseTo(Math.log(description.uncertainty), 9);
+      expect(description.percentile).toBe(100);
+      expect(description.epistemic!.percentile).toBe(100);
+      expect(description.outOfDistribution.flagged).toBe(true);
+    }
+    const repeated = await engine.describe({ kind: "caption", text: REPEATED });
+    expect(repeated.outOfDistribution.reasons.some((reason) => reason.startsWith("74 words, longer than any caption"))).toBe(true);
+    const star = await engine.describe({ kind: "caption", text: "a small blue star on the right" });
+    expect(star.outOfDistribution.unknownWords).toEqual(["star"]);
+  });
+
+  it("names the unknown words of a caption from outside the world, and flags none of an in-world caption", async () => {
+    const dog = await engine.describe({ kind: "caption", text: "a photograph of a dog" });
+    expect(dog.outOfDistribution).toMatchObject({ flagged: true, unknownWords: ["photograph", "of", "dog"] });
+    const circle = await engine.describe({ kind: "caption", text: "a red circle at the top left" });
+    expect(circle.outOfDistribution).toEqual({ flagged: false, reasons: [], unknownWords: [] });
+    expect(circle.epistemic!.score).toBeLessThan(dog.epistemic!.score);
+  });
+
+  it("scores images against the training images, with no vocabulary check", async () => {
+    const description = await engine.describe({ kind: "image", bytes: await shapesPng() });
+    expect(description.vocabulary).toBeNull();
+    expect(description.epistemic!.score).toBeGreaterThanOrEqual(0);
+    expect(description.outOfDistribution.unknownWords).toEqual([]);
+  });
+});
+
 describe("run", () => {
   it("fills defaults from the preset and spells the plan out", () => {
     const normalized = engine.normalize({ input: { kind: "caption", text: "a shape" } });
     expect(normalized).toEqual({
       input: { kind: "caption", text: "a shape" },
-      plan: { kind: "interpolate", lambdas: [...DEFAULT_LAMBDAS] },
+      plan: { kind: "geodesic", fractions: [...DEFAULT_FRACTIONS], tail: DEFAULT_TAIL },
       cols: 4,
       seed: 0,
       steps: SHAPES_JSON.defaults.steps,
@@ -158,6 +227,11 @@ describe("run", () => {
     expect(rows({ kind: "interpolate", rows: 9 })).toEqual({ kind: "interpolate", lambdas: [...FINE_LAMBDAS] });
     expect(rows({ kind: "shell", rows: 5 })).toEqual({ kind: "shell", quantiles: [...DEFAULT_SHELL_QUANTILES] });
     expect(rows({ kind: "shell" })).toEqual({ kind: "shell", quantiles: [...DEFAULT_SHELL_QUANTILES] });
+    expect(rows({ kind: "geodesic", rows: 3 })).toEqual({ kind: "geodesic", fractions: [0, 0.5, 1], tail: DEFAULT_TAIL });
+    expect(rows({ kind: "geodesic", fractions: [0, 1.5], tail: 0.5 })).toEqual({ kind: "geodesic", fractions: [0, 1.5], tail: 0.5 });
+    for (const plan of [{ kind: "geodesic", fractions: [0, 2.5] }, { kind: "geodesic", tail: 1 }, { kind: "geodesic", rows: 3, fractions: [0, 1] }]) {
+      expect(() => rows(plan as RunRequest["plan"])).toThrow(/invalid run request: plan/);
+    }
   });
 
   it("runs a caption into a grid of images with per-cell metrics", async () => {

@@ -5,13 +5,26 @@
  */
 import { performance } from "node:perf_hooks";
 import { z } from "zod";
-import { type DecoderSpace, type Modality, norm, runAdapter, scaleForAdapter, summarizeUncertainty, toDecoderSpace } from "./adapter";
-import { DEFAULT_LAMBDAS, DEFAULT_SHELL_QUANTILES, type DeviationCell, type DeviationPlan, planGrid as planDeviationGrid, validatePlan } from "./deviation";
+import { type DecoderSpace, decoderShift, type Modality, norm, runAdapter, scaleForAdapter, summarizeUncertainty, toDecoderSpace } from "./adapter";
+import {
+  DEFAULT_FRACTIONS,
+  DEFAULT_LAMBDAS,
+  DEFAULT_SHELL_QUANTILES,
+  DEFAULT_TAIL,
+  type DeviationCell,
+  type DeviationPlan,
+  MAX_FRACTION,
+  planGrid as planDeviationGrid,
+  planRows,
+  validatePlan,
+} from "./deviation";
 import { encodeImages, encodeTexts, type ImageInfo, loadTokenizer, preprocessImage, promptHiddenStates } from "./encoders";
 import { EngineError } from "./errors";
 import type { GgdDistribution } from "./ggd";
 import { contractDims, type ModelSession, type OpenOptions, openModel, type Output, type ProviderReport } from "./onnx";
-import { describeIssues, loadPreset, MODEL_KEYS, type ModelKey, type Preset, type PresetConfig, resolvePresetDir } from "./preset";
+import { angleBetween, preDecoder, quantileOfSorted, referenceAngles, shareBelow } from "./geometry";
+import { checkVocabulary, type EpistemicBank, type EpistemicScore, epistemicScore, type OutOfDistribution, outOfDistribution, readBank, type VocabularyCheck } from "./ood";
+import { describeIssues, loadPreset, MODEL_KEYS, type ModelKey, type Preset, type PresetConfig, resolvePresetDir, verifiedDataFile } from "./preset";
 import { Rng } from "./random";
 import type { SchedulerType } from "./schedulers";
 import type { ClipTokenizer } from "./tokenizer";
@@ -24,6 +37,7 @@ export type { GgdDistribution } from "./ggd";
 export type { ImageInfo } from "./encoders";
 export type { ProviderName, ProviderReport } from "./onnx";
 export type { DeviationPlan } from "./deviation";
+export type { EpistemicScore, OutOfDistribution, VocabularyCheck } from "./ood";
 
 // ───────────────────────── types ─────────────────────────
 
@@ -43,16 +57,41 @@ export interface Description {
   readonly distribution: GgdDistribution;
   /** Mean aleatoric variance over dimensions. */
   readonly uncertainty: number;
+  /** Its natural log, always finite (the scalar saturates at Number.MAX_VALUE). */
+  readonly logUncertainty: number;
   /** Percentile (0–100) of the uncertainty among the preset's reference captions or images. */
   readonly percentile: number;
   readonly variance: Float64Array;
+  /** Distance from the preset's training inputs; null for presets without an epistemic record. */
+  readonly epistemic: EpistemicScore | null;
+  /** A caption's words against the preset's corpus; null for images and presets without a corpus record. */
+  readonly vocabulary: VocabularyCheck | null;
+  readonly outOfDistribution: OutOfDistribution;
   /** How samples of this distribution become decoder inputs. */
   readonly decoderSpace: DecoderSpace;
 }
 
-export interface GridCell extends DeviationCell {
+/** Where a cell sits in the space the decoder reads (geometry.ts). */
+export interface DecoderMetrics {
+  /** Degrees between the cell's decoder embedding and the mean's. */
+  readonly decoderAngle: number;
+  /** ‖y − y(μ)‖ between those two decoder embeddings. */
+  readonly decoderDistance: number;
+  /** The share of plain samples of the distribution whose decoder angle is smaller. */
+  readonly decoderQuantile: number;
+}
+
+export interface GridCell extends DeviationCell, DecoderMetrics {
   /** The cell's embedding mapped into the decoder's space (bridge or norm restored). */
   readonly decoderEmbedding: Float32Array;
+}
+
+/** The decoder angles (degrees) of plain samples that a grid is measured against. */
+export interface DecoderReference {
+  readonly sampleAngleMedian: number;
+  /** The `tailQuantile` quantile: a geodesic plan's fraction 1. */
+  readonly tailAngle: number;
+  readonly tailQuantile: number;
 }
 
 export interface Grid {
@@ -61,6 +100,7 @@ export interface Grid {
   readonly seed: number;
   /** k = Σ 1/β: a plain sample's likelihood radius T is Gamma(k, 1). */
   readonly radiusShape: number;
+  readonly decoder: DecoderReference;
   /** Row-major: cell (row r, col c) is cells[r · cols + c]. */
   readonly cells: readonly GridCell[];
 }
@@ -125,15 +165,25 @@ export function runRequestSchema(config: PresetConfig) {
     input: inputSchema(config),
     plan: z
       .discriminatedUnion("kind", [
+        z.strictObject({
+          kind: z.literal("geodesic"),
+          fractions: levels(z.number().min(0).max(MAX_FRACTION)).optional(),
+          tail: z.number().gt(0).lt(1).default(DEFAULT_TAIL),
+          rows: rows.optional(),
+        }),
         z.strictObject({ kind: z.literal("interpolate"), lambdas: levels(z.number().min(0)).optional(), rows: rows.optional() }),
         z.strictObject({ kind: z.literal("shell"), quantiles: levels(z.number().gt(0).lt(1)).optional(), rows: rows.optional() }),
       ])
-      .refine((plan) => plan.rows === undefined || (plan.kind === "interpolate" ? plan.lambdas : plan.quantiles) === undefined, oneOf)
-      .default({ kind: "interpolate" }),
+      .refine((plan) => plan.rows === undefined || givenLevels(plan) === undefined, oneOf)
+      .default({ kind: "geodesic", tail: DEFAULT_TAIL }),
     cols: z.number().int().min(1).max(limits.maxCols).default(4),
     seed: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(0),
     ...decodeSettingsShape(config),
   });
+}
+
+function givenLevels(plan: { kind: string; lambdas?: number[]; quantiles?: number[]; fractions?: number[] }): number[] | undefined {
+  return plan.kind === "interpolate" ? plan.lambdas : plan.kind === "shell" ? plan.quantiles : plan.fractions;
 }
 
 export type RunRequest = z.input<ReturnType<typeof runRequestSchema>>;
@@ -141,7 +191,10 @@ export type RunRequest = z.input<ReturnType<typeof runRequestSchema>>;
 /** A request with every default filled in and the plan spelled out level by level. */
 export interface NormalizedRunRequest {
   readonly input: EngineInput;
-  readonly plan: { readonly kind: "interpolate"; readonly lambdas: readonly number[] } | { readonly kind: "shell"; readonly quantiles: readonly number[] };
+  readonly plan:
+    | { readonly kind: "geodesic"; readonly fractions: readonly number[]; readonly tail: number }
+    | { readonly kind: "interpolate"; readonly lambdas: readonly number[] }
+    | { readonly kind: "shell"; readonly quantiles: readonly number[] };
   readonly cols: number;
   readonly seed: number;
   readonly steps: number;
@@ -151,14 +204,23 @@ export interface NormalizedRunRequest {
   readonly prompt: string;
 }
 
-/** `rows` evenly spaced levels: λ from 0 to 2 (5 rows give DEFAULT_LAMBDAS), quantiles i/(rows−1) kept within [0.01, 0.99]. */
-function levelsForRows(kind: "interpolate" | "shell", rows: number): number[] {
-  const fractions = rows === 1 ? [kind === "interpolate" ? 0 : 0.5] : Array.from({ length: rows }, (_, i) => i / (rows - 1));
-  return kind === "interpolate" ? fractions.map((f) => 2 * f) : fractions.map((f) => Math.min(0.99, Math.max(0.01, f)));
+/** How many rows a normalized plan has. */
+export function requestRows(plan: NormalizedRunRequest["plan"]): number {
+  return plan.kind === "geodesic" ? plan.fractions.length : plan.kind === "interpolate" ? plan.lambdas.length : plan.quantiles.length;
 }
 
-/** A decoded cell: its deviation metrics (without the embedding) and its pixels. */
-export interface RunCell extends Omit<DeviationCell, "embedding"> {
+/**
+ * `rows` evenly spaced levels: geodesic fractions i/(rows−1) (5 rows give DEFAULT_FRACTIONS), λ from
+ * 0 to 2 (5 rows give DEFAULT_LAMBDAS), quantiles i/(rows−1) kept within [0.01, 0.99].
+ */
+function levelsForRows(kind: "geodesic" | "interpolate" | "shell", rows: number): number[] {
+  const fractions = rows === 1 ? [kind === "shell" ? 0.5 : 0] : Array.from({ length: rows }, (_, i) => i / (rows - 1));
+  if (kind === "interpolate") return fractions.map((f) => 2 * f);
+  return kind === "shell" ? fractions.map((f) => Math.min(0.99, Math.max(0.01, f))) : fractions;
+}
+
+/** A decoded cell: its deviation metrics (without the embedding) in both spaces, and its pixels. */
+export interface RunCell extends Omit<DeviationCell, "embedding">, DecoderMetrics {
   readonly rgb: Uint8Array;
   readonly width: number;
   readonly height: number;
@@ -168,17 +230,39 @@ export interface RunResult {
   readonly request: NormalizedRunRequest;
   readonly preset: { readonly name: string; readonly digest: string };
   readonly providers: ProviderReports;
-  readonly description: {
-    readonly input: InputInfo;
-    readonly dim: number;
-    readonly uncertainty: number;
-    readonly percentile: number;
-    readonly radiusShape: number;
-  };
+  readonly description: RunDescription;
   readonly rows: number;
   readonly cols: number;
   readonly cells: readonly RunCell[];
   readonly timings: { readonly describeMs: number; readonly planMs: number; readonly decodeMs: number; readonly totalMs: number };
+}
+
+/** What a run record says of its input's distribution. */
+export interface RunDescription {
+  readonly input: InputInfo;
+  readonly dim: number;
+  readonly uncertainty: number;
+  readonly logUncertainty: number;
+  readonly percentile: number;
+  readonly radiusShape: number;
+  readonly epistemic: { readonly score: number; readonly percentile: number } | null;
+  readonly outOfDistribution: OutOfDistribution;
+  readonly decoder: DecoderReference;
+}
+
+/** The run-record view of a description and its grid. */
+export function runDescription(description: Description, grid: Grid): RunDescription {
+  return {
+    input: description.input,
+    dim: description.distribution.mu.length,
+    uncertainty: description.uncertainty,
+    logUncertainty: description.logUncertainty,
+    percentile: description.percentile,
+    radiusShape: grid.radiusShape,
+    epistemic: description.epistemic && { score: description.epistemic.score, percentile: description.epistemic.percentile },
+    outOfDistribution: description.outOfDistribution,
+    decoder: grid.decoder,
+  };
 }
 
 // ───────────────────────── the engine ─────────────────────────
@@ -187,6 +271,9 @@ export interface RunResult {
 // the grid's shape never changes a column's diffusion noise and vice versa.
 const SAMPLING_STREAM = 0;
 const DIFFUSION_STREAM = 1;
+// The plain samples whose decoder angles give a grid its tail angle and each cell's decoder quantile.
+const REFERENCE_STREAM = 2;
+const degrees = (radians: number) => (radians * 180) / Math.PI;
 const PROMPT_CACHE_LIMIT = 16;
 
 function invalidInput(message: string): EngineError {
@@ -198,13 +285,16 @@ export class Engine {
   private readonly runRequest: ReturnType<typeof runRequestSchema>;
   private readonly decodeSettings: ReturnType<typeof decodeSettingsSchema>;
   private readonly promptStates = new Map<string, Promise<Output>>();
+  private readonly corpusWords: ReadonlySet<string> | null;
 
   private constructor(
     readonly preset: Preset,
     private readonly models: Readonly<Record<ModelKey, ModelSession>>,
     private readonly clipTokenizer: ClipTokenizer,
     private readonly promptTokenizer: ClipTokenizer,
+    private readonly epistemicBanks: Readonly<Record<Modality, EpistemicBank>> | null,
   ) {
+    this.corpusWords = preset.config.corpus ? new Set(preset.config.corpus.vocabulary) : null;
     this.input = inputSchema(preset.config);
     this.runRequest = runRequestSchema(preset.config);
     this.decodeSettings = decodeSettingsSchema(preset.config);
@@ -219,7 +309,13 @@ export class Engine {
     const dims = contractDims(config);
     const sessions = await Promise.all(MODEL_KEYS.map(async (key) => openModel(key, await preset.filePath(key), dims, options)));
     const models = Object.fromEntries(MODEL_KEYS.map((key, i) => [key, sessions[i]])) as Record<ModelKey, ModelSession>;
-    return new Engine(preset, models, clipTokenizer, promptTokenizer);
+    const { epistemic } = config;
+    const bank = async (modality: Modality) => {
+      const record = epistemic![modality];
+      return readBank(await verifiedDataFile(preset.dir, record.bank, `epistemic.${modality}.bank`), record, config.embedding.dim);
+    };
+    const banks = epistemic ? { text: await bank("text"), image: await bank("image") } : null;
+    return new Engine(preset, models, clipTokenizer, promptTokenizer, banks);
   }
 
   get config(): PresetConfig {
@@ -255,7 +351,10 @@ export class Engine {
     const inputScale = config.adapter.inputScale[modality];
     const embeddingNorm = norm(embedding);
     const adapter = modality === "text" ? this.models.adapterText : this.models.adapterImage;
-    const [distribution] = await runAdapter(adapter, [scaleForAdapter(embedding, inputScale)], config.adapter);
+    const scaled = scaleForAdapter(embedding, inputScale);
+    const [distribution] = await runAdapter(adapter, [scaled], config.adapter);
+    const epistemic = this.epistemicBanks ? epistemicScore(scaled, this.epistemicBanks[modality]) : null;
+    const vocabulary = parsed.data.kind === "caption" && config.corpus && this.corpusWords ? checkVocabulary(parsed.data.text, config.corpus, this.corpusWords) : null;
     return {
       input: info,
       modality,
@@ -263,6 +362,9 @@ export class Engine {
       embeddingNorm,
       distribution,
       ...summarizeUncertainty(distribution, config.uncertainty[modality]),
+      epistemic,
+      vocabulary,
+      outOfDistribution: outOfDistribution(modality, vocabulary, epistemic, config.epistemic?.[modality].flagQuantile ?? null),
       decoderSpace: { modality, bridge: config.bridge, inputScale, rawNorm: embeddingNorm },
     };
   }
@@ -271,17 +373,38 @@ export class Engine {
   planGrid(description: Description, plan: DeviationPlan, seed: number): Grid {
     const { limits } = this.config;
     validatePlan(plan);
-    const rows = plan.kind === "interpolate" ? plan.lambdas.length : plan.quantiles.length;
+    const rows = planRows(plan);
     if (rows > limits.maxRows) throw invalidInput(`the plan has ${rows} rows; the limit is ${limits.maxRows}`);
     if (plan.cols > limits.maxCols) throw invalidInput(`the plan has ${plan.cols} columns; the limit is ${limits.maxCols}`);
+    const { distribution, decoderSpace } = description;
     const root = new Rng(seed);
-    const grid = planDeviationGrid(description.distribution, plan, root.fork(SAMPLING_STREAM));
+    const shift = decoderShift(decoderSpace, distribution.mu.length);
+    const reference = referenceAngles(distribution, shift, root.fork(REFERENCE_STREAM));
+    const tailQuantile = plan.kind === "geodesic" ? plan.tail : DEFAULT_TAIL;
+    const tailAngle = quantileOfSorted(reference, tailQuantile);
+    const grid = planDeviationGrid(distribution, plan, root.fork(SAMPLING_STREAM), { shift, tailAngle });
+    const meanPoint = toDecoderSpace(distribution.mu, decoderSpace);
+    const meanAnchor = preDecoder(distribution.mu, shift);
     return {
       rows: grid.rows,
       cols: grid.cols,
       seed,
       radiusShape: grid.radiusShape,
-      cells: grid.cells.map((cell) => ({ ...cell, decoderEmbedding: toDecoderSpace(cell.embedding, description.decoderSpace) })),
+      decoder: { sampleAngleMedian: degrees(quantileOfSorted(reference, 0.5)), tailAngle: degrees(tailAngle), tailQuantile },
+      cells: grid.cells.map((cell) => {
+        const decoderEmbedding = toDecoderSpace(cell.embedding, decoderSpace);
+        // Measured on the float32 point the decoder receives, before it normalizes the length away.
+        const angle = angleBetween(preDecoder(cell.embedding, shift), meanAnchor);
+        let distanceSquared = 0;
+        for (let j = 0; j < meanPoint.length; j++) distanceSquared += (decoderEmbedding[j] - meanPoint[j]) ** 2;
+        return {
+          ...cell,
+          decoderAngle: degrees(angle),
+          decoderDistance: Math.sqrt(distanceSquared),
+          decoderQuantile: shareBelow(reference, angle),
+          decoderEmbedding,
+        };
+      }),
     };
   }
 
@@ -322,10 +445,13 @@ export class Engine {
     const parsed = this.runRequest.safeParse(request);
     if (!parsed.success) throw invalidInput(`invalid run request: ${describeIssues(parsed.error)}`);
     const { plan, ...rest } = parsed.data;
+    const levels = (given: number[] | undefined, defaults: readonly number[]) => given ?? (plan.rows ? levelsForRows(plan.kind, plan.rows) : [...defaults]);
     const normalizedPlan =
-      plan.kind === "interpolate"
-        ? { kind: plan.kind, lambdas: plan.lambdas ?? (plan.rows ? levelsForRows("interpolate", plan.rows) : [...DEFAULT_LAMBDAS]) }
-        : { kind: plan.kind, quantiles: plan.quantiles ?? (plan.rows ? levelsForRows("shell", plan.rows) : [...DEFAULT_SHELL_QUANTILES]) };
+      plan.kind === "geodesic"
+        ? { kind: plan.kind, fractions: levels(plan.fractions, DEFAULT_FRACTIONS), tail: plan.tail }
+        : plan.kind === "interpolate"
+          ? { kind: plan.kind, lambdas: levels(plan.lambdas, DEFAULT_LAMBDAS) }
+          : { kind: plan.kind, quantiles: levels(plan.quantiles, DEFAULT_SHELL_QUANTILES) };
     return { ...rest, plan: normalizedPlan };
   }
 
@@ -344,27 +470,13 @@ export class Engine {
       request: normalized,
       preset: { name: this.config.name, digest: this.preset.digest },
       providers: this.providers(),
-      description: {
-        input: description.input,
-        dim: description.distribution.mu.length,
-        uncertainty: description.uncertainty,
-        percentile: description.percentile,
-        radiusShape: grid.radiusShape,
-      },
+      description: runDescription(description, grid),
       rows: grid.rows,
       cols: grid.cols,
-      cells: grid.cells.map((cell, i) => ({
-        row: cell.row,
-        col: cell.col,
-        lambda: cell.lambda,
-        quantileTarget: cell.quantileTarget,
-        T: cell.T,
-        q: cell.q,
-        nll: cell.nll,
-        cosineToMean: cell.cosineToMean,
-        l2FromMean: cell.l2FromMean,
-        ...images[i],
-      })),
+      cells: grid.cells.map((cell, i) => {
+        const { embedding: _embedding, decoderEmbedding: _decoderEmbedding, ...metrics } = cell;
+        return { ...metrics, ...images[i] };
+      }),
       timings: { describeMs: described - started, planMs: planned - described, decodeMs: decoded - planned, totalMs: decoded - started },
     };
   }

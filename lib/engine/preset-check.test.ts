@@ -40,6 +40,7 @@ describe("checkPreset on good presets", () => {
     const check = await checkPreset(SHAPES_DIR);
     expect(check.problems).toEqual([]);
     expect(check.summary).toMatch(/^shapes \(Shapes \(bundled\)\): fine\nD = 64, images 64×64, latents 4×16×16/);
+    expect(check.summary).toMatch(/\nout-of-distribution records: a corpus of \d+ words, epistemic banks of \d+ captions and \d+ images$/);
   });
 
   it.each([
@@ -62,6 +63,21 @@ describe("checkPreset on broken copies", () => {
     expect((await checkPreset(dir)).problems).toEqual([
       `files.vaeDecoder: vae_decoder.onnx has sha256 ${actual}, but preset.json says ${recorded} (the file changed or preset.json is stale)`,
     ]);
+  });
+
+  it("checks the epistemic banks' size and sha256, and names a missing one", async () => {
+    const truncated = copyOf(SHAPES_DIR);
+    const bank = path.join(truncated, "epistemic_text.f32");
+    writeFileSync(bank, readFileSync(bank).subarray(0, 1024));
+    const shortHash = await sha256File(bank);
+    const { count, bank: entry } = JSON.parse(readFileSync(path.join(truncated, "preset.json"), "utf8")).epistemic.text;
+    expect((await checkPreset(truncated)).problems).toEqual([
+      `epistemic.text.bank: epistemic_text.f32 has 1024 bytes; count ${count} × D 64 float32 values need ${count * 64 * 4}`,
+      `epistemic.text.bank: epistemic_text.f32 has sha256 ${shortHash}, but preset.json says ${entry.sha256} (the file changed or preset.json is stale)`,
+    ]);
+    const gone = copyOf(SHAPES_DIR);
+    unlinkSync(path.join(gone, "epistemic_image.f32"));
+    expect((await checkPreset(gone)).problems).toEqual(["epistemic.image.bank: epistemic_image.f32 is missing"]);
   });
 
   it("names a missing model file, and only that", async () => {

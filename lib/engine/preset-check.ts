@@ -175,9 +175,23 @@ export async function checkPreset(dir: string): Promise<PresetCheck> {
       }
     }
   }
+  const dim = config.embedding.dim;
+  for (const modality of ["text", "image"] as const) {
+    const record = config.epistemic?.[modality];
+    if (!record) continue;
+    const where = `epistemic.${modality}.bank`;
+    const file = path.join(dir, record.bank.path);
+    if (!existsSync(file)) {
+      problems.push(`${where}: ${record.bank.path} is missing`);
+      continue;
+    }
+    const expected = record.count * dim * 4;
+    const size = statSync(file).size;
+    if (size !== expected) problems.push(`${where}: ${record.bank.path} has ${size} bytes; count ${record.count} × D ${dim} float32 values need ${expected}`);
+    hashChecks.push(hashProblem(where, record.bank.path, record.bank.sha256, hashOf));
+  }
   for (const found of await Promise.all(hashChecks)) problems.push(...found);
 
-  const dim = config.embedding.dim;
   const disagreeing = widthsOfD(config, headers).filter((width) => width.d !== dim);
   if (disagreeing.length) {
     problems.push(`D disagrees: embedding.dim is ${dim}, but ${disagreeing.map((w) => `${w.where} is ${w.shown} (D = ${w.d})`).join(", ")}`);
@@ -200,6 +214,9 @@ export async function checkPreset(dir: string): Promise<PresetCheck> {
       `D = ${dim}, images ${side}×${side}, latents ${config.latent.channels}×${latentSide}×${latentSide}, CLIP input ${config.image.clip.size}×${config.image.clip.size}`,
       `${MODEL_KEYS.length} models, ${(bytes / 2 ** 20).toFixed(1)} MiB with their external weights, every sha256 matches and every signature meets the contract`,
       `unet inputs: ${unetInputs}`,
+      config.epistemic
+        ? `out-of-distribution records: ${config.corpus ? `a corpus of ${config.corpus.vocabulary.length} words` : "no corpus"}, epistemic banks of ${config.epistemic.text.count} captions and ${config.epistemic.image.count} images`
+        : "out-of-distribution records: none (runs get no epistemic score)",
     ].join("\n"),
   };
 }

@@ -43,6 +43,23 @@ const fileSchema = z.object({
 export const MODEL_KEYS = ["clipText", "clipImage", "promptEncoder", "unet", "vaeDecoder", "adapterText", "adapterImage"] as const;
 export type ModelKey = (typeof MODEL_KEYS)[number];
 
+/** models/training/ood.py: the caption corpus's words and the longest caption, in words. */
+const corpusSchema = z.object({
+  vocabulary: z.array(z.string()),
+  maxWords: nonNegativeInt,
+  captions: nonNegativeInt,
+});
+
+/** models/training/ood.py: a bank of unit-length training inputs and reference quantiles of the score over held-out inputs. */
+const epistemicModalitySchema = z.object({
+  bank: fileSchema,
+  count: positiveInt,
+  neighbours: positiveInt,
+  flagQuantile: z.number().gt(0).lt(1),
+  quantiles: z.array(z.number()).min(2),
+  referenceCount: positiveInt,
+});
+
 const clampSchema = z.tuple([positive, positive]).refine(([lo, hi]) => lo <= hi, { message: "must be [low, high] with low ≤ high" });
 const inputScaleSchema = z.enum(["raw", "l2", "l2x100"]);
 const rgbTriple = z.tuple([z.number(), z.number(), z.number()]);
@@ -109,6 +126,10 @@ export const presetFieldsSchema = z.object({
   }),
   bridge: bridgeSchema,
   uncertainty: z.object({ text: z.array(z.number()).min(2), image: z.array(z.number()).min(2) }),
+  /** The adapter's training captions' vocabulary (docs/presets.md); older presets lack it and get no vocabulary check. */
+  corpus: corpusSchema.optional(),
+  /** Banks of training inputs and reference quantiles of the epistemic score; older presets lack it. */
+  epistemic: z.object({ text: epistemicModalitySchema, image: epistemicModalitySchema }).optional(),
 });
 
 export const presetSchema = presetFieldsSchema.superRefine((preset, ctx) => {
@@ -122,10 +143,13 @@ export const presetSchema = presetFieldsSchema.superRefine((preset, ctx) => {
     needDim(preset.bridge.textMean, ["bridge", "textMean"]);
     needDim(preset.bridge.imageMean, ["bridge", "imageMean"]);
   }
+  const sorted = (q: readonly number[]) => q.every((v, i) => i === 0 || v >= q[i - 1]);
   for (const modality of ["text", "image"] as const) {
-    const q = preset.uncertainty[modality];
-    if (q.some((v, i) => i > 0 && v < q[i - 1])) {
+    if (!sorted(preset.uncertainty[modality])) {
       ctx.addIssue({ code: "custom", path: ["uncertainty", modality], message: "reference quantiles must be sorted ascending" });
+    }
+    if (preset.epistemic && !sorted(preset.epistemic[modality].quantiles)) {
+      ctx.addIssue({ code: "custom", path: ["epistemic", modality, "quantiles"], message: "reference quantiles must be sorted ascending" });
     }
   }
   if (preset.image.size % preset.latent.downsample !== 0) {
@@ -146,6 +170,8 @@ export type PresetConfig = z.infer<typeof presetSchema>;
 export type InputScale = z.infer<typeof inputScaleSchema>;
 export type BridgeConfig = z.infer<typeof bridgeSchema>;
 export type TokenizerFiles = z.infer<typeof tokenizerSchema>;
+export type CorpusRecord = z.infer<typeof corpusSchema>;
+export type EpistemicRecord = z.infer<typeof epistemicModalitySchema>;
 
 /** "a.b: message; c: message", for errors a person reads. */
 export function describeIssues(error: z.ZodError): string {
@@ -295,6 +321,13 @@ export async function verifyModelFile(
     externalHashes[relative] = await verifyHash(weights, expected, `weights file ${weights} of files.${key}`, "provenance.fileHashes says");
   }
   return { file, externalHashes };
+}
+
+/** A data file named in preset.json (not a model), its sha256 checked against the entry: its absolute path. */
+export async function verifiedDataFile(dir: string, entry: { readonly path: string; readonly sha256: string }, what: string): Promise<string> {
+  const file = path.join(dir, entry.path);
+  await verifyHash(file, entry.sha256, `preset file ${file} (${what})`, "preset.json says");
+  return file;
 }
 
 async function verifyHash(file: string, expected: string, what: string, source: string): Promise<string> {

@@ -438,3 +438,12 @@ export class ClipTokenizer {
     return symbols;
   }
 }
+
+/**
+ * The pieces CLIP's tokenizer splits a caption into before byte-pair encoding, after its cleanup
+ * (lower case, entities decoded, white space collapsed): the "words" a preset's corpus vocabulary
+ * lists (models/training/ood.py splits its corpus the same way).
+ */
+export function clipWords(text: string): string[] {
+  return normalizeClipText(text).match(TOKEN_PATTERN) ?? [];
+}

@@ -277,6 +277,8 @@ describe("finished runs", () => {
       meanImage: run.cells[0].image,
       row: [run.cells[1].image],
       rowLabel: "λ = 1",
+      // "100" is no word of the shapes corpus, so the card carries the out-of-distribution badge.
+      outOfDistribution: true,
     });
     expect(service.gallery({ q: "_" }).total).toBe(0);
   });

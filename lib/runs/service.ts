@@ -5,7 +5,7 @@ import { z } from "zod";
 import packageJson from "../../package.json";
 import { norm } from "../engine/adapter";
 import { composeGrid, encodeImage, withPngText } from "../engine/images";
-import { type DecodedImage, type Description, type Engine, type EngineInput, type Grid, listPresets, openPreset, type RunRequest } from "../engine/index";
+import { type DecodedImage, type Description, type Engine, type EngineInput, type Grid, listPresets, openPreset, requestRows, runDescription, type RunRequest } from "../engine/index";
 import { describeIssues } from "../engine/preset";
 import { batchPlan } from "../engine/unclip";
 import { cellMetrics, colLabels, gridTitle, type ProviderChoice, providerChoices, RUN_KEY, rowLabels } from "../record";
@@ -246,6 +246,7 @@ export class RunService {
       inputLabel: input.kind === "caption" ? JSON.stringify(input.text) : `image ${input.upload.slice(0, 12)}`,
       uncertainty: run.description?.uncertainty ?? Number.NaN,
       percentile: run.description?.percentile ?? Number.NaN,
+      outOfDistribution: run.description?.outOfDistribution?.flagged ?? false,
       presetName: run.preset.name,
       settings: run.request,
     });
@@ -420,7 +421,7 @@ export class RunService {
     }
     const request: StoredRequest = { ...normalized, input };
     const id = runId(engine.preset.digest, request);
-    const rows = request.plan.kind === "interpolate" ? request.plan.lambdas.length : request.plan.quantiles.length;
+    const rows = requestRows(request.plan);
     return {
       id,
       insert: {
@@ -651,11 +652,16 @@ function describedAs(engine: Engine, description: Description, grid: Grid): Stor
     description.modality === "text" && bridge.type === "gap-shift"
       ? { type: "gap-shift" as const, imageNorm: bridge.imageNorm, gapNorm: norm(bridge.imageMean.map((value, i) => value - bridge.textMean[i])) }
       : null;
+  const { epistemic, logUncertainty, outOfDistribution, decoder } = runDescription(description, grid);
   return {
     modality: description.modality,
     dim: description.distribution.mu.length,
     uncertainty: description.uncertainty,
+    logUncertainty,
     percentile: description.percentile,
+    epistemic,
+    outOfDistribution,
+    decoder,
     radiusShape: grid.radiusShape,
     embeddingNorm: description.embeddingNorm,
     alpha: Array.from(description.distribution.alpha),

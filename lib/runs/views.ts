@@ -16,6 +16,8 @@ export interface StoredDescription {
   readonly modality: "text" | "image";
   readonly dim: number;
   readonly uncertainty: number;
+  /** ln of the uncertainty, finite for every input; absent on runs stored by earlier versions. */
+  readonly logUncertainty?: number;
   readonly percentile: number;
   readonly radiusShape: number;
   readonly embeddingNorm: number;
@@ -24,6 +26,12 @@ export interface StoredDescription {
   /** How text samples reach image space; null for image runs or presets without a bridge. */
   readonly bridge: { readonly type: "gap-shift"; readonly imageNorm: number; readonly gapNorm: number } | null;
   readonly input: InputInfo;
+  /** Plain samples' decoder angles (degrees from the mean's decoder point); absent on runs stored by earlier versions. */
+  readonly decoder?: { readonly sampleAngleMedian: number; readonly tailAngle: number; readonly tailQuantile: number };
+  /** How far the input lies from the preset's training inputs; null when the preset has no epistemic model, absent on older runs. */
+  readonly epistemic?: { readonly score: number; readonly percentile: number } | null;
+  /** Whether the input is outside what the preset knows; reasons are sentences written by the engine. Absent on older runs. */
+  readonly outOfDistribution?: { readonly flagged: boolean; readonly reasons: string[]; readonly unknownWords: string[] };
 }
 
 export interface RunTimings {
@@ -90,6 +98,8 @@ export interface GalleryCard {
   readonly meanImage: string;
   readonly row: string[];
   readonly rowLabel: string;
+  /** True when the run's input is outside what its preset knows (description.outOfDistribution.flagged). */
+  readonly outOfDistribution?: boolean;
 }
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
@@ -164,16 +174,20 @@ function featuredRow(plan: StoredRequest["plan"]): { row: number; label: string 
     const row = Math.floor(plan.quantiles.length / 2);
     return { row, label: `q = ${plan.quantiles[row]}` };
   }
+  // Plain samples' median decoder angle is about 0.8–0.9 of their 95% tail angle on the shapes preset, so a geodesic row near
+  // 0.75 × θ95 shows samples about as typical as λ = 1 does.
+  const levels = plan.kind === "interpolate" ? plan.lambdas : plan.fractions;
+  const typical = plan.kind === "interpolate" ? 1 : 0.75;
   let row = 0;
-  plan.lambdas.forEach((lambda, i) => {
-    if (Math.abs(lambda - 1) < Math.abs(plan.lambdas[row] - 1)) row = i;
+  levels.forEach((level, i) => {
+    if (Math.abs(level - typical) < Math.abs(levels[row] - typical)) row = i;
   });
-  return { row, label: `λ = ${plan.lambdas[row]}` };
+  return { row, label: plan.kind === "interpolate" ? `λ = ${levels[row]}` : `θ = ${levels[row]} × θ${Number((plan.tail * 100).toFixed(2))}` };
 }
 
-/** The row nearest the distribution's mean: λ's smallest, or a shell plan's lowest quantile. */
+/** The row nearest the distribution's mean: the smallest λ or angle fraction, or a shell plan's lowest quantile. */
 function meanRow(plan: StoredRequest["plan"]): number {
-  const levels = plan.kind === "interpolate" ? plan.lambdas : plan.quantiles;
+  const levels = plan.kind === "interpolate" ? plan.lambdas : plan.kind === "geodesic" ? plan.fractions : plan.quantiles;
   return levels.indexOf(Math.min(...levels));
 }
 
@@ -192,5 +206,7 @@ export function galleryCard(run: Run): GalleryCard {
     meanImage: images(meanRow(request.plan))[0],
     row: images(featured.row),
     rowLabel: featured.label,
+    // Only flagged cards carry the field, so cards of in-distribution and older runs read as before.
+    ...(description.outOfDistribution?.flagged ? { outOfDistribution: true } : {}),
   };
 }

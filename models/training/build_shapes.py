@@ -20,12 +20,12 @@ REPO = Path(__file__).resolve().parents[2]
 DEFAULT_WORK = REPO / "models" / ".work" / "shapes"
 DEFAULT_PRESET = REPO / "models" / "shapes"
 
-FULL_STEPS = {"clip": 2500, "vae": 1500, "checker": 800, "unet": 11000, "adapter": 3000}
-QUICK_STEPS = {"clip": 4, "vae": 4, "checker": 4, "unet": 4, "adapter": 4}
+FULL_STEPS = {"clip": 2500, "vae": 1500, "checker": 800, "unet": 11000, "adapter": 3000, "tune": 2000}
+QUICK_STEPS = {"clip": 4, "vae": 4, "checker": 4, "unet": 4, "adapter": 4, "tune": 4}
 
 
 def stages(work: Path, preset: Path, steps: Dict[str, int], quick: bool, log) -> List[Tuple[str, str, Callable[[], Dict]]]:
-    from . import data, embed, export, evaluate, train_adapter, train_checker, train_clip, train_unet, train_vae
+    from . import data, embed, export, evaluate, train_adapter, train_checker, train_clip, train_unet, train_vae, tune_unet
 
     pairs = work / "pairs_train.npz"
     return [
@@ -44,6 +44,8 @@ def stages(work: Path, preset: Path, steps: Dict[str, int], quick: bool, log) ->
                 log=log,
             ),
         ),
+        # After the adapter: the decoder is tuned on the caption means that adapter produces.
+        ("tune", "tune.done", lambda: tune_unet.run(work, preset, steps["tune"], log=log)),
         ("evaluate", "evaluate.done", lambda: evaluate.run(preset, log=log)),
     ]
 

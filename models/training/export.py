@@ -56,19 +56,14 @@ def export_preset(work: Path, preset: Path, quick: bool = False) -> Dict:
     (preset / "torch").mkdir(exist_ok=True)
     for name in ("clip.pt", "vae.pt", "unet.pt", "checker.pt"):
         shutil.copyfile(work / name, preset / "torch" / name)
-    ids = tokenizer.encode_batch(["a large red circle at the top left", ""])
-    pixels = data.load_images(work, "val")[:2]
-    latents = torch.randn(2, 4, 16, 16, generator=torch.Generator().manual_seed(0))
-    hidden = clip.text.hidden_states(ids).detach()
-    class_labels = torch.randn(2, 2 * EMBED_DIM, generator=torch.Generator().manual_seed(1))
-    timestep = torch.tensor([501], dtype=torch.int64)
+    ids, pixels = _fixed_ids(tokenizer), data.load_images(work, "val")[:2]
+    latents, timestep, hidden, class_labels = _unet_inputs(clip, tokenizer)
 
     export_onnx(clip.text, (ids,), preset / "clip_text.onnx", ["input_ids"], ["text_embeds"], {"input_ids": BATCH, "text_embeds": BATCH})
     export_onnx(clip.image, (pixels,), preset / "clip_image.onnx", ["pixel_values"], ["image_embeds"], {"pixel_values": BATCH, "image_embeds": BATCH})
     export_onnx(_HiddenStates(clip.text), (ids,), preset / "prompt_encoder.onnx", ["input_ids"], ["last_hidden_state"], {"input_ids": BATCH, "last_hidden_state": BATCH})
     export_onnx(vae.decoder, (latents,), preset / "vae_decoder.onnx", ["latent_sample"], ["sample"], {"latent_sample": BATCH, "sample": BATCH})
-    export_onnx(unet, (latents, timestep, hidden, class_labels), preset / "unet.onnx", ["sample", "timestep", "encoder_hidden_states", "class_labels"], ["out_sample"],
-                {"sample": BATCH, "encoder_hidden_states": BATCH, "class_labels": BATCH, "out_sample": BATCH})
+    _export_unet_onnx(unet, preset, (latents, timestep, hidden, class_labels))
 
     with torch.no_grad():
         parity = {
@@ -77,8 +72,7 @@ def export_preset(work: Path, preset: Path, quick: bool = False) -> Dict:
             "clipImage": {"pixel_values": floats(pixels[:1]), "image_embeds": floats(clip.image(pixels[:1]))},
             "promptEncoder": {"input_ids": ids[:1].reshape(-1).tolist(), "last_hidden_state_first_row": floats(hidden[0, 0]), "last_hidden_state_sum": round(float(hidden[:1].sum()), 4)},
             "vaeDecoder": {"latent_sample": floats(latents[:1]), "sample": floats(vae.decoder(latents[:1]))},
-            "unet": {"sample": floats(latents[:1]), "timestep": int(timestep), "encoder_hidden_states": floats(hidden[:1]), "class_labels": floats(class_labels[:1]),
-                     "out_sample": floats(unet(latents[:1], timestep, hidden[:1], class_labels[:1]))},
+            "unet": _unet_parity(unet, (latents, timestep, hidden, class_labels)),
         }
     (preset / "parity.json").write_text(json.dumps(parity) + "\n")
     _write_tokenizer_reference(tokenizer, preset / "tokenizer" / "reference-ids.json")
@@ -115,6 +109,47 @@ def export_preset(work: Path, preset: Path, quick: bool = False) -> Dict:
         config["files"][key] = file_entry(preset, name)
     save(preset, config)
     return {"files": sorted(config["files"]), "bytes": sum((preset / f["path"]).stat().st_size for f in config["files"].values())}
+
+
+def _fixed_ids(tokenizer) -> torch.Tensor:
+    return tokenizer.encode_batch(["a large red circle at the top left", ""])
+
+
+def _unet_inputs(clip, tokenizer):
+    """The fixed example inputs the UNet is traced with and its parity record is computed on."""
+    latents = torch.randn(2, 4, 16, 16, generator=torch.Generator().manual_seed(0))
+    hidden = clip.text.hidden_states(_fixed_ids(tokenizer)).detach()
+    class_labels = torch.randn(2, 2 * EMBED_DIM, generator=torch.Generator().manual_seed(1))
+    return latents, torch.tensor([501], dtype=torch.int64), hidden, class_labels
+
+
+def _export_unet_onnx(unet, preset: Path, inputs) -> None:
+    export_onnx(unet, inputs, preset / "unet.onnx", ["sample", "timestep", "encoder_hidden_states", "class_labels"], ["out_sample"],
+                {"sample": BATCH, "encoder_hidden_states": BATCH, "class_labels": BATCH, "out_sample": BATCH})
+
+
+@torch.no_grad()
+def _unet_parity(unet, inputs) -> Dict:
+    latents, timestep, hidden, class_labels = inputs
+    return {"sample": floats(latents[:1]), "timestep": int(timestep), "encoder_hidden_states": floats(hidden[:1]), "class_labels": floats(class_labels[:1]),
+            "out_sample": floats(unet(latents[:1], timestep, hidden[:1], class_labels[:1]))}
+
+
+def replace_unet(work: Path, preset: Path, weights: str) -> Dict:
+    """Exports the UNet saved as work/`weights` over the preset's: ONNX file, torch twin, parity record, files entry."""
+    clip, tokenizer = train_clip.load(work), data.load_tokenizer(work)
+    unet, _ = train_unet.load(work, weights)
+    inputs = _unet_inputs(clip, tokenizer)
+    _export_unet_onnx(unet, preset, inputs)
+    shutil.copyfile(work / weights, preset / "torch" / "unet.pt")
+    parity_path = preset / "parity.json"
+    parity = json.loads(parity_path.read_text())
+    parity["unet"] = _unet_parity(unet, inputs)
+    parity_path.write_text(json.dumps(parity) + "\n")
+    config = load(preset)
+    config["files"]["unet"] = file_entry(preset, "unet.onnx")
+    save(preset, config)
+    return {"unet_bytes": (preset / "unet.onnx").stat().st_size}
 
 
 def _write_tokenizer_reference(tokenizer, path: Path) -> None:

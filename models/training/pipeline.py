@@ -19,12 +19,13 @@ from .diffusion import SAMPLERS, noise_augment
 class ShapesPipeline:
     """Loads the PyTorch twins of a preset's ONNX files from `<preset>/torch` (written by the build)."""
 
-    def __init__(self, preset: Path):
+    def __init__(self, preset: Path, unet: str = "unet.pt"):
+        """`unet` names the UNet weights in <preset>/torch: unet.pt is the exported one, unet_base.pt the base before stage `tune`."""
         weights = preset / "torch"
         self.tokenizer = data.load_tokenizer(preset)
         self.clip = train_clip.load(weights)
         self.vae, self.scaling_factor = train_vae.load(weights)
-        self.unet, self.stats = train_unet.load(weights)
+        self.unet, self.stats = train_unet.load(weights, unet)
         self.adapter = train_adapter.load(weights)
         with torch.no_grad():
             self.empty_prompt = self.clip.text.hidden_states(self.tokenizer.encode_batch([""]))

@@ -10,7 +10,7 @@ import math
 import random
 import time
 from pathlib import Path
-from typing import Dict
+from typing import Dict, Optional
 
 import torch
 import torch.nn.functional as F
@@ -38,7 +38,15 @@ def sample_noise_levels(n: int, generator: torch.Generator) -> torch.Tensor:
     return torch.where(torch.rand(n, generator=generator) < WIDE_NOISE_FRACTION, wide, low)
 
 
-def train(work: Path, steps: int, batch: int = 32, lr: float = 5e-4, seed: int = 0, log=print) -> Dict:
+def train(work: Path, steps: int, batch: int = 32, lr: float = 5e-4, seed: int = 0, log=print, start: Optional[Dict] = None,
+          caption_means: Optional[torch.Tensor] = None, caption_mean_fraction: float = 0.0, warmup: int = 200, ema_decay: float = EMA_DECAY,
+          out_name: str = "unet.pt") -> Dict:
+    """Trains the UNet from scratch, or from `start` (a saved state) when tuning.
+
+    caption_means [N_train, K, D]: decoder-space embeddings of K caption means per training scene; a
+    `caption_mean_fraction` of the conditioned rows then use one of their scene's caption means
+    instead of the scene's image embedding (stage `tune`, models/training/tune_unet.py).
+    """
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
     rng = random.Random(seed)
@@ -53,9 +61,11 @@ def train(work: Path, steps: int, batch: int = 32, lr: float = 5e-4, seed: int =
     abars = scaled_linear_alphas_cumprod().float()
 
     model = UnclipUNet()
+    if start is not None:
+        model.load_state_dict(start)
     ema = copy.deepcopy(model).eval()
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
-    schedule = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / 200) * 0.5 * (1 + math.cos(math.pi * s / steps)))
+    schedule = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * s / steps)))
     started = time.time()
     for step in range(steps):
         idx = torch.randint(0, len(latents), (batch,), generator=generator)
@@ -66,7 +76,12 @@ def train(work: Path, steps: int, batch: int = 32, lr: float = 5e-4, seed: int =
         x_t = abar.sqrt() * x0 + (1 - abar).sqrt() * noise
 
         level = sample_noise_levels(batch, generator)
-        class_labels = noise_augment(embeds[idx], level, stats["mean"], stats["std"], torch.randn(embeds[idx].shape, generator=generator))
+        condition = embeds[idx]
+        if caption_means is not None:
+            use_caption = torch.rand(batch, generator=generator) < caption_mean_fraction
+            which = torch.randint(0, caption_means.shape[1], (batch,), generator=generator)
+            condition = torch.where(use_caption[:, None], caption_means[idx, which], condition)
+        class_labels = noise_augment(condition, level, stats["mean"], stats["std"], torch.randn(condition.shape, generator=generator))
         uncond = torch.rand(batch, generator=generator) < CONDITION_DROPOUT
         class_labels[uncond] = 0.0
         with_prompt = [(not uncond[i]) and rng.random() < PROMPT_PROBABILITY for i in range(batch)]
@@ -84,18 +99,18 @@ def train(work: Path, steps: int, batch: int = 32, lr: float = 5e-4, seed: int =
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         schedule.step()
-        decay = min(EMA_DECAY, (1 + step) / (10 + step))
+        decay = ema_decay if start is not None else min(ema_decay, (1 + step) / (10 + step))
         with torch.no_grad():
             for pe, pm in zip(ema.parameters(), model.parameters()):
                 pe.mul_(decay).add_(pm, alpha=1 - decay)
         if step % 250 == 0 or step == steps - 1:
             log(f"unet step {step}/{steps} loss {loss.item():.4f} ({time.time() - started:.0f}s)")
-    torch.save({"ema": ema.state_dict(), "stats": stats}, work / "unet.pt")
+    torch.save({"ema": ema.state_dict(), "stats": stats}, work / out_name)
     return {"steps": steps, "batch": batch, "parameters": sum(p.numel() for p in model.parameters()), "final_loss": round(loss.item(), 4)}
 
 
-def load(folder: Path):
-    saved = torch.load(folder / "unet.pt")
+def load(folder: Path, name: str = "unet.pt"):
+    saved = torch.load(folder / name)
     model = UnclipUNet()
     model.load_state_dict(saved["ema"])
     return model.eval(), saved["stats"]

@@ -56,6 +56,24 @@ describe("POST /api/runs", () => {
     expect(await waitForStatus(run.id, ["done", "failed"])).toBe("done");
   });
 
+  it("describes each run with its decoder-side metrics and says when the input is outside what the preset knows", async () => {
+    const outside = await created(caption("a small blue star on the right", { plan: { kind: "geodesic", rows: 2 } }));
+    const inside = await created(caption("a small blue circle on the right", { plan: { kind: "geodesic", rows: 2 } }));
+    for (const run of [outside, inside]) expect(await waitForStatus(run.id, ["done", "failed"])).toBe("done");
+    const [flagged, known] = [await runOf(outside.id), await runOf(inside.id)];
+    expect(flagged.description?.outOfDistribution).toMatchObject({ flagged: true, unknownWords: ["star"] });
+    expect(flagged.description?.outOfDistribution?.reasons[0]).toBe("1 word the preset's caption corpus never contained: “star”.");
+    expect(known.description?.outOfDistribution).toEqual({ flagged: false, reasons: [], unknownWords: [] });
+    for (const run of [flagged, known]) {
+      expect(Number.isFinite(run.description?.logUncertainty)).toBe(true);
+      expect(run.description?.epistemic?.percentile).toBeGreaterThanOrEqual(0);
+      const [mean, tail] = [run.cells[0], run.cells.at(-1)!];
+      expect(mean).toMatchObject({ decoderAngle: 0, decoderQuantile: 0, angleTarget: 0 });
+      expect(tail.angleTarget).toBeCloseTo(run.description!.decoder!.tailAngle, 9);
+    }
+    expect(flagged.description!.epistemic!.score).toBeGreaterThan(known.description!.epistemic!.score);
+  });
+
   it("gives a different seed a different id", async () => {
     const a = await created(caption("a blue shape", { seed: 1 }));
     const b = await created(caption("a blue shape", { seed: 2 }));

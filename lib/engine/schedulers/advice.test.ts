@@ -27,13 +27,15 @@ describe("schedulerAdvice", () => {
     for (const steps of [0, -3, 2.5, Number.NaN]) expect(schedulerAdvice("pndm", steps)).toBeNull();
   });
 
-  it.skipIf(QUICK_BUILD)("is true of the shapes preset: PNDM garbles the colour of “a red circle” at 10 steps, not at the minimum, and DDIM keeps it at 5", async () => {
+  // The base UNet already lost red at 10 PNDM steps; the UNet tuned on caption means (stage `tune`) holds it there in most
+  // cells and loses it at 5, which is what this pins.
+  it.skipIf(QUICK_BUILD)("is true of the shapes preset: PNDM garbles the colour of “a red circle” at 5 steps, not at the minimum, and DDIM keeps it at 5", async () => {
     const engine = await openPreset("shapes", { providers: ["cpu"], threads: 2 });
     const redCells = async (scheduler: SchedulerType, steps: number) => {
       const result = await engine.run({ input: { kind: "caption", text: "a red circle" }, plan: { kind: "interpolate", lambdas: [0] }, cols: 4, seed: 1, steps, scheduler });
       return result.cells.filter((cell) => isMostlyColour(cell, "red")).length;
     };
-    expect(await redCells("pndm", 10)).toBeLessThanOrEqual(1);
+    expect(await redCells("pndm", 5)).toBeLessThanOrEqual(1);
     expect(await redCells("pndm", PNDM_MIN_STEPS)).toBeGreaterThanOrEqual(3);
     expect(await redCells("ddim", 5)).toBeGreaterThanOrEqual(3);
   });

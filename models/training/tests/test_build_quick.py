@@ -8,7 +8,7 @@ def test_quick_build_runs_every_stage_and_writes_a_conforming_preset(tmp_path):
     work, preset = tmp_path / "work", tmp_path / "preset"
     assert build_shapes.main(["--quick", "--work", str(work), "--preset", str(preset)]) == 0
     stages = json.loads((work / "stages.json").read_text())
-    assert list(stages) == ["data", "clip", "vae", "checker", "embed", "unet", "export", "adapter", "evaluate"]
+    assert list(stages) == ["data", "clip", "vae", "checker", "embed", "unet", "export", "adapter", "tune", "evaluate"]
     config = preset_io.load(preset)
     for key in contract.CONTRACT:
         assert contract.violations(key, preset / config["files"][key]["path"]) == []
@@ -18,14 +18,43 @@ def test_quick_build_runs_every_stage_and_writes_a_conforming_preset(tmp_path):
     # the build table is written after the last stage, so it times the evaluation too
     assert list(json.loads((preset / "build.json").read_text())) == list(stages)
     assert f"| evaluate | {stages['evaluate']['seconds']} |" in report_text
-    assert sorted(p.name for p in (preset / "torch").glob("*.pt")) == ["adapter.pt", "checker.pt", "clip.pt", "unet.pt", "vae.pt"]
+    assert sorted(p.name for p in (preset / "torch").glob("*.pt")) == ["adapter.pt", "checker.pt", "clip.pt", "unet.pt", "unet_base.pt", "vae.pt"]
+    # the exported UNet is the tuned one, and the base UNet's weights stay beside it for the report
+    assert config["files"]["unet"]["sha256"] == preset_io.sha256(preset / "unet.onnx")
+    assert "corpus" in config and set(config["epistemic"]) == {"text", "image"}
     report = json.loads((preset / "report" / "evaluation.json").read_text())
-    assert set(report) >= {"retrieval", "decoder_fidelity", "caption_decoding", "uncertainty_vs_specificity", "calibration_text", "spread"}
+    assert set(report) >= {"retrieval", "decoder_fidelity", "caption_decoding", "uncertainty_vs_specificity", "calibration_text", "spread", "vague_mean_row", "row_gradient"}
     for row in report["spread"]["a shape"]["rows"].values():
         assert 0 <= row["shape_changed"] <= 1 and 0 <= row["colour_changed"] <= 1
     assert report["spread"]["a shape"]["rows"]["0.0"]["shape_changed"] == 0  # the mean row is its own reference
     low, high = report["decoder_fidelity"]["shape_kept_interval95"]
     assert low <= report["decoder_fidelity"]["shape_kept"] <= high
+    # calibration: AURC between its oracle and the worst, −S·R² kept as the paper's number
+    cal = report["calibration_text"]
+    assert cal["aurc_oracle"] <= cal["aurc"] and cal["aurc_random"] == cal["failure_rate"]
+    assert "calibration: AURC gap closed (text queries) ≥ 0.5" in report_text and "−S·R²" in report_text
+    # the reference configuration's training: a quick build's 4 steps are its cap
+    reference = report["adapter_comparison"]["reference-configuration"]
+    assert (reference["steps"], reference["stopped_by"]) == (4, "cap") and "not converged at 4 steps" in report_text
+    assert report["adapter_comparison"]["preset"]["stopped_by"] == "fixed steps"
+    # the mean row of vague captions: every rate with its interval, both rows judged on the same cells
+    for attribute in ("colour", "shape"):
+        v = report["vague_mean_row"]["attributes"][attribute]
+        assert v["cells"] == v["captions"] * report["vague_mean_row"]["columns"]
+        for row in ("mean_row", "lambda_1_row"):
+            assert v[f"{row}_interval95"][0] <= v[row] <= v[f"{row}_interval95"][1]
+    # row gradient: each plan's shares of a class add up to 1 where defined; the geodesic rows sit at increasing λ
+    gradient = report["row_gradient"]
+    assert gradient["decoded"] == 3 * (1 + 2 * (gradient["rows"] - 1)) * gradient["columns"]
+    for c in gradient["classes"].values():
+        for plan in ("interpolate", "geodesic"):
+            if None not in c[plan]["step_shares"]:
+                assert abs(sum(c[plan]["step_shares"]) - 1) < 1e-3
+        assert c["geodesic"]["median_lambda"][0] == 0 and c["geodesic"]["median_lambda"] == sorted(c["geodesic"]["median_lambda"])
+    assert (preset / "report" / "row_gradient.png").exists()
+    for name in ("mean row shows the named colour ≥ 0.95", "mean row shows each named attribute at least as often as the λ = 1 row",
+                 "row gradient: every step's share between 0.5/(R−1) and 2/(R−1) for every caption class, default plan"):
+        assert f"| {name} |" in report_text
 
 
 def test_adapter_trainer_command_line(tmp_path):

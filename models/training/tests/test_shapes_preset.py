@@ -29,7 +29,8 @@ def test_preset_is_a_real_build_with_a_report_and_small_enough():
     assert CONFIG["provenance"]["quick"] is False, "models/shapes holds a --quick smoke build"
     assert (PRESET / "REPORT.md").exists()
     total = sum(p.stat().st_size for p in PRESET.rglob("*") if p.is_file())
-    assert total < 40 * 1024 * 1024
+    # About 43 MB: the networks, their torch twins (with the base UNet beside the tuned one) and the two 4 MB epistemic banks.
+    assert total < 48 * 1024 * 1024
 
 
 def test_reference_pipeline_benchmark_runs_on_the_preset(capsys):

@@ -1,0 +1,81 @@
+import { describe, expect, it } from "vitest";
+import { type CellMetrics, cellMetrics, colLabels, gridTitle, rowLabel, rowLabels } from "./record";
+
+const adapter = { lambda: null, quantileTarget: null, T: 1, q: 0.5, nll: -3, cosineToMean: 0.9, l2FromMean: 0.4 };
+
+/** Two columns per row; `extra(row, col)` adds the decoder-side fields where a test wants them. */
+function cells(rows: number, q: (row: number, col: number) => number, extra: (row: number, col: number) => Partial<CellMetrics> = () => ({})): CellMetrics[] {
+  return Array.from({ length: rows * 2 }, (_, i) => {
+    const row = Math.floor(i / 2);
+    const col = i % 2;
+    return { ...adapter, row, col, q: q(row, col), ...extra(row, col) };
+  });
+}
+
+describe("rowLabels", () => {
+  it("labels geodesic rows by their target angle and the row's average q_dec, the mean row by name", () => {
+    const plan = { kind: "geodesic", fractions: [0, 0.5, 1], tail: 0.95 } as const;
+    const grid = cells(
+      3,
+      () => 0.3,
+      (row, col) => ({ angleTarget: [0, 12.04, 24.08][row], decoderAngle: [0, 12, 24][row], decoderDistance: row, decoderQuantile: [0, 0.48 + col * 0.04, 0.95][row] }),
+    );
+    expect(rowLabels(plan, grid)).toEqual(["θ = 0°     mean", "θ = 12.0°  q_dec ≈ 0.50", "θ = 24.1°  q_dec ≈ 0.95"]);
+    expect(rowLabel(plan, grid, 1)).toEqual({ main: "θ = 12.0°", detail: "q_dec ≈ 0.50" });
+  });
+
+  it("names geodesic rows by their fraction of the tail angle before the run is described", () => {
+    const plan = { kind: "geodesic", fractions: [0, 0.25, 1], tail: 0.95 } as const;
+    expect(rowLabels(plan, [])).toEqual(["θ = 0°        mean", "θ = 0.25·θ95", "θ = θ95"]);
+    expect(rowLabel({ kind: "geodesic", fractions: [0.5], tail: 0.9 }, [], 0)).toEqual({ main: "θ = 0.5·θ90", detail: null });
+  });
+
+  it("labels interpolate rows by λ with the row's average likelihood quantile, λ = 0 as the mean", () => {
+    const plan = { kind: "interpolate", lambdas: [0, 0.5, 1.5] } as const;
+    const grid = cells(3, (row, col) => [0, 0.4 + col * 0.04, 0.95][row]);
+    expect(rowLabels(plan, grid)).toEqual(["λ = 0    mean", "λ = 0.5  q ≈ 0.42", "λ = 1.5  q ≈ 0.95"]);
+    expect(rowLabel(plan, [], 1)).toEqual({ main: "λ = 0.5", detail: null });
+  });
+
+  it("labels shell rows by their exact quantile alone: a shell plan has no mean row", () => {
+    const plan = { kind: "shell", quantiles: [0.01, 0.25, 0.99] } as const;
+    expect(rowLabels(plan, cells(3, (row) => plan.quantiles[row]))).toEqual(["q = 0.01", "q = 0.25", "q = 0.99"]);
+  });
+
+  it("labels runs stored without decoder fields as before, and a geodesic row without q_dec by its angle alone", () => {
+    expect(rowLabels({ kind: "interpolate", lambdas: [0, 1] }, cells(2, (row) => row * 0.6))).toEqual(["λ = 0  mean", "λ = 1  q ≈ 0.60"]);
+    const partial = cells(2, () => 0.2, (row, col) => (col === 0 ? { angleTarget: row * 20, decoderQuantile: 0.5 } : { angleTarget: row * 20 }));
+    expect(rowLabel({ kind: "geodesic", fractions: [0, 1], tail: 0.95 }, partial, 1)).toEqual({ main: "θ = 20.0°", detail: null });
+  });
+
+  it("keeps labels short enough for the grid PNG's label column", () => {
+    const plan = { kind: "geodesic", fractions: [0, 0.25, 0.5, 0.75, 1], tail: 0.95 } as const;
+    const grid = cells(5, () => 0.5, (row) => ({ angleTarget: row * 33.3333, decoderQuantile: row / 4.2 }));
+    for (const label of rowLabels(plan, grid)) expect([...label].length).toBeLessThanOrEqual(24);
+  });
+});
+
+describe("cellMetrics", () => {
+  it("keeps decoder-side fields when present and adds none when absent", () => {
+    const old = { ...adapter, row: 0, col: 1 };
+    expect(Object.keys(cellMetrics(old)).sort()).toEqual(["T", "col", "cosineToMean", "l2FromMean", "lambda", "nll", "q", "quantileTarget", "row"]);
+    const measured = { ...old, lambda: 0.7, decoderAngle: 12.5, decoderDistance: 0.3, decoderQuantile: 0.4, angleTarget: 12.5 };
+    expect(cellMetrics(measured)).toEqual(measured);
+    expect(cellMetrics({ ...measured, angleTarget: null }).angleTarget).toBeNull();
+  });
+});
+
+describe("gridTitle", () => {
+  const parts = { inputLabel: '"a dog"', uncertainty: 0.0039521, percentile: 36.4, presetName: "shapes", settings: { seed: 0, steps: 10, scheduler: "ddim" as const, guidanceScale: 5 } };
+
+  it("says after the uncertainty when the input is outside the preset", () => {
+    expect(gridTitle(parts)).toBe('"a dog" · uncertainty 0.003952 (p36) · shapes · seed 0 · 10 steps ddim · guidance 5');
+    expect(gridTitle({ ...parts, outOfDistribution: true })).toBe('"a dog" · uncertainty 0.003952 (p36) · outside the preset · shapes · seed 0 · 10 steps ddim · guidance 5');
+  });
+});
+
+describe("colLabels", () => {
+  it("names one column per sample", () => {
+    expect(colLabels(2)).toEqual(["col 0", "col 1"]);
+  });
+});
