@@ -24,7 +24,17 @@ import type { GgdDistribution } from "./ggd";
 import { contractDims, type ModelSession, type OpenOptions, openModel, type Output, type ProviderReport } from "./onnx";
 import { angleBetween, preDecoder, quantileOfSorted, referenceAngles, shareBelow } from "./geometry";
 import { checkVocabulary, type EpistemicBank, type EpistemicScore, epistemicScore, type OutOfDistribution, outOfDistribution, readBank, type VocabularyCheck } from "./ood";
-import { describeIssues, loadPreset, MODEL_KEYS, type ModelKey, type Preset, type PresetConfig, resolvePresetDir, verifiedDataFile } from "./preset";
+import {
+  describeIssues,
+  type EpistemicRecord,
+  loadPreset,
+  MODEL_KEYS,
+  type ModelKey,
+  type Preset,
+  type PresetConfig,
+  resolvePresetDir,
+  verifiedDataFile,
+} from "./preset";
 import { Rng } from "./random";
 import type { SchedulerType } from "./schedulers";
 import type { ClipTokenizer } from "./tokenizer";
@@ -310,11 +320,9 @@ export class Engine {
     const sessions = await Promise.all(MODEL_KEYS.map(async (key) => openModel(key, await preset.filePath(key), dims, options)));
     const models = Object.fromEntries(MODEL_KEYS.map((key, i) => [key, sessions[i]])) as Record<ModelKey, ModelSession>;
     const { epistemic } = config;
-    const bank = async (modality: Modality) => {
-      const record = epistemic![modality];
-      return readBank(await verifiedDataFile(preset.dir, record.bank, `epistemic.${modality}.bank`), record, config.embedding.dim);
-    };
-    const banks = epistemic ? { text: await bank("text"), image: await bank("image") } : null;
+    const bank = async (modality: Modality, record: EpistemicRecord) =>
+      readBank(await verifiedDataFile(preset.dir, record.bank, `epistemic.${modality}.bank`), record, config.embedding.dim);
+    const banks = epistemic ? { text: await bank("text", epistemic.text), image: await bank("image", epistemic.image) } : null;
     return new Engine(preset, models, clipTokenizer, promptTokenizer, banks);
   }
 
