@@ -1,10 +1,12 @@
 /*
  * The JSON shapes of docs/web-api.md as the pages see them, and the few fetch helpers the client
- * uses. Types only describe the wire format; nothing here imports server code.
+ * uses. Types only describe the wire format; nothing here imports server code (the engine's
+ * scheduler names come in as a type, erased from the bundle).
  */
+import type { SchedulerType } from "@/lib/engine/schedulers/types";
 
 export type RunStatus = "queued" | "running" | "done" | "failed" | "cancelled";
-export type Scheduler = "pndm" | "ddim" | "dpmpp2m";
+export type Scheduler = SchedulerType;
 
 /**
  * A deviation plan as runs carry it (normalized by the engine). geodesic: rows at decoder angles

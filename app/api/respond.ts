@@ -1,9 +1,11 @@
 /**
  * What every route handler shares: errors as JSON `{ error: { code, message } }` with the right
- * status (never a stack trace), and request bodies read with a byte cap before they are parsed.
+ * status (never a stack trace): 4xx with the specific message for what the request got wrong, 500
+ * with a safe message for the server's own faults (their details only in the server log); and
+ * request bodies read with a byte cap before they are parsed.
  */
 import { formatBytes } from "@/lib/format";
-import { RunError, toRunError } from "@/lib/runs/index";
+import { isServerFault, RunError, toRunError } from "@/lib/runs/index";
 
 /** JSON bodies are small (a run request, a comparison of four captions); anything larger is a mistake. */
 export const MAX_JSON_BYTES = 64 * 1024;
@@ -14,10 +16,12 @@ export function errorResponse(code: string, message: string, status: number, hea
 
 function toResponse(thrown: unknown): Response {
   const error = toRunError(thrown);
-  if (error.code === "internal") {
-    // The details (paths, library messages) go to the server's log, not to the client.
-    console.error("penumbra: unexpected error in a route handler", thrown);
-    return errorResponse("internal", "the server failed to handle this request; its log has the details", 500);
+  if (isServerFault(error)) {
+    // The server's own fault: the details (paths, values, library messages) go to the server's
+    // log, once; the client gets the kind of fault and is pointed at that log.
+    console.error(`penumbra: ${error.message}:`, error.cause ?? error);
+    const message = error.code === "internal" ? "the server failed to handle this request; its log has the details" : error.message;
+    return errorResponse(error.code, message, error.status);
   }
   const headers: Record<string, string> = {};
   if (error.retryAfterSeconds !== undefined) headers["Retry-After"] = String(Math.max(1, Math.ceil(error.retryAfterSeconds)));

@@ -1,5 +1,8 @@
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import type { RunRequest } from "../../lib/engine/index";
+import type { RunRequest, SchedulerType } from "../../lib/engine/index";
+// Straight from the dependency-free module: a value import of lib/engine/index would load onnxruntime
+// for every command that parses flags, preset-check included.
+import { SCHEDULER_TYPES } from "../../lib/engine/schedulers/names";
 
 /*
  * Command-line parsing for the bin/ commands: strict flags,
@@ -18,9 +21,6 @@ export class HelpRequested extends Error {
   override readonly name = "HelpRequested";
 }
 
-export const SCHEDULERS = ["pndm", "ddim", "dpmpp2m"] as const;
-export type SchedulerName = (typeof SCHEDULERS)[number];
-
 export type GridPlanArgs =
   | { readonly kind: "geodesic"; readonly fractions?: number[]; readonly tail?: number; readonly rows?: number }
   | { readonly kind: "interpolate"; readonly lambdas?: number[]; readonly rows?: number }
@@ -34,7 +34,7 @@ export interface GridArgs {
   readonly steps?: number;
   readonly guidanceScale?: number;
   readonly noiseLevel?: number;
-  readonly scheduler?: SchedulerName;
+  readonly scheduler?: SchedulerType;
   readonly prompt?: string;
   readonly preset?: string;
   readonly out: string;
@@ -70,7 +70,7 @@ decoding
   --guidance <g>            classifier-free guidance scale (≥ 0)
   --noise-level <l>         image-embedding noise augmentation, integer ≥ 0
                             (below the preset's training timesteps, 1000 for shapes)
-  --scheduler <name>        ${SCHEDULERS.join("|")}
+  --scheduler <name>        ${SCHEDULER_TYPES.join("|")}
   --prompt <text>           text prompt for the decoder (default: empty)
   --preset <name|dir>       model preset (default: the bundled "shapes")
 output
@@ -234,7 +234,7 @@ export function parseGridArgs(argv: readonly string[]): GridArgs {
     steps: optional("steps", (raw) => parseNumber("steps", raw, "an integer ≥ 1", isInteger(1))),
     guidanceScale: optional("guidance", (raw) => parseNumber("guidance", raw, "a number ≥ 0", (x) => Number.isFinite(x) && x >= 0)),
     noiseLevel: optional("noise-level", (raw) => parseNumber("noise-level", raw, "an integer ≥ 0", isInteger(0))),
-    scheduler: optional("scheduler", (raw) => oneOf("scheduler", raw, SCHEDULERS)),
+    scheduler: optional("scheduler", (raw) => oneOf("scheduler", raw, SCHEDULER_TYPES)),
     prompt: str("prompt"),
     preset: optional("preset", (raw) => {
       if (raw.trim() === "") throw new UsageError("--preset must name a preset or a preset folder");

@@ -1,11 +1,12 @@
 "use client";
 
 import { useId, type ReactNode } from "react";
+import { SCHEDULER_TYPES } from "@/lib/engine/schedulers/names";
 import type { PresetInfo } from "../api";
 import { PLAN_DESCRIPTIONS, PLAN_KINDS, planChips, planLevels, startsAtMean, type PlanKind } from "../format";
 import { randomSeed } from "../request";
 import { field, label as labelClass } from "../ui/styles";
-import { planOf, presetSettings, SCHEDULERS, settingsAdvice, type Settings } from "./settings";
+import { planOf, presetSettings, settingsAdvice, type Settings } from "./settings";
 
 interface SettingsFieldsProps {
   presets: PresetInfo[];
@@ -113,7 +114,7 @@ export function SettingsFields({ presets, settings, onChange }: SettingsFieldsPr
           <Field label="Scheduler">
             {(id) => (
               <select id={id} data-testid="scheduler-select" value={settings.scheduler} onChange={(event) => set({ scheduler: event.target.value as Settings["scheduler"] })} className={field}>
-                {SCHEDULERS.map((name) => (
+                {SCHEDULER_TYPES.map((name) => (
                   <option key={name} value={name}>
                     {name === "dpmpp2m" ? "DPM++ 2M" : name.toUpperCase()}
                   </option>

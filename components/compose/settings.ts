@@ -17,8 +17,6 @@ export interface Settings {
   scheduler: Scheduler;
 }
 
-export const SCHEDULERS: Scheduler[] = ["pndm", "ddim", "dpmpp2m"];
-
 /** The scheduler's warning for the settings as typed (steps the form will refuse get none). */
 export const settingsAdvice = ({ scheduler, steps }: Pick<Settings, "scheduler" | "steps">): string | null => schedulerAdvice(scheduler, Number(steps));
 

@@ -3,7 +3,8 @@ import { runAdapter, scaleForAdapter, summarizeUncertainty, toDecoderSpace } fro
 import { encodeTexts, loadTokenizer } from "./encoders";
 import { EngineError } from "./errors";
 import { aleatoricUncertainty } from "./ggd";
-import { contractDims, openModel } from "./onnx";
+import { contractDims } from "./contract";
+import { openModel } from "./onnx";
 import { type BridgeConfig, loadPreset, resolvePresetDir } from "./preset";
 
 const preset = loadPreset(resolvePresetDir("shapes"));

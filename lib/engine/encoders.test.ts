@@ -4,8 +4,9 @@ import sharp, { type Sharp } from "sharp";
 import { describe, expect, it } from "vitest";
 import { encodeImages, encodeTexts, loadTokenizer, preprocessImage, promptHiddenStates } from "./encoders";
 import { EngineError } from "./errors";
-import { contractDims, openModel } from "./onnx";
-import { loadPreset, type ModelKey, resolvePresetDir } from "./preset";
+import { contractDims, type ModelKey } from "./contract";
+import { openModel } from "./onnx";
+import { loadPreset, resolvePresetDir } from "./preset";
 
 const SHAPES_DIR = resolvePresetDir("shapes");
 const preset = loadPreset(SHAPES_DIR);

@@ -3,10 +3,11 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import sharp from "sharp";
 import { beforeAll, describe, expect, it } from "vitest";
+import { MODEL_KEYS } from "./contract";
 import { DEFAULT_FRACTIONS, DEFAULT_LAMBDAS, DEFAULT_SHELL_QUANTILES, DEFAULT_TAIL, FINE_LAMBDAS } from "./deviation";
 import { encodeImage } from "./images";
 import { type Engine, EngineError, openPreset, type RunRequest } from "./index";
-import { MODEL_KEYS, resolvePresetDir, sha256File } from "./preset";
+import { resolvePresetDir, sha256File } from "./preset";
 import { foregroundColour, isMostlyColour } from "./testing";
 
 const SHAPES_DIR = resolvePresetDir("shapes");

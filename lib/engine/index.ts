@@ -18,25 +18,24 @@ import {
   planRows,
   validatePlan,
 } from "./deviation";
+import { contractDims, MODEL_KEYS, type ModelKey } from "./contract";
 import { encodeImages, encodeTexts, type ImageInfo, loadTokenizer, preprocessImage, promptHiddenStates } from "./encoders";
 import { EngineError } from "./errors";
 import type { GgdDistribution } from "./ggd";
-import { contractDims, type ModelSession, type OpenOptions, openModel, type Output, type ProviderReport } from "./onnx";
+import { type ModelSession, type OpenOptions, openModel, type Output, type ProviderReport } from "./onnx";
 import { angleBetween, preDecoder, quantileOfSorted, referenceAngles, shareBelow } from "./geometry";
 import { checkVocabulary, type EpistemicBank, type EpistemicScore, epistemicScore, type OutOfDistribution, outOfDistribution, readBank, type VocabularyCheck } from "./ood";
 import {
   describeIssues,
   type EpistemicRecord,
   loadPreset,
-  MODEL_KEYS,
-  type ModelKey,
   type Preset,
   type PresetConfig,
   resolvePresetDir,
   verifiedDataFile,
 } from "./preset";
 import { Rng } from "./random";
-import type { SchedulerType } from "./schedulers";
+import { SCHEDULER_TYPES, type SchedulerType } from "./schedulers";
 import type { ClipTokenizer } from "./tokenizer";
 import { type DecodedImage, type DecodeProgress, decodeEmbeddings, type PromptStates } from "./unclip";
 
@@ -47,6 +46,7 @@ export type { GgdDistribution } from "./ggd";
 export type { ImageInfo } from "./encoders";
 export type { ProviderName, ProviderReport } from "./onnx";
 export type { DeviationPlan } from "./deviation";
+export { SCHEDULER_TYPES, type SchedulerType } from "./schedulers";
 export type { EpistemicScore, OutOfDistribution, VocabularyCheck } from "./ood";
 
 // ───────────────────────── types ─────────────────────────
@@ -155,7 +155,7 @@ function decodeSettingsShape(config: PresetConfig) {
     steps: z.number().int().min(1).max(limits.maxSteps).default(defaults.steps),
     guidanceScale: z.number().min(0).default(defaults.guidanceScale),
     noiseLevel: z.number().int().min(0).max(config.noiseAugmentation.trainTimesteps - 1).default(defaults.noiseLevel),
-    scheduler: z.enum(["pndm", "ddim", "dpmpp2m"]).default(config.scheduler.type),
+    scheduler: z.enum(SCHEDULER_TYPES).default(config.scheduler.type),
     /** The prompt encoder's text; "" is Stable unCLIP's image-variation setting. */
     prompt: z.string().max(limits.maxCaptionLength).default(""),
   };

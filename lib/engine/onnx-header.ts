@@ -6,7 +6,7 @@
  * attributes) are skipped by seeking past them, so only the graph's small fields are read.
  */
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
-import type { ModelSignature, TensorMetadata } from "./onnx";
+import type { ModelSignature, TensorMetadata } from "./contract";
 
 /** onnx.TensorProto.DataType → onnxruntime-node's type names. */
 const ELEMENT_TYPES: Readonly<Record<number, string>> = {

@@ -1,13 +1,15 @@
 /**
  * The one place that touches onnxruntime-node: choosing execution providers, creating (and
- * caching) sessions, checking each model against MODEL-CONTRACT.md, and converting tensors
- * between the engine's float32/int32 arrays and whatever element types a model declares.
+ * caching) sessions, checking each model against MODEL-CONTRACT.md (contract.ts), and converting
+ * tensors between the engine's float32/int32 arrays and whatever element types a model declares
+ * (float16.ts for float16).
  */
 import os from "node:os";
 import path from "node:path";
 import * as ort from "onnxruntime-node";
+import { type ContractDims, contractProblems, type ModelKey, type TensorMetadata } from "./contract";
 import { EngineError } from "./errors";
-import type { ModelKey, PresetConfig } from "./preset";
+import { float16BitsToFloat32Array, float32ArrayToFloat16Bits } from "./float16";
 
 // Every onnxruntime failure reaches the caller as an exception whose message the engine reports;
 // onnxruntime's own stderr copy only repeats it (in red, for every model, on each machine without CUDA).
@@ -26,7 +28,7 @@ export function providerPreference(setting = process.env.PENUMBRA_PROVIDERS): Pr
     .filter((name) => name !== "");
   for (const name of requested) {
     if (!(PROVIDERS as readonly string[]).includes(name)) {
-      throw new EngineError("invalid_input", `PENUMBRA_PROVIDERS: unknown provider ${JSON.stringify(name)}; use a comma list of ${PROVIDERS.join(", ")}`);
+      throw new EngineError("configuration", `PENUMBRA_PROVIDERS: unknown provider ${JSON.stringify(name)}; use a comma list of ${PROVIDERS.join(", ")}`);
     }
   }
   return withCpuLast(requested as ProviderName[]);
@@ -41,7 +43,7 @@ export function threadCount(setting = process.env.PENUMBRA_THREADS): number {
   if (setting === undefined || setting.trim() === "") return Math.min(4, os.availableParallelism());
   const threads = Number(setting);
   if (!Number.isSafeInteger(threads) || threads < 1) {
-    throw new EngineError("invalid_input", `PENUMBRA_THREADS must be an integer ≥ 1, got ${JSON.stringify(setting)}`);
+    throw new EngineError("configuration", `PENUMBRA_THREADS must be an integer ≥ 1, got ${JSON.stringify(setting)}`);
   }
   return threads;
 }
@@ -58,222 +60,10 @@ export interface ProviderReport {
   readonly skipped: readonly SkippedProvider[];
 }
 
-// ───────────────────────── the contract ─────────────────────────
-
-export type ElementType = "float32" | "float16" | "int32" | "int64";
-const FLOAT: readonly ElementType[] = ["float32", "float16"];
-const INTEGER: readonly ElementType[] = ["int32", "int64"];
-
-/**
- * A dimension in the contract: a number, a size bound from the preset (see ContractDims), or one
- * the preset does not fix and that is never checked: "B" (batch), "H" (prompt hidden size).
- */
-type Dim = number | "B" | "H" | keyof ContractDims;
-
-interface TensorSpec {
-  readonly name: string;
-  readonly types: readonly ElementType[];
-  /** Allowed shapes; the rank must match one, and numeric dims of the model must match bound names. */
-  readonly shapes: readonly (readonly Dim[])[];
-}
-
-interface ModelSpec {
-  readonly inputs: readonly TensorSpec[];
-  readonly outputs: readonly TensorSpec[];
-}
-
-/** Sizes the preset fixes; a model whose metadata has a different fixed size cannot work with it. */
-export interface ContractDims {
-  readonly D: number;
-  readonly twoD: number;
-  readonly contextLength: number;
-  readonly promptContextLength: number;
-  readonly clipSize: number;
-  readonly latentChannels: number;
-  readonly latentSide: number;
-  readonly imageSide: number;
-}
-
-export function contractDims(config: PresetConfig): ContractDims {
-  return {
-    D: config.embedding.dim,
-    twoD: 2 * config.embedding.dim,
-    contextLength: config.tokenizer.contextLength,
-    promptContextLength: (config.promptTokenizer ?? config.tokenizer).contextLength,
-    clipSize: config.image.clip.size,
-    latentChannels: config.latent.channels,
-    latentSide: config.image.size / config.latent.downsample,
-    imageSide: config.image.size,
-  };
-}
-
-const embeddingOut = (name: string): TensorSpec => ({ name, types: FLOAT, shapes: [["B", "D"]] });
-const latent: readonly Dim[] = ["B", "latentChannels", "latentSide", "latentSide"];
-
-/** MODEL-CONTRACT.md, "files". */
-export const MODEL_CONTRACT: Readonly<Record<ModelKey, ModelSpec>> = {
-  clipText: {
-    inputs: [{ name: "input_ids", types: INTEGER, shapes: [["B", "contextLength"]] }],
-    outputs: [embeddingOut("text_embeds")],
-  },
-  clipImage: {
-    inputs: [{ name: "pixel_values", types: FLOAT, shapes: [["B", 3, "clipSize", "clipSize"]] }],
-    outputs: [embeddingOut("image_embeds")],
-  },
-  adapterText: {
-    inputs: [{ name: "embedding", types: FLOAT, shapes: [["B", "D"]] }],
-    outputs: [embeddingOut("mu"), embeddingOut("one_over_alpha"), embeddingOut("beta")],
-  },
-  adapterImage: {
-    inputs: [{ name: "embedding", types: FLOAT, shapes: [["B", "D"]] }],
-    outputs: [embeddingOut("mu"), embeddingOut("one_over_alpha"), embeddingOut("beta")],
-  },
-  promptEncoder: {
-    inputs: [{ name: "input_ids", types: INTEGER, shapes: [["B", "promptContextLength"]] }],
-    outputs: [{ name: "last_hidden_state", types: FLOAT, shapes: [["B", "promptContextLength", "H"]] }],
-  },
-  unet: {
-    inputs: [
-      { name: "sample", types: FLOAT, shapes: [latent] },
-      { name: "timestep", types: [...FLOAT, ...INTEGER], shapes: [[], ["B"]] },
-      { name: "encoder_hidden_states", types: FLOAT, shapes: [["B", "promptContextLength", "H"]] },
-      { name: "class_labels", types: FLOAT, shapes: [["B", "twoD"]] },
-    ],
-    outputs: [{ name: "out_sample", types: FLOAT, shapes: [latent] }],
-  },
-  vaeDecoder: {
-    inputs: [{ name: "latent_sample", types: FLOAT, shapes: [latent] }],
-    outputs: [{ name: "sample", types: FLOAT, shapes: [["B", 3, "imageSide", "imageSide"]] }],
-  },
-};
-
-export interface TensorMetadata {
-  readonly name: string;
-  readonly type: string;
-  readonly shape: readonly (number | string)[];
-}
+// ───────────────────────── model metadata ─────────────────────────
 
 function metadataOf(values: readonly ort.InferenceSession.ValueMetadata[]): TensorMetadata[] {
   return values.map((value) => (value.isTensor ? { name: value.name, type: value.type, shape: value.shape } : { name: value.name, type: "non-tensor", shape: [] }));
-}
-
-function describeSpec(spec: TensorSpec, dims: ContractDims): string {
-  const shapes = spec.shapes.map((shape) => `[${shape.map((d) => (typeof d === "number" || d === "B" || d === "H" ? d : `${d}=${dims[d]}`)).join(",")}]`);
-  return `${spec.types.join(" or ")} with shape ${shapes.join(" or ")}`;
-}
-
-function shapeMatches(actual: readonly (number | string)[], expected: readonly Dim[], dims: ContractDims): boolean {
-  if (actual.length !== expected.length) return false;
-  return expected.every((dim, i) => {
-    const size = actual[i];
-    // Symbolic (string) or unknown (≤ 0) model dims are dynamic: any size fits.
-    if (typeof size !== "number" || size <= 0 || dim === "B" || dim === "H") return true;
-    return size === (typeof dim === "number" ? dim : dims[dim]);
-  });
-}
-
-/** The names, element types and shapes of a model's graph inputs and outputs. */
-export interface ModelSignature {
-  readonly inputs: readonly TensorMetadata[];
-  readonly outputs: readonly TensorMetadata[];
-}
-
-function tensorProblems(kind: "input" | "output", specs: readonly TensorSpec[], actual: readonly TensorMetadata[], where: string, dims: ContractDims): string[] {
-  const problems: string[] = [];
-  const byName = new Map(actual.map((meta) => [meta.name, meta]));
-  for (const spec of specs) {
-    const meta = byName.get(spec.name);
-    const expected = describeSpec(spec, dims);
-    if (!meta) {
-      problems.push(`${where}: missing ${kind} "${spec.name}" (expected ${expected}); the model's ${kind}s are ${actual.map((m) => m.name).join(", ") || "none"}`);
-    } else if (!(spec.types as readonly string[]).includes(meta.type) || !spec.shapes.some((shape) => shapeMatches(meta.shape, shape, dims))) {
-      problems.push(`${where}: ${kind} "${spec.name}" is ${meta.type} [${meta.shape.join(",")}], expected ${expected}`);
-    }
-  }
-  if (kind === "input") {
-    const extra = actual.filter((meta) => !specs.some((spec) => spec.name === meta.name));
-    if (extra.length) problems.push(`${where}: unexpected input(s) ${extra.map((m) => `"${m.name}"`).join(", ")}; the contract feeds only ${specs.map((s) => s.name).join(", ")}`);
-  }
-  return problems;
-}
-
-/**
- * Every way `signature` breaks MODEL-CONTRACT.md for model `key` under the preset's sizes, one
- * sentence each starting with `where`; empty when it conforms. openModel throws on these, and
- * preset-check lists them all.
- */
-export function contractProblems(key: ModelKey, signature: ModelSignature, dims: ContractDims, where: string): string[] {
-  const spec = MODEL_CONTRACT[key];
-  return [...tensorProblems("input", spec.inputs, signature.inputs, where, dims), ...tensorProblems("output", spec.outputs, signature.outputs, where, dims)];
-}
-
-// ───────────────────────── float16 ─────────────────────────
-
-// A float's bits read through a typed-array alias of the same memory: the engine converts whole UNet
-// feeds (millions of values per step at real sizes), where a DataView call per value costs ~100× more.
-const floatSlot = new Float32Array(1);
-const floatSlotBits = new Uint32Array(floatSlot.buffer);
-
-/** IEEE 754 binary16 bits of a number, rounded to nearest even; overflow gives ±Infinity. */
-export function float32ToFloat16Bits(value: number): number {
-  floatSlot[0] = value;
-  return halfFromFloatBits(floatSlotBits[0]);
-}
-
-/** binary16 bits of every value, read from the float32 bits in place (no per-value call or copy). */
-export function float32ArrayToFloat16Bits(data: Float32Array | Int32Array): Uint16Array {
-  const floats = data instanceof Float32Array ? data : Float32Array.from(data);
-  const bits = new Uint32Array(floats.buffer, floats.byteOffset, floats.length);
-  const halves = new Uint16Array(floats.length);
-  for (let i = 0; i < halves.length; i++) halves[i] = halfFromFloatBits(bits[i]);
-  return halves;
-}
-
-/** binary16 bits from binary32 bits, rounded to nearest even. */
-function halfFromFloatBits(bits: number): number {
-  const sign = (bits >>> 16) & 0x8000;
-  const exponent = (bits >>> 23) & 0xff;
-  const mantissa = bits & 0x7fffff;
-  if (exponent === 0xff) return sign | 0x7c00 | (mantissa ? 0x200 : 0);
-  const halfExponent = exponent - 127 + 15;
-  if (halfExponent >= 0x1f) return sign | 0x7c00;
-  if (halfExponent <= 0) {
-    // Subnormal half (or zero): shift the full significand, rounding to nearest even.
-    if (halfExponent < -10) return sign;
-    const significand = mantissa | 0x800000;
-    const shift = 14 - halfExponent;
-    const halfway = 1 << (shift - 1);
-    const remainder = significand & ((1 << shift) - 1);
-    let half = significand >>> shift;
-    if (remainder > halfway || (remainder === halfway && half & 1)) half++;
-    return sign | half;
-  }
-  let half = (halfExponent << 10) | (mantissa >>> 13);
-  const remainder = mantissa & 0x1fff;
-  // A carry out of the mantissa correctly bumps the exponent (up to Infinity).
-  if (remainder > 0x1000 || (remainder === 0x1000 && half & 1)) half++;
-  return sign | half;
-}
-
-/** The number a binary16 bit pattern stands for. */
-export function float16BitsToFloat32(bits: number): number {
-  const sign = bits & 0x8000 ? -1 : 1;
-  const exponent = (bits >>> 10) & 0x1f;
-  const mantissa = bits & 0x3ff;
-  if (exponent === 0) return sign * mantissa * 2 ** -24;
-  if (exponent === 0x1f) return mantissa ? Number.NaN : sign * Number.POSITIVE_INFINITY;
-  return sign * (1 + mantissa / 1024) * 2 ** (exponent - 15);
-}
-
-/** Every binary16 value by its bits (256 KiB, built on first use): a lookup beats the arithmetic per value. */
-let halfValues: Float32Array | undefined;
-
-/** The numbers an array of binary16 bit patterns stands for. */
-export function float16BitsToFloat32Array(bits: Uint16Array): Float32Array {
-  halfValues ??= Float32Array.from({ length: 0x10000 }, (_, pattern) => float16BitsToFloat32(pattern));
-  const values = new Float32Array(bits.length);
-  for (let i = 0; i < bits.length; i++) values[i] = halfValues[bits[i]];
-  return values;
 }
 
 // ───────────────────────── tensors in and out ─────────────────────────

@@ -5,9 +5,9 @@ import path from "node:path";
 import { promisify } from "node:util";
 import * as ort from "onnxruntime-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { TensorMetadata } from "./onnx";
+import { MODEL_KEYS, type TensorMetadata } from "./contract";
 import { readOnnxHeader } from "./onnx-header";
-import { MODEL_KEYS, resolvePresetDir, sha256File } from "./preset";
+import { resolvePresetDir, sha256File } from "./preset";
 import { checkPreset } from "./preset-check";
 import { makeSyntheticPreset } from "./synthetic-preset";
 

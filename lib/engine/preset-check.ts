@@ -6,9 +6,9 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
-import { contractDims, contractProblems, type TensorMetadata } from "./onnx";
+import { contractDims, contractProblems, MODEL_KEYS, type ModelKey, type TensorMetadata } from "./contract";
 import { type OnnxHeader, readOnnxHeader } from "./onnx-header";
-import { MODEL_KEYS, type ModelKey, type PresetConfig, presetFieldsSchema, presetSchema, sha256File } from "./preset";
+import { type PresetConfig, presetFieldsSchema, presetSchema, sha256File } from "./preset";
 import { ClipTokenizer } from "./tokenizer";
 
 export interface PresetCheck {

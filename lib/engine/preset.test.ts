@@ -5,7 +5,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { EngineError } from "./errors";
-import { listPresets, loadPreset, MODEL_KEYS, modelsDir, presetSchema, resolvePresetDir, sha256File } from "./preset";
+import { MODEL_KEYS } from "./contract";
+import { listPresets, loadPreset, modelsDir, presetSchema, resolvePresetDir, sha256File } from "./preset";
 
 const SHAPES_DIR = resolvePresetDir("shapes");
 const SHAPES_JSON = JSON.parse(readFileSync(path.join(SHAPES_DIR, "preset.json"), "utf8"));

@@ -9,8 +9,10 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
+import { MODEL_KEYS, type ModelKey } from "./contract";
 import { EngineError } from "./errors";
 import { OnnxHeaderError, readOnnxHeader } from "./onnx-header";
+import { SCHEDULER_TYPES } from "./schedulers";
 
 // ───────────────────────── schema ─────────────────────────
 
@@ -39,9 +41,6 @@ const fileSchema = z.object({
   path: relativePath,
   sha256: z.string().regex(/^[0-9a-f]{64}$/, "must be 64 lowercase hex digits"),
 });
-
-export const MODEL_KEYS = ["clipText", "clipImage", "promptEncoder", "unet", "vaeDecoder", "adapterText", "adapterImage"] as const;
-export type ModelKey = (typeof MODEL_KEYS)[number];
 
 /** models/training/ood.py: the caption corpus's words and the longest caption, in words. */
 const corpusSchema = z.object({
@@ -95,7 +94,7 @@ export const presetFieldsSchema = z.object({
     std: z.array(positive),
   }),
   scheduler: z.object({
-    type: z.enum(["pndm", "ddim", "dpmpp2m"]),
+    type: z.enum(SCHEDULER_TYPES),
     betaSchedule: z.enum(["scaled_linear", "linear"]),
     betaStart: positive,
     betaEnd: positive,

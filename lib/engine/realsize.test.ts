@@ -8,7 +8,9 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Engine, openPreset, type RunResult } from "./index";
-import { contractDims, float16BitsToFloat32, float32ToFloat16Bits, openModel } from "./onnx";
+import { contractDims } from "./contract";
+import { float16BitsToFloat32, float32ToFloat16Bits } from "./float16";
+import { openModel } from "./onnx";
 import { loadPreset } from "./preset";
 import { makeSyntheticPreset } from "./synthetic-preset";
 

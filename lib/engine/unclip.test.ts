@@ -1,8 +1,9 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { loadTokenizer, promptHiddenStates } from "./encoders";
 import { EngineError } from "./errors";
-import { contractDims, openModel } from "./onnx";
-import { loadPreset, type ModelKey, resolvePresetDir } from "./preset";
+import { contractDims, type ModelKey } from "./contract";
+import { openModel } from "./onnx";
+import { loadPreset, resolvePresetDir } from "./preset";
 import { Rng } from "./random";
 import { batchPlan, type DecodeOptions, decodeEmbeddings, type DecodeProgress, type UnclipDecoder } from "./unclip";
 

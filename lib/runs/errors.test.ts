@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { EngineError } from "../engine/index";
-import { readableMessage, RunError, toRunError } from "./errors";
+import { configurationError, isServerFault, readableMessage, RunError, toRunError } from "./errors";
 
 describe("RunError", () => {
   it("carries the HTTP status of its code", () => {
@@ -11,13 +11,42 @@ describe("RunError", () => {
     expect(new RunError("unsupported_media_type", "x").status).toBe(415);
     const full = new RunError("queue_full", "x", { retryAfterSeconds: 3 });
     expect([full.status, full.retryAfterSeconds]).toEqual([429, 3]);
-    expect(new RunError("internal", "x").status).toBe(500);
+    for (const code of ["invalid_preset", "model_error", "configuration", "internal"] as const) expect(new RunError(code, "x").status).toBe(500);
   });
 
-  it("maps engine errors to the client's 400 and 404 with the engine's message", () => {
+  it("maps the client's engine errors to 400 and 404 with the engine's message", () => {
     expect(toRunError(new EngineError("invalid_input", "the caption is empty"))).toMatchObject({ code: "invalid_input", status: 400, message: "the caption is empty" });
-    expect(toRunError(new EngineError("invalid_preset", "bad preset"))).toMatchObject({ code: "invalid_input", status: 400 });
     expect(toRunError(new EngineError("not_found", "unknown preset"))).toMatchObject({ code: "not_found", status: 404 });
+  });
+
+  it("maps the server's engine errors to 500 with a safe message, keeping the engine's as the cause", () => {
+    const corrupt = new EngineError("invalid_preset", "preset file /srv/models/shapes/unet.onnx has sha256 00, but preset.json says 11");
+    const preset = toRunError(corrupt, { preset: "shapes" });
+    expect(preset).toMatchObject({ code: "invalid_preset", status: 500, message: 'the server\'s preset "shapes" failed its checks; see the server log', cause: corrupt });
+    expect(isServerFault(preset)).toBe(true);
+    expect(toRunError(corrupt).message).toBe("one of the server's presets failed its checks; see the server log");
+    expect(toRunError(new EngineError("model_error", "/srv/models/shapes/unet.onnx failed"), { preset: "shapes" })).toMatchObject({
+      code: "model_error",
+      status: 500,
+      message: 'a model of the server\'s preset "shapes" failed; see the server log',
+    });
+    expect(toRunError(new EngineError("configuration", 'PENUMBRA_THREADS must be an integer ≥ 1, got "x"'))).toMatchObject({
+      code: "configuration",
+      status: 500,
+      message: "the server's setting PENUMBRA_THREADS is invalid; see the server log",
+    });
+    expect(configurationError(null, new Error("x")).message).toBe("the server's configuration is invalid; see the server log");
+  });
+
+  it("takes whatever fails while a preset opens as the server's: a bad setting or a broken preset", () => {
+    const providers = new EngineError("invalid_input", 'PENUMBRA_PROVIDERS: unknown provider "tpu"; use a comma list of cuda, webgpu, cpu');
+    const opened = toRunError(providers, { preset: "shapes", opening: true });
+    expect(opened).toMatchObject({ code: "configuration", status: 500, message: "the server's setting PENUMBRA_PROVIDERS is invalid; see the server log" });
+    expect(opened.message).not.toMatch(/tpu/);
+    expect(toRunError(new EngineError("not_found", "cannot read /srv/models/shapes/preset.json"), { preset: "shapes", opening: true })).toMatchObject({
+      code: "invalid_preset",
+      status: 500,
+    });
   });
 
   it("turns anything else into internal, without a stack", () => {

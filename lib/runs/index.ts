@@ -1,5 +1,5 @@
 /** lib/runs: the server-side core the web app's route handlers call (docs/web-api.md). */
-export { readableMessage, RunError, type RunErrorCode, toRunError } from "./errors";
+export { configurationError, type ErrorContext, isServerFault, readableMessage, RunError, type RunErrorCode, toRunError } from "./errors";
 export {
   closeRunService,
   type Comparison,

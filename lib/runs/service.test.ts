@@ -4,9 +4,9 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import Database from "better-sqlite3";
 import sharp from "sharp";
-import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
 import { readPngText } from "../engine/images";
-import { type Engine, openPreset } from "../engine/index";
+import { type Engine, EngineError, openPreset } from "../engine/index";
 import { RUN_KEY } from "../record";
 import { getRunService, IDLE_CANCEL_REASON, RunService, type RunServiceOptions, STOPPED_REASON } from "./service";
 import { readZip, unzipTests } from "./testing";
@@ -365,5 +365,35 @@ describe("comparisons, uploads and presets", () => {
     expect(shapes.digest).toMatch(/^[0-9a-f]{64}$/);
     expect(Object.keys(shapes.providers)).toContain("unet");
     expect(await service.health()).toMatchObject({ status: "ok", version: expect.any(String), queue: { depth: 0, limit: 8, running: null }, presets: { shapes: shapes.providers } });
+  });
+});
+
+describe("server faults", () => {
+  it("stores a safe message on a run whose model fails and logs the engine's", async () => {
+    const failing = async () => {
+      const real = await engine();
+      const wrapped = Object.create(real) as Engine;
+      wrapped.decodeCells = async () => {
+        throw new EngineError("model_error", "/srv/models/shapes/unet.onnx failed: out of memory");
+      };
+      return wrapped;
+    };
+    const log = vi.spyOn(console, "error").mockImplementation(() => {});
+    try {
+      const service = await newService({ openEngine: failing });
+      const run = await finish(service, caption("a failing model"));
+      expect(run).toMatchObject({ status: "failed", error: 'a model of the server\'s preset "shapes" failed; see the server log' });
+      expect(log).toHaveBeenCalledTimes(1);
+      expect(String(log.mock.calls[0][1])).toMatch(/unet\.onnx failed: out of memory/);
+    } finally {
+      log.mockRestore();
+    }
+  });
+
+  it("refuses with a 500 naming PENUMBRA_PRESET when the default preset does not exist, but a named unknown preset with 400", async () => {
+    const service = await newService({ defaultPreset: "missing" });
+    await expect(service.createRun(caption("x"))).rejects.toMatchObject({ status: 500, code: "configuration", message: expect.stringMatching(/PENUMBRA_PRESET/) });
+    await expect(service.createRun({ ...caption("x"), preset: "missing" })).rejects.toMatchObject({ status: 400, code: "invalid_input" });
+    await expect(service.saveUpload(await png(8, 8, "red"))).rejects.toMatchObject({ status: 500, code: "configuration", message: expect.stringMatching(/PENUMBRA_PRESET/) });
   });
 });

@@ -9,7 +9,7 @@ import { type DecodedImage, type Description, type Engine, type EngineInput, typ
 import { describeIssues } from "../engine/preset";
 import { batchPlan } from "../engine/unclip";
 import { cellMetrics, colLabels, gridTitle, type ProviderChoice, providerChoices, RUN_KEY, rowLabels } from "../record";
-import { readableMessage, RunError, toRunError } from "./errors";
+import { configurationError, isServerFault, readableMessage, RunError, toRunError } from "./errors";
 import { FileStore } from "./files";
 import { comparisonId, isSha256, isShortId, runId } from "./ids";
 import { type NewRun, RunStore } from "./store";
@@ -103,7 +103,8 @@ function positiveIntegerFromEnv(name: string): number | undefined {
   const text = process.env[name];
   if (text === undefined || text.trim() === "") return undefined;
   const value = Number(text);
-  if (!Number.isSafeInteger(value) || value < 0) throw new Error(`${name} must be a whole number ≥ 0, got ${JSON.stringify(text)}`);
+  // The server's fault, not the request's: a 500 naming the variable; its value only in the log.
+  if (!Number.isSafeInteger(value) || value < 0) throw configurationError(name, new Error(`${name} must be a whole number ≥ 0, got ${JSON.stringify(text)}`));
   return value;
 }
 
@@ -168,6 +169,8 @@ export class RunService {
   /** Checks and stores an image upload by its sha256; `created` is false when the same bytes were stored before. */
   async saveUpload(bytes: Uint8Array, declaredType?: string): Promise<{ upload: Upload; created: boolean }> {
     // The default preset's engine is open (and cached) for the runs this upload is for anyway.
+    const available = listPresets();
+    if (!available.includes(this.defaultPreset)) throw this.missingDefaultPreset(available);
     const maxSide = (await this.engineFor(this.defaultPreset)).config.limits.maxImageSide;
     const { type, width, height } = await inspectUpload(bytes, { maxBytes: this.maxUploadBytes, maxSide }, declaredType);
     const { sha256 } = await this.files.put(bytes);
@@ -409,6 +412,8 @@ export class RunService {
     const { preset: presetName = this.defaultPreset, input, ...settings } = parsed.data;
     const available = listPresets();
     if (!available.includes(presetName)) {
+      // A default that names no preset is the server's setting, not the request's fault.
+      if (parsed.data.preset === undefined) throw this.missingDefaultPreset(available);
       throw new RunError("invalid_input", `unknown preset ${JSON.stringify(presetName)}; available: ${available.join(", ") || "none"}`);
     }
     const engine = await this.engineFor(presetName);
@@ -522,7 +527,7 @@ export class RunService {
     } catch (error) {
       if (job.stop?.status === "queued") this.store.markQueued(id);
       else if (job.stop) this.store.markEnded(id, "cancelled", job.stop.reason, this.now());
-      else this.store.markEnded(id, "failed", readableMessage(error), this.now());
+      else this.store.markEnded(id, "failed", this.failureMessage(id, error), this.now());
     } finally {
       this.job = null;
       if (!this.closed) {
@@ -610,11 +615,33 @@ export class RunService {
 
   // ───────────────────────── helpers ─────────────────────────
 
-  /** One engine per preset, opened on first use; a failed open is forgotten so a later call tries again. */
+  private missingDefaultPreset(available: readonly string[]): RunError {
+    return configurationError("PENUMBRA_PRESET", new Error(`the default preset ${JSON.stringify(this.defaultPreset)} is not one of: ${available.join(", ") || "none"}`));
+  }
+
+  /**
+   * A failed run's stored (and shown) error: the engine's message for what the request got wrong,
+   * a safe message for the server's own faults (preset, model, configuration), whose details go
+   * to the server log.
+   */
+  private failureMessage(id: string, error: unknown): string {
+    const failure = toRunError(error, { preset: this.store.getRun(id)?.presetName });
+    if (!isServerFault(failure) || failure.code === "internal") return readableMessage(error);
+    console.error(`penumbra: run ${id}: ${failure.message}:`, failure.cause ?? failure);
+    return failure.message;
+  }
+
+  /**
+   * One engine per preset, opened on first use; a failed open is forgotten so a later call tries
+   * again. Whatever fails while opening is the server's (its preset files or settings), so it
+   * rejects with a server fault whose cause is the engine's error.
+   */
   private engineFor(name: string): Promise<Engine> {
     let pending = this.engines.get(name);
     if (!pending) {
-      pending = this.openEngine(name);
+      pending = this.openEngine(name).catch((error: unknown) => {
+        throw toRunError(error, { preset: name, opening: true });
+      });
       this.engines.set(name, pending);
       pending.catch(() => this.engines.delete(name));
     }

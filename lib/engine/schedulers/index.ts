@@ -4,6 +4,7 @@
 import { EngineError } from "../errors";
 import { DdimScheduler } from "./ddim";
 import { DpmSolverPlusPlus2MScheduler } from "./dpmpp2m";
+import { SCHEDULER_TYPES } from "./names";
 import { PndmScheduler } from "./pndm";
 import type { Scheduler, SchedulerConfig } from "./types";
 
@@ -15,8 +16,8 @@ export type {
   SchedulerType,
   TimestepSpacing,
 } from "./types";
+export { SCHEDULER_TYPES } from "./names";
 
-const TYPES = ["pndm", "ddim", "dpmpp2m"];
 const BETA_SCHEDULES = ["scaled_linear", "linear"];
 const PREDICTION_TYPES = ["v_prediction", "epsilon"];
 const SPACINGS = ["leading", "trailing", "linspace"];
@@ -39,7 +40,7 @@ export function createScheduler(config: SchedulerConfig, steps: number): Schedul
 }
 
 function validateConfig(config: SchedulerConfig): void {
-  oneOf("type", config.type, TYPES);
+  oneOf("type", config.type, SCHEDULER_TYPES);
   oneOf("betaSchedule", config.betaSchedule, BETA_SCHEDULES);
   oneOf("predictionType", config.predictionType, PREDICTION_TYPES);
   oneOf("timestepSpacing", config.timestepSpacing, SPACINGS);

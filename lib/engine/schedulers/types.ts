@@ -1,5 +1,7 @@
+import type { SCHEDULER_TYPES } from "./names";
+
 /** The scheduler config as stored in a preset (MODEL-CONTRACT.md, field `scheduler`). */
-export type SchedulerType = "pndm" | "ddim" | "dpmpp2m";
+export type SchedulerType = (typeof SCHEDULER_TYPES)[number];
 export type BetaSchedule = "scaled_linear" | "linear";
 export type PredictionType = "v_prediction" | "epsilon";
 export type TimestepSpacing = "leading" | "trailing" | "linspace";

@@ -4,8 +4,9 @@
 // Prints one JSON object: { schemaIssues, hashMismatches, models: { key: { problem?, outputs? } } }.
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { contractDims, type Feed, openModel } from "../../../lib/engine/onnx";
-import { MODEL_KEYS, type PresetConfig, presetSchema, sha256File } from "../../../lib/engine/preset";
+import { contractDims, MODEL_KEYS } from "../../../lib/engine/contract";
+import { type Feed, openModel } from "../../../lib/engine/onnx";
+import { type PresetConfig, presetSchema, sha256File } from "../../../lib/engine/preset";
 
 const dir = path.resolve(process.argv[2] ?? ".");
 const raw = JSON.parse(readFileSync(path.join(dir, "preset.json"), "utf8")) as PresetConfig;
