@@ -196,6 +196,9 @@ describe("out of distribution", () => {
   it("names the unknown words of a caption from outside the world, and flags none of an in-world caption", async () => {
     const dog = await engine.describe({ kind: "caption", text: "a photograph of a dog" });
     expect(dog.outOfDistribution).toMatchObject({ flagged: true, unknownWords: ["photograph", "of", "dog"] });
+    // The aleatoric scalar alone cannot tell: the dog is "less uncertain" than a vague in-world caption.
+    const redShape = await engine.describe({ kind: "caption", text: "a red shape" });
+    expect(dog.uncertainty).toBeLessThan(redShape.uncertainty);
     const circle = await engine.describe({ kind: "caption", text: "a red circle at the top left" });
     expect(circle.outOfDistribution).toEqual({ flagged: false, reasons: [], unknownWords: [] });
     expect(circle.epistemic!.score).toBeLessThan(dog.epistemic!.score);

@@ -1,8 +1,9 @@
 """Stage `tune`: the decoder learns to draw a caption's mean.
 
 Stage `unet` conditions only on single images' embeddings. The mean of a vague caption's
-distribution is a centroid of many such embeddings, which that decoder draws poorly: "a red shape"
-decodes to yellow, orange and purple blobs in most columns. Stable unCLIP's text-to-image route puts a learned prior in
+distribution is a centroid of many such embeddings, which that decoder draws poorly: it shows the
+named colour in fewer cells of a vague caption's mean row than of its sample rows (REPORT.md, "The
+mean row of vague captions", with the base UNet). Stable unCLIP's text-to-image route puts a learned prior in
 front of the decoder for the same reason. Here the decoder itself is trained on the condition
 embeddings it is given at run time: training continues from the base UNet with a share of the rows
 conditioned on the bridged text-adapter mean of a random caption of their scene (exactly the
