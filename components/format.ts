@@ -2,10 +2,13 @@
  * Pure formatting for the pages: numbers, labels, plans and progress. Everything here is
  * deterministic (no locale, no clock) so the server and the browser render the same text.
  */
+import { PLAN_KINDS, type PlanKind, type PlanUnion } from "@/lib/engine/plan-kinds";
 import { rowLabel as sharedRowLabel, tailName, type RowLabel } from "@/lib/record";
 import type { Cell, Plan, ProgressEvent, RequestPlan, RunProgress, RunStatus } from "./api";
 
 export { tailName };
+/** The plan kinds the form offers, default first (one definition, in lib/engine/plan-kinds.ts). */
+export { PLAN_KINDS, type PlanKind };
 
 /** Fixed decimals; non-finite values as words; never "-0.00". */
 export function fixed(value: number, digits: number): string {
@@ -31,10 +34,6 @@ export function level(value: number): string {
 }
 
 export type Density = "coarse" | "fine";
-export type PlanKind = Plan["kind"];
-
-/** The plan kinds the form offers, default first. */
-export const PLAN_KINDS: readonly PlanKind[] = ["geodesic", "interpolate", "shell"];
 
 /** λ from 0 to 2; the fine plan adds the quarter steps so coarse rows stay comparable. */
 const LAMBDAS: Record<Density, number[]> = {
@@ -56,12 +55,13 @@ export const DEFAULT_TAIL = 0.95;
 
 const evenFractions = (rows: number) => (rows === 1 ? [0] : Array.from({ length: rows }, (_, i) => i / (rows - 1)));
 
-export function planFor(kind: PlanKind, density: Density): Plan {
+/** The return type also checks that the API's Plan names exactly the PLAN_KINDS. */
+export function planFor(kind: PlanKind, density: Density): PlanUnion<Plan> {
   if (kind === "geodesic") return { kind, fractions: evenFractions(ROWS[density]), tail: DEFAULT_TAIL };
   return kind === "interpolate" ? { kind, lambdas: [...LAMBDAS[density]] } : { kind, quantiles: [...QUANTILES[density]] };
 }
 
-export const planLevels = (plan: Plan): number[] => (plan.kind === "interpolate" ? plan.lambdas : plan.kind === "shell" ? plan.quantiles : plan.fractions);
+export const planLevels = (plan: Plan): readonly number[] => (plan.kind === "interpolate" ? plan.lambdas : plan.kind === "shell" ? plan.quantiles : plan.fractions);
 
 const sameLevels = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((value, i) => Math.abs(value - b[i]) < 1e-9);
 

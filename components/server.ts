@@ -6,11 +6,11 @@ import type { Comparison, GalleryPage, PresetInfo, Run } from "./api";
 
 /*
  * Server-side loads for the pages, straight from lib/runs so permalinks render with their content.
- * lib/runs answers the same JSON the API sends (its types are the read-only twins of ./api's).
+ * lib/runs answers the same JSON the API sends, and ./api's types are lib/runs' own, so no conversion.
  * A missing record becomes the segment's not-found page; other errors reach the error boundary.
  */
 
-const isNotFound = (error: unknown) => (error as { code?: unknown } | null)?.code === "not_found";
+const isNotFound = (error: unknown) => typeof error === "object" && error !== null && "code" in error && error.code === "not_found";
 
 function orNotFound<T>(load: () => T): T {
   try {
@@ -22,18 +22,18 @@ function orNotFound<T>(load: () => T): T {
 }
 
 // cache(): generateMetadata and the page share one read per request.
-export const loadRun = cache((id: string): Run => orNotFound(() => getRunService().getRun(id) as Run));
+export const loadRun = cache((id: string): Run => orNotFound(() => getRunService().getRun(id)));
 
-export const loadComparison = cache((id: string): Comparison => orNotFound(() => getRunService().getComparison(id) as Comparison));
+export const loadComparison = cache((id: string): Comparison => orNotFound(() => getRunService().getComparison(id)));
 
-export const loadGallery = (q: string, page: number): GalleryPage => getRunService().gallery({ q, page }) as GalleryPage;
+export const loadGallery = (q: string, page: number): GalleryPage => getRunService().gallery({ q, page });
 
-export const loadPresets = async (): Promise<PresetInfo[]> => (await getRunService().presets()) as PresetInfo[];
+export const loadPresets = async (): Promise<PresetInfo[]> => getRunService().presets();
 
 /** The run a compose form starts from (`/?from=id`), or null when it no longer exists. */
 export function loadRunOrNull(id: string): Run | null {
   try {
-    return getRunService().getRun(id) as Run;
+    return getRunService().getRun(id);
   } catch (error) {
     if (isNotFound(error)) return null;
     throw error;

@@ -1,4 +1,5 @@
 import type { InputInfo, NormalizedRunRequest, RunCell } from "./engine/index";
+import type { PlanUnion } from "./engine/plan-kinds";
 import { fixed, significant } from "./format";
 
 /*
@@ -84,10 +85,11 @@ export function providerChoices(providers: Readonly<Record<string, ProviderChoic
  * A deviation plan as the labels read it: the engine's normalized plans, including the geodesic
  * plan (rows at fractions of θ_tail, the `tail` quantile of plain samples' decoder angles).
  */
-export type LabelPlan =
+export type LabelPlan = PlanUnion<
   | { readonly kind: "interpolate"; readonly lambdas: readonly number[] }
   | { readonly kind: "shell"; readonly quantiles: readonly number[] }
-  | { readonly kind: "geodesic"; readonly fractions: readonly number[]; readonly tail: number };
+  | { readonly kind: "geodesic"; readonly fractions: readonly number[]; readonly tail: number }
+>;
 
 /** What a row label needs of a cell; the decoder-side fields are absent on runs stored by earlier versions. */
 export type LabelCell = Pick<CellMetrics, "row" | "q"> & Pick<DecoderCellMetrics, "decoderQuantile" | "angleTarget">;

@@ -2,6 +2,7 @@ import { parseArgs, type ParseArgsConfig } from "node:util";
 import type { RunRequest, SchedulerType } from "../../lib/engine/index";
 // Straight from the dependency-free module: a value import of lib/engine/index would load onnxruntime
 // for every command that parses flags, preset-check included.
+import { DEFAULT_PLAN_KIND, PLAN_KINDS, type PlanKind, type PlanUnion } from "../../lib/engine/plan-kinds";
 import { SCHEDULER_TYPES } from "../../lib/engine/schedulers/names";
 
 /*
@@ -21,10 +22,11 @@ export class HelpRequested extends Error {
   override readonly name = "HelpRequested";
 }
 
-export type GridPlanArgs =
+export type GridPlanArgs = PlanUnion<
   | { readonly kind: "geodesic"; readonly fractions?: number[]; readonly tail?: number; readonly rows?: number }
   | { readonly kind: "interpolate"; readonly lambdas?: number[]; readonly rows?: number }
-  | { readonly kind: "shell"; readonly quantiles?: number[]; readonly rows?: number };
+  | { readonly kind: "shell"; readonly quantiles?: number[]; readonly rows?: number }
+>;
 
 export interface GridArgs {
   readonly input: { readonly kind: "caption"; readonly text: string } | { readonly kind: "image"; readonly path: string };
@@ -52,7 +54,7 @@ input
   <caption>                 the caption to explore (quote it)
   --image <file>            explore an image instead of a caption
 plan
-  --plan geodesic|interpolate|shell
+  --plan ${PLAN_KINDS.join("|")}
                             geodesic (default): rows at equal steps of angle in the decoder's
                             space, from the mean (0) out to the --tail quantile of samples (1);
                             interpolate: rows at x = μ + λ(x_s − μ);
@@ -199,11 +201,11 @@ export function parseGridArgs(argv: readonly string[]): GridArgs {
 
   const optional = <T>(flag: string, read: (raw: string) => T): T | undefined => (str(flag) === undefined ? undefined : read(str(flag)!));
   const rows = optional("rows", (raw) => parseNumber("rows", raw, "an integer ≥ 1", isInteger(1)));
-  const levelFlags = { geodesic: "fractions", interpolate: "lambdas", shell: "quantiles" } as const;
+  const levelFlags = { geodesic: "fractions", interpolate: "lambdas", shell: "quantiles" } as const satisfies Record<PlanKind, string>;
   const given = (Object.entries(levelFlags) as [keyof typeof levelFlags, string][]).filter(([, flag]) => str(flag) !== undefined);
   if (given.length > 1) throw new UsageError(`--${given[0][1]} and --${given[1][1]} belong to different plans; give one`);
   const planFlag = str("plan");
-  const kind = planFlag === undefined ? (given[0]?.[0] ?? "geodesic") : oneOf("plan", planFlag, ["geodesic", "interpolate", "shell"] as const);
+  const kind = planFlag === undefined ? (given[0]?.[0] ?? DEFAULT_PLAN_KIND) : oneOf("plan", planFlag, PLAN_KINDS);
   const wrong = given.find(([plan]) => plan !== kind);
   if (wrong) throw new UsageError(`--${wrong[1]} needs --plan ${wrong[0]}; use --${levelFlags[kind]} with --plan ${kind}`);
   if (str("tail") !== undefined && kind !== "geodesic") throw new UsageError("--tail needs --plan geodesic");

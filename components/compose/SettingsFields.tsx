@@ -1,6 +1,7 @@
 "use client";
 
 import { useId, type ReactNode } from "react";
+import type { ProviderName } from "@/lib/engine/provider-names";
 import { SCHEDULER_TYPES } from "@/lib/engine/schedulers/names";
 import type { PresetInfo } from "../api";
 import { PLAN_DESCRIPTIONS, PLAN_KINDS, planChips, planLevels, startsAtMean, type PlanKind } from "../format";
@@ -169,7 +170,7 @@ function ProviderNote({ preset }: { preset: PresetInfo }) {
   const models = Object.entries(preset.providers ?? {});
   if (models.length === 0) return null;
   const skipped = models.flatMap(([model, choice]) => choice.skipped.map((skip) => ({ model, ...skip })));
-  const cuda = skipped.find((skip) => skip.provider === "cuda");
+  const cuda = skipped.find((skip) => skip.provider === ("cuda" satisfies ProviderName));
   return (
     <div className="text-xs text-muted">
       <p className="flex flex-wrap gap-x-3 gap-y-0.5">

@@ -1,4 +1,5 @@
 import { schedulerAdvice } from "@/lib/engine/schedulers/advice";
+import { SCHEDULER_TYPES } from "@/lib/engine/schedulers/names";
 import type { Plan, PresetInfo, Run, RunRequest, Scheduler } from "../api";
 import { planDensity, planFor, requestPlan, type Density, type PlanKind } from "../format";
 
@@ -34,7 +35,8 @@ export function presetSettings(preset: PresetInfo | undefined, base?: Settings):
     steps: String(defaults?.steps ?? 20),
     guidance: String(defaults?.guidanceScale ?? 5),
     noise: String(defaults?.noiseLevel ?? 0),
-    scheduler: defaults?.scheduler ?? "pndm",
+    // The server's preset view names the scheduler as a string (the preset schema checked it against these).
+    scheduler: SCHEDULER_TYPES.find((type) => type === defaults?.scheduler) ?? "pndm",
   };
 }
 

@@ -2,7 +2,7 @@
  * A run as the progress stream changes it: a pure reducer, so the run page, the comparison columns
  * and the presentation all follow a run the same way.
  */
-import type { ProgressEvent, Run, RunStatus } from "../api";
+import { fromServer, type ProgressEvent, type Run, type RunEvent, type RunStatus } from "../api";
 import { batchFraction } from "../format";
 
 export interface Live {
@@ -32,20 +32,26 @@ export function parseStreamEvent(type: string, text: string): StreamEvent | null
     return null;
   }
   if (!data || typeof data !== "object") return null;
-  const body = data as Record<string, unknown>;
   switch (type) {
     case "snapshot":
-      return { type, run: data as Run };
+      return { type, run: fromServer<Run>(data) };
     case "progress":
-      return { type, progress: data as ProgressEvent };
-    case "cell":
-      return typeof body.index === "number" && typeof body.image === "string" ? { type, index: body.index, image: body.image } : null;
-    case "status":
-      return typeof body.status === "string" ? { type, status: body.status as RunStatus, error: typeof body.error === "string" ? body.error : null } : null;
+      return { type, progress: fromServer<ProgressEvent>(data) };
+    case "cell": {
+      const cell = fromServer<Partial<EventData<"cell">>>(data);
+      return typeof cell.index === "number" && typeof cell.image === "string" ? { type, index: cell.index, image: cell.image } : null;
+    }
+    case "status": {
+      const status = fromServer<Partial<EventData<"status">>>(data);
+      return typeof status.status === "string" ? { type, status: status.status, error: typeof status.error === "string" ? status.error : null } : null;
+    }
     default:
       return null;
   }
 }
+
+/** The payload the server sends with an event of this type. */
+type EventData<T extends RunEvent["type"]> = Extract<RunEvent, { type: T }>["data"];
 
 export function reduceRun(state: RunState, event: StreamEvent): RunState {
   const { run } = state;

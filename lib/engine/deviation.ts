@@ -12,6 +12,7 @@ import {
   validateGgdParams,
 } from "./ggd";
 import { lambdaAtAngle, preDecoder } from "./geometry";
+import { PLAN_KINDS, type PlanUnion } from "./plan-kinds";
 import type { Rng } from "./random";
 
 /*
@@ -47,7 +48,7 @@ export interface GeodesicPlan {
   readonly cols: number;
 }
 
-export type DeviationPlan = InterpolatePlan | ShellPlan | GeodesicPlan;
+export type DeviationPlan = PlanUnion<InterpolatePlan | ShellPlan | GeodesicPlan>;
 
 /** The number of rows a plan has. */
 export function planRows(plan: DeviationPlan): number {
@@ -102,6 +103,11 @@ export interface DeviationGrid {
   readonly cells: readonly DeviationCell[];
 }
 
+/** "geodesic", "interpolate" or "shell": the kinds as validatePlan's message lists them. */
+const KINDS_TEXT = `${PLAN_KINDS.slice(0, -1)
+  .map((kind) => JSON.stringify(kind))
+  .join(", ")} or ${JSON.stringify(PLAN_KINDS[PLAN_KINDS.length - 1])}`;
+
 function invalidPlan(message: string): EngineError {
   return new EngineError("invalid_input", `invalid deviation plan: ${message}`);
 }
@@ -133,7 +139,7 @@ export function validatePlan(plan: unknown): asserts plan is DeviationPlan {
     const { tail } = plan as GeodesicPlan;
     if (typeof tail !== "number" || !(tail > 0 && tail < 1)) throw invalidPlan(`tail is ${String(tail)}; it must be a number strictly between 0 and 1`);
   } else {
-    throw invalidPlan(`kind is ${String(kind)}; it must be "geodesic", "interpolate" or "shell"`);
+    throw invalidPlan(`kind is ${String(kind)}; it must be ${KINDS_TEXT}`);
   }
 }
 

@@ -34,6 +34,7 @@ import {
   resolvePresetDir,
   verifiedDataFile,
 } from "./preset";
+import { DEFAULT_PLAN_KIND, type PlanKind, type PlanUnion } from "./plan-kinds";
 import { Rng } from "./random";
 import { SCHEDULER_TYPES, type SchedulerType } from "./schedulers";
 import type { ClipTokenizer } from "./tokenizer";
@@ -44,8 +45,10 @@ export { listPresets, type PresetConfig } from "./preset";
 export type { DecodedImage, DecodeProgress } from "./unclip";
 export type { GgdDistribution } from "./ggd";
 export type { ImageInfo } from "./encoders";
-export type { ProviderName, ProviderReport } from "./onnx";
+export type { ProviderReport } from "./onnx";
+export { PROVIDERS, type ProviderName } from "./provider-names";
 export type { DeviationPlan } from "./deviation";
+export { DEFAULT_PLAN_KIND, PLAN_KINDS, type PlanKind } from "./plan-kinds";
 export { SCHEDULER_TYPES, type SchedulerType } from "./schedulers";
 export type { EpistemicScore, OutOfDistribution, VocabularyCheck } from "./ood";
 
@@ -185,7 +188,7 @@ export function runRequestSchema(config: PresetConfig) {
         z.strictObject({ kind: z.literal("shell"), quantiles: levels(z.number().gt(0).lt(1)).optional(), rows: rows.optional() }),
       ])
       .refine((plan) => plan.rows === undefined || givenLevels(plan) === undefined, oneOf)
-      .default({ kind: "geodesic", tail: DEFAULT_TAIL }),
+      .default({ kind: DEFAULT_PLAN_KIND, tail: DEFAULT_TAIL }),
     cols: z.number().int().min(1).max(limits.maxCols).default(4),
     seed: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(0),
     ...decodeSettingsShape(config),
@@ -201,10 +204,11 @@ export type RunRequest = z.input<ReturnType<typeof runRequestSchema>>;
 /** A request with every default filled in and the plan spelled out level by level. */
 export interface NormalizedRunRequest {
   readonly input: EngineInput;
-  readonly plan:
+  readonly plan: PlanUnion<
     | { readonly kind: "geodesic"; readonly fractions: readonly number[]; readonly tail: number }
     | { readonly kind: "interpolate"; readonly lambdas: readonly number[] }
-    | { readonly kind: "shell"; readonly quantiles: readonly number[] };
+    | { readonly kind: "shell"; readonly quantiles: readonly number[] }
+  >;
   readonly cols: number;
   readonly seed: number;
   readonly steps: number;
@@ -223,7 +227,7 @@ export function requestRows(plan: NormalizedRunRequest["plan"]): number {
  * `rows` evenly spaced levels: geodesic fractions i/(rows−1) (5 rows give DEFAULT_FRACTIONS), λ from
  * 0 to 2 (5 rows give DEFAULT_LAMBDAS), quantiles i/(rows−1) kept within [0.01, 0.99].
  */
-function levelsForRows(kind: "geodesic" | "interpolate" | "shell", rows: number): number[] {
+function levelsForRows(kind: PlanKind, rows: number): number[] {
   const fractions = rows === 1 ? [kind === "shell" ? 0.5 : 0] : Array.from({ length: rows }, (_, i) => i / (rows - 1));
   if (kind === "interpolate") return fractions.map((f) => 2 * f);
   return kind === "shell" ? fractions.map((f) => Math.min(0.99, Math.max(0.01, f))) : fractions;

@@ -10,6 +10,7 @@ import * as ort from "onnxruntime-node";
 import { type ContractDims, contractProblems, type ModelKey, type TensorMetadata } from "./contract";
 import { EngineError } from "./errors";
 import { float16BitsToFloat32Array, float32ArrayToFloat16Bits } from "./float16";
+import { PROVIDERS, type ProviderName } from "./provider-names";
 
 // Every onnxruntime failure reaches the caller as an exception whose message the engine reports;
 // onnxruntime's own stderr copy only repeats it (in red, for every model, on each machine without CUDA).
@@ -17,8 +18,7 @@ ort.env.logLevel = "fatal";
 
 // ───────────────────────── providers ─────────────────────────
 
-export const PROVIDERS = ["cuda", "webgpu", "cpu"] as const;
-export type ProviderName = (typeof PROVIDERS)[number];
+export { PROVIDERS, type ProviderName };
 
 /** The providers to try in order, from PENUMBRA_PROVIDERS (default cuda, cpu); cpu always ends the list. */
 export function providerPreference(setting = process.env.PENUMBRA_PROVIDERS): ProviderName[] {
