@@ -2,13 +2,13 @@
  * Pure formatting for the pages: numbers, labels, plans and progress. Everything here is
  * deterministic (no locale, no clock) so the server and the browser render the same text.
  */
-import { PLAN_KINDS, type PlanKind, type PlanUnion } from "@/lib/engine/plan-kinds";
+import { PLAN_KINDS, type PlanKind, planLevels, type PlanUnion } from "@/lib/engine/plan-kinds";
 import { rowLabel as sharedRowLabel, tailName, type RowLabel } from "@/lib/record";
 import type { Cell, Plan, ProgressEvent, RequestPlan, RunProgress, RunStatus } from "./api";
 
 export { tailName };
 /** The plan kinds the form offers, default first (one definition, in lib/engine/plan-kinds.ts). */
-export { PLAN_KINDS, type PlanKind };
+export { PLAN_KINDS, type PlanKind, planLevels };
 
 /** Fixed decimals; non-finite values as words; never "-0.00". */
 export function fixed(value: number, digits: number): string {
@@ -61,7 +61,6 @@ export function planFor(kind: PlanKind, density: Density): PlanUnion<Plan> {
   return kind === "interpolate" ? { kind, lambdas: [...LAMBDAS[density]] } : { kind, quantiles: [...QUANTILES[density]] };
 }
 
-export const planLevels = (plan: Plan): readonly number[] => (plan.kind === "interpolate" ? plan.lambdas : plan.kind === "shell" ? plan.quantiles : plan.fractions);
 
 const sameLevels = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((value, i) => Math.abs(value - b[i]) < 1e-9);
 

@@ -1,5 +1,5 @@
 import type { InputInfo, NormalizedRunRequest, RunCell } from "./engine/index";
-import type { PlanUnion } from "./engine/plan-kinds";
+import { planLevels, type PlanUnion } from "./engine/plan-kinds";
 import { fixed, significant } from "./format";
 
 /*
@@ -116,11 +116,6 @@ function rowMean(cells: readonly LabelCell[], row: number, value: (cell: LabelCe
   return (values as number[]).reduce((sum, v) => sum + v, 0) / values.length;
 }
 
-/** The number of rows a plan makes. */
-export function planRows(plan: LabelPlan): number {
-  return plan.kind === "interpolate" ? plan.lambdas.length : plan.kind === "shell" ? plan.quantiles.length : plan.fractions.length;
-}
-
 /**
  * One row's label. A shell row sits on one likelihood quantile, exact for every cell. An
  * interpolate row is a λ, with its cells' average likelihood quantile (each column's sample has
@@ -147,7 +142,7 @@ export function rowLabel(plan: LabelPlan, cells: readonly LabelCell[], row: numb
  * "θ = 24.1°  q_dec ≈ 0.50", "q = 0.25" (see rowLabel for what each part means).
  */
 export function rowLabels(plan: LabelPlan, cells: readonly LabelCell[]): string[] {
-  const labels = Array.from({ length: planRows(plan) }, (_, row) => rowLabel(plan, cells, row));
+  const labels = Array.from({ length: planLevels(plan).length }, (_, row) => rowLabel(plan, cells, row));
   const width = Math.max(...labels.map((label) => [...label.main].length));
   return labels.map(({ main, detail }) => (detail === null ? main : `${main.padEnd(width + main.length - [...main].length)}  ${detail}`));
 }

@@ -1,5 +1,6 @@
 import type { RunResult } from "../../lib/engine/index";
 import { fixed, significant } from "../../lib/format";
+import { tailName } from "../../lib/record";
 
 export { fixed, significant };
 
@@ -103,7 +104,7 @@ export function formatRunSummary(result: RunResult, inputLabel: string, files: r
       : `image ${inputLabel} (${description.input.format}, ${description.input.width}×${description.input.height})`;
   const plan =
     request.plan.kind === "geodesic"
-      ? `geodesic θ = ${request.plan.fractions.join(", ")} × θ${Number((request.plan.tail * 100).toFixed(2))} (${fixed(description.decoder.tailAngle, 2)}° in the decoder's space)`
+      ? `geodesic θ = ${request.plan.fractions.join(", ")} × ${tailName(request.plan.tail)} (${fixed(description.decoder.tailAngle, 2)}° in the decoder's space)`
       : request.plan.kind === "interpolate"
         ? `interpolate λ = ${request.plan.lambdas.join(", ")}`
         : `shell q = ${request.plan.quantiles.join(", ")}`;

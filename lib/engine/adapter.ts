@@ -86,12 +86,16 @@ function percentileOfLog(logValue: number, logQuantiles: readonly number[]): num
  * gap-shift bridge moves it by imageMean − textMean; everything else is read as it is.
  */
 export function decoderShift(space: DecoderSpace, dim: number): Float64Array {
+  const bridge = gapShiftBridge(space, dim);
+  return bridge ? Float64Array.from(bridge.imageMean, (v, j) => v - bridge.textMean[j]) : new Float64Array(dim);
+}
+
+/** The gap-shift bridge a caption's points cross, checked against their dimension; null for images and bridge "none". */
+function gapShiftBridge(space: DecoderSpace, dim: number): Extract<BridgeConfig, { type: "gap-shift" }> | null {
   const { bridge } = space;
-  if (space.modality === "text" && bridge.type === "gap-shift") {
-    if (bridge.textMean.length !== dim) throw new EngineError("invalid_preset", `bridge has ${bridge.textMean.length} dimensions, the embedding ${dim}`);
-    return Float64Array.from(bridge.imageMean, (v, j) => v - bridge.textMean[j]);
-  }
-  return new Float64Array(dim);
+  if (space.modality !== "text" || bridge.type !== "gap-shift") return null;
+  if (bridge.textMean.length !== dim) throw new EngineError("invalid_preset", `bridge has ${bridge.textMean.length} dimensions, the embedding ${dim}`);
+  return bridge;
 }
 
 export type Modality = "text" | "image";
@@ -113,11 +117,8 @@ export interface DecoderSpace {
  * raw norm, x/‖x‖ · ‖z‖, and a raw-scale point is used as is.
  */
 export function toDecoderSpace(x: ArrayLike<number>, space: DecoderSpace): Float32Array {
-  const { bridge } = space;
-  if (space.modality === "text" && bridge.type === "gap-shift") {
-    if (bridge.textMean.length !== x.length) {
-      throw new EngineError("invalid_preset", `bridge has ${bridge.textMean.length} dimensions, the embedding ${x.length}`);
-    }
+  const bridge = gapShiftBridge(space, x.length);
+  if (bridge) {
     const shifted = Float64Array.from(x, (v, j) => v - bridge.textMean[j] + bridge.imageMean[j]);
     return withNorm(shifted, bridge.imageNorm);
   }

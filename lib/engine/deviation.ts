@@ -12,7 +12,7 @@ import {
   validateGgdParams,
 } from "./ggd";
 import { lambdaAtAngle, preDecoder } from "./geometry";
-import { PLAN_KINDS, type PlanUnion } from "./plan-kinds";
+import { PLAN_KINDS, planLevels, type PlanUnion } from "./plan-kinds";
 import type { Rng } from "./random";
 
 /*
@@ -50,10 +50,6 @@ export interface GeodesicPlan {
 
 export type DeviationPlan = PlanUnion<InterpolatePlan | ShellPlan | GeodesicPlan>;
 
-/** The number of rows a plan has. */
-export function planRows(plan: DeviationPlan): number {
-  return plan.kind === "interpolate" ? plan.lambdas.length : plan.kind === "shell" ? plan.quantiles.length : plan.fractions.length;
-}
 
 export const DEFAULT_LAMBDAS: readonly number[] = Object.freeze([0, 0.5, 1, 1.5, 2]);
 export const FINE_LAMBDAS: readonly number[] = Object.freeze([0, 0.25, 0.5, 0.75, 1, 1.25, 1.5, 1.75, 2]);
@@ -195,11 +191,13 @@ export function planGrid(dist: GgdParams, plan: DeviationPlan, rng: Rng, decoder
   validatePlan(plan);
   const dim = validateGgdParams(dist);
   const k = radiusShape(dist.beta);
-  const rows = planRows(plan);
+  const rows = planLevels(plan).length;
   if (plan.kind === "geodesic" && !decoder) throw invalidPlan("a geodesic plan needs the decoder's geometry");
   const cells = new Array<DeviationCell>(rows * plan.cols);
   const shellRadii = plan.kind === "shell" ? plan.quantiles.map((quantile) => inverseRegularizedGammaP(k, quantile)) : [];
 
+  // pre(μ): where every geodesic column's ray starts in the decoder's space.
+  const anchor = plan.kind === "geodesic" && decoder ? preDecoder(dist.mu, decoder.shift) : null;
   for (let col = 0; col < plan.cols; col++) {
     const columnRng = rng.fork(col);
     const alongRay = (base: Float64Array, lambda: number) => {
@@ -212,9 +210,8 @@ export function planGrid(dist: GgdParams, plan: DeviationPlan, rng: Rng, decoder
       plan.lambdas.forEach((lambda, row) => {
         cells[row * plan.cols + col] = measureCell(alongRay(base, lambda), dist, k, { row, col, lambda, quantileTarget: null, angleTarget: null });
       });
-    } else if (plan.kind === "geodesic" && decoder) {
+    } else if (plan.kind === "geodesic" && decoder && anchor) {
       const base = sampleGgd(dist, columnRng);
-      const anchor = preDecoder(dist.mu, decoder.shift);
       const offset = Float64Array.from(base, (v, j) => v - dist.mu[j]);
       plan.fractions.forEach((fraction, row) => {
         const angle = fraction * decoder.tailAngle;

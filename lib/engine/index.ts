@@ -15,7 +15,6 @@ import {
   type DeviationPlan,
   MAX_FRACTION,
   planGrid as planDeviationGrid,
-  planRows,
   validatePlan,
 } from "./deviation";
 import { contractDims, MODEL_KEYS, type ModelKey } from "./contract";
@@ -34,7 +33,7 @@ import {
   resolvePresetDir,
   verifiedDataFile,
 } from "./preset";
-import { DEFAULT_PLAN_KIND, type PlanKind, type PlanUnion } from "./plan-kinds";
+import { DEFAULT_PLAN_KIND, type PlanKind, planLevels, type PlanUnion } from "./plan-kinds";
 import { Rng } from "./random";
 import { SCHEDULER_TYPES, type SchedulerType } from "./schedulers";
 import type { ClipTokenizer } from "./tokenizer";
@@ -48,7 +47,7 @@ export type { ImageInfo } from "./encoders";
 export type { ProviderReport } from "./onnx";
 export { PROVIDERS, type ProviderName } from "./provider-names";
 export type { DeviationPlan } from "./deviation";
-export { DEFAULT_PLAN_KIND, PLAN_KINDS, type PlanKind } from "./plan-kinds";
+export { DEFAULT_PLAN_KIND, PLAN_KINDS, type PlanKind, planLevels } from "./plan-kinds";
 export { SCHEDULER_TYPES, type SchedulerType } from "./schedulers";
 export type { EpistemicScore, OutOfDistribution, VocabularyCheck } from "./ood";
 
@@ -218,11 +217,6 @@ export interface NormalizedRunRequest {
   readonly prompt: string;
 }
 
-/** How many rows a normalized plan has. */
-export function requestRows(plan: NormalizedRunRequest["plan"]): number {
-  return plan.kind === "geodesic" ? plan.fractions.length : plan.kind === "interpolate" ? plan.lambdas.length : plan.quantiles.length;
-}
-
 /**
  * `rows` evenly spaced levels: geodesic fractions i/(rows−1) (5 rows give DEFAULT_FRACTIONS), λ from
  * 0 to 2 (5 rows give DEFAULT_LAMBDAS), quantiles i/(rows−1) kept within [0.01, 0.99].
@@ -385,7 +379,7 @@ export class Engine {
   planGrid(description: Description, plan: DeviationPlan, seed: number): Grid {
     const { limits } = this.config;
     validatePlan(plan);
-    const rows = planRows(plan);
+    const rows = planLevels(plan).length;
     if (rows > limits.maxRows) throw invalidInput(`the plan has ${rows} rows; the limit is ${limits.maxRows}`);
     if (plan.cols > limits.maxCols) throw invalidInput(`the plan has ${plan.cols} columns; the limit is ${limits.maxCols}`);
     const { distribution, decoderSpace } = description;

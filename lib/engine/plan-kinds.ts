@@ -16,3 +16,15 @@ export const DEFAULT_PLAN_KIND = PLAN_KINDS[0];
  * constraint error when a member names a kind that is not one. Wrap each hand-written plan union in it.
  */
 export type PlanUnion<T extends { readonly kind: PlanKind }> = PlanKind extends T["kind"] ? T : never;
+
+/** Any plan with its levels spelled out: a normalized request's, a grid plan, a stored run's. */
+export type LeveledPlan = PlanUnion<
+  | { readonly kind: "geodesic"; readonly fractions: readonly number[] }
+  | { readonly kind: "interpolate"; readonly lambdas: readonly number[] }
+  | { readonly kind: "shell"; readonly quantiles: readonly number[] }
+>;
+
+/** A plan's levels, one per row: angle fractions, λ or likelihood quantiles. */
+export function planLevels(plan: LeveledPlan): readonly number[] {
+  return plan.kind === "geodesic" ? plan.fractions : plan.kind === "interpolate" ? plan.lambdas : plan.quantiles;
+}

@@ -5,7 +5,7 @@ import { z } from "zod";
 import packageJson from "../../package.json";
 import { norm } from "../engine/adapter";
 import { composeGrid, encodeImage, withPngText } from "../engine/images";
-import { type DecodedImage, type Description, type Engine, type EngineInput, type Grid, listPresets, openPreset, requestRows, runDescription, type RunRequest } from "../engine/index";
+import { type DecodedImage, type Description, type Engine, type EngineInput, type Grid, listPresets, openPreset, planLevels, runDescription, type RunRequest } from "../engine/index";
 import { describeIssues } from "../engine/preset";
 import { batchPlan } from "../engine/unclip";
 import { cellMetrics, colLabels, gridTitle, type ProviderChoice, providerChoices, RUN_KEY, rowLabels } from "../record";
@@ -426,7 +426,7 @@ export class RunService {
     }
     const request: StoredRequest = { ...normalized, input };
     const id = runId(engine.preset.digest, request);
-    const rows = requestRows(request.plan);
+    const rows = planLevels(request.plan).length;
     return {
       id,
       insert: {

@@ -1,5 +1,6 @@
 import type { InputInfo, NormalizedRunRequest } from "../engine/index";
-import { type CellMetrics, type ProviderChoice, runRecord, type RunRecord } from "../record";
+import { type CellMetrics, type ProviderChoice, runRecord, type RunRecord, tailName } from "../record";
+import { planLevels } from "../engine/plan-kinds";
 import type { CellRow, RunRow, RunStatus, UploadRow } from "./store";
 
 /*
@@ -182,12 +183,12 @@ function featuredRow(plan: StoredRequest["plan"]): { row: number; label: string 
   levels.forEach((level, i) => {
     if (Math.abs(level - typical) < Math.abs(levels[row] - typical)) row = i;
   });
-  return { row, label: plan.kind === "interpolate" ? `λ = ${levels[row]}` : `θ = ${levels[row]} × θ${Number((plan.tail * 100).toFixed(2))}` };
+  return { row, label: plan.kind === "interpolate" ? `λ = ${levels[row]}` : `θ = ${levels[row]} × ${tailName(plan.tail)}` };
 }
 
 /** The row nearest the distribution's mean: the smallest λ or angle fraction, or a shell plan's lowest quantile. */
 function meanRow(plan: StoredRequest["plan"]): number {
-  const levels = plan.kind === "interpolate" ? plan.lambdas : plan.kind === "geodesic" ? plan.fractions : plan.quantiles;
+  const levels = planLevels(plan);
   return levels.indexOf(Math.min(...levels));
 }
 
