@@ -59,18 +59,20 @@ OOD_SEED = 7070
 OOD_AUROC_BAR = 0.9
 
 
-def spearman(x, y) -> float:
-    def ranks(v):
-        v = np.asarray(v, dtype=np.float64)
-        order = v.argsort(kind="mergesort")
-        r = np.empty(len(v))
-        r[order] = np.arange(len(v))
-        for value in np.unique(v):  # average ranks for ties
-            mask = v == value
-            r[mask] = r[mask].mean()
-        return r
+def average_ranks(values) -> np.ndarray:
+    """0-based ranks, ties sharing the mean of the ranks they span."""
+    v = np.asarray(values, dtype=np.float64)
+    order = v.argsort(kind="mergesort")
+    r = np.empty(len(v))
+    r[order] = np.arange(len(v))
+    for value in np.unique(v):
+        mask = v == value
+        r[mask] = r[mask].mean()
+    return r
 
-    rx, ry = ranks(x), ranks(y)
+
+def spearman(x, y) -> float:
+    rx, ry = average_ranks(x), average_ranks(y)
     if rx.std() == 0 or ry.std() == 0:
         return float("nan")
     return float(np.corrcoef(rx, ry)[0, 1])
@@ -430,13 +432,7 @@ def _mean_row_fidelity(pipe: ShapesPipeline, judge: Judge, config, scenes, count
 def auroc(positives, negatives) -> float:
     """P(a positive scores above a negative), ties counting half: the area under the ROC curve (Mann–Whitney U / n₊n₋)."""
     pos, neg = np.asarray(positives, dtype=np.float64), np.asarray(negatives, dtype=np.float64)
-    ranks = np.empty(len(pos) + len(neg))
-    values = np.concatenate([pos, neg])
-    order = values.argsort(kind="mergesort")
-    ranks[order] = np.arange(1, len(values) + 1)
-    for value in np.unique(values):  # average ranks for ties
-        mask = values == value
-        ranks[mask] = ranks[mask].mean()
+    ranks = average_ranks(np.concatenate([pos, neg])) + 1  # 1-based, as Mann–Whitney's U counts them
     u = ranks[: len(pos)].sum() - len(pos) * (len(pos) + 1) / 2
     return float(u / (len(pos) * len(neg)))
 
@@ -468,7 +464,7 @@ def _out_of_distribution(pipe: ShapesPipeline, preset: Path, config, scenes, cou
     """
     record = config["epistemic"]["text"]
     bank = ood.load_bank(preset, record, config["embedding"]["dim"])
-    flag_at = record["quantiles"][round(record["flagQuantile"] * (len(record["quantiles"]) - 1))]
+    flag_at = ood.flag_score(record)
     sets = ood_caption_sets(scenes, count)
     scored = {}
     for name, texts in sets.items():
@@ -477,7 +473,7 @@ def _out_of_distribution(pipe: ShapesPipeline, preset: Path, config, scenes, cou
         epistemic = ood.scores(scaled, bank, record["neighbours"]).numpy()
         aleatoric = pipe.text_uncertainty(raw).numpy()
         corpus = config.get("corpus")
-        vocabulary_flag = [bool(corpus) and (bool(ood.unknown_words(t, corpus)) or len([w for w in ood.words(t) if any(ch.isalnum() for ch in w)]) > corpus["maxWords"]) for t in texts]
+        vocabulary_flag = [bool(corpus) and ood.outside_vocabulary(t, corpus) for t in texts]
         flagged = [v or e > flag_at for v, e in zip(vocabulary_flag, epistemic)]
         scored[name] = {"epistemic": epistemic, "aleatoric": aleatoric, "flagged": flagged, "examples": texts[:3]}
     inside = scored["in_vocabulary"]

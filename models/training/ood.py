@@ -62,6 +62,17 @@ def unknown_words(text: str, corpus: Dict) -> List[str]:
     return unknown
 
 
+def outside_vocabulary(text: str, corpus: Dict) -> bool:
+    """The engine's vocabulary verdict (lib/engine/ood.ts): a word the corpus lacks, or more words than any training caption."""
+    return bool(unknown_words(text, corpus)) or len([w for w in words(text) if _is_word(w)]) > corpus["maxWords"]
+
+
+def flag_score(record: Dict) -> float:
+    """The epistemic score above which the engine flags an input: the record's flagQuantile quantile of held-out scores."""
+    quantiles = record["quantiles"]
+    return float(quantiles[round(record["flagQuantile"] * (len(quantiles) - 1))])
+
+
 def make_bank(scaled: torch.Tensor, size: int = BANK_SIZE, seed: int = 0) -> torch.Tensor:
     """At most `size` distinct training inputs, unit length, in a seeded random order."""
     distinct = torch.unique(F.normalize(scaled.float(), dim=-1), dim=0)

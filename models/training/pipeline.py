@@ -54,9 +54,7 @@ class ShapesPipeline:
         return F.normalize(mu, dim=-1) * raw.norm(dim=-1, keepdim=True)
 
     def bridge(self, text_space: torch.Tensor, bridge: dict) -> torch.Tensor:
-        """Gap shift from the text adapter's space to the image adapter's, then back to the decoder's scale."""
-        shifted = text_space - torch.tensor(bridge["textMean"]) + torch.tensor(bridge["imageMean"])
-        return F.normalize(shifted, dim=-1) * bridge["imageNorm"]
+        return gap_shift(text_space, bridge)
 
     # -- decoding ----------------------------------------------------------------------------------
     @torch.no_grad()
@@ -90,6 +88,12 @@ class ShapesPipeline:
             pixels = self.vae.decoder(z / self.scaling_factor)
             out.append(data.to_uint8(pixels))
         return np.concatenate(out)
+
+
+def gap_shift(text_space: torch.Tensor, bridge: dict) -> torch.Tensor:
+    """A preset's gap-shift bridge: from the text adapter's space to the image adapter's, then back to the decoder's scale."""
+    shifted = text_space - torch.tensor(bridge["textMean"]) + torch.tensor(bridge["imageMean"])
+    return F.normalize(shifted, dim=-1) * bridge["imageNorm"]
 
 
 def sample_ggd(mu: torch.Tensor, alpha: torch.Tensor, beta: torch.Tensor, count: int, generator: torch.Generator) -> torch.Tensor:

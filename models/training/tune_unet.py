@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Dict
 
 import torch
-import torch.nn.functional as F
 
 from . import data, export, train_adapter, train_clip, train_unet, world
+from .pipeline import gap_shift
 from .preset_io import load
 
 CAPTIONS_PER_SCENE = 2
@@ -45,8 +45,7 @@ def caption_means(work: Path, preset: Path, per_scene: int = CAPTIONS_PER_SCENE,
     texts = [world.random_caption(s, rng).text for s in scenes for _ in range(per_scene)]
     raw = torch.cat([clip.text.embed_trimmed(tokenizer.encode_batch(texts[i : i + 500])) for i in range(0, len(texts), 500)])
     mu, _, _ = train_adapter.distribution(adapter.text, train_adapter.scale_inputs(raw, adapter.options.text_scale))
-    shifted = mu - torch.tensor(bridge["textMean"]) + torch.tensor(bridge["imageMean"])
-    return (F.normalize(shifted, dim=-1) * bridge["imageNorm"]).reshape(len(scenes), per_scene, -1)
+    return gap_shift(mu, bridge).reshape(len(scenes), per_scene, -1)
 
 
 def tune(work: Path, preset: Path, steps: int, log=print) -> Dict:

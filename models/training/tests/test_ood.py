@@ -63,3 +63,12 @@ def test_the_adapter_trainer_reads_a_corpus_file_of_either_kind(tmp_path):
     assert train_adapter.corpus_texts(tmp_path / "captions.json") == ["A dog on a sofa.", "two cats"]
     assert train_adapter.corpus_texts(tmp_path / "captions.txt") == ["a dog on a sofa", "two cats"]
     assert ood.corpus_record(train_adapter.corpus_texts(tmp_path / "captions.json"))["vocabulary"] == ["a", "cats", "dog", "on", "sofa", "two"]
+
+
+def test_the_vocabulary_verdict_and_flag_score_are_the_engines():
+    corpus = {"vocabulary": ["a", "red", "circle"], "maxWords": 3, "captions": 1}
+    assert not ood.outside_vocabulary("A red circle!", corpus)
+    assert ood.outside_vocabulary("a red star", corpus)
+    assert ood.outside_vocabulary("red red red red", corpus)  # more words than any training caption
+    record = {"quantiles": [i / 100 for i in range(101)], "flagQuantile": 0.99}
+    assert ood.flag_score(record) == 0.99
