@@ -2,12 +2,14 @@
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { openPreset, type RunRequest } from "../lib/engine/index";
-import { composeGrid, encodeImage, withPngText } from "../lib/engine/images";
+import { encodeImage, withPngText } from "../lib/engine/images";
 import { schedulerAdvice } from "../lib/engine/schedulers/advice";
+import { gridTitle } from "../lib/record";
+import { renderGridPng, runPngText } from "../lib/runs/exports";
 import { type GridArgs, parseGridArgs, toRunRequest, UsageError } from "./lib/args";
 import { EXIT_OK, runMain } from "./lib/cli";
 import { createProgressBar } from "./lib/progress";
-import { CELL_KEY, cellMetrics, gridLabels, type ImageSource, RUN_KEY, runRecord } from "./lib/run-record";
+import { CELL_KEY, cellMetrics, gridPngInput, type ImageSource } from "./lib/run-record";
 import { formatCellTable, formatRunSummary } from "./lib/table";
 
 async function readImage(file: string): Promise<ImageSource> {
@@ -49,10 +51,9 @@ async function main(args: GridArgs): Promise<number> {
       process.off("SIGINT", cancel);
     });
 
-  const record = runRecord(result, image);
-  const labels = gridLabels(result, image);
-  const text = { [RUN_KEY]: JSON.stringify(record), Title: labels.title, Software: "Penumbra" };
-  await write(args.out, withPngText(await composeGrid(result.cells, labels), text));
+  const grid = gridPngInput(result, image);
+  await write(args.out, await renderGridPng(grid));
+  const text = runPngText(grid.record, gridTitle(grid.title));
   const cellFiles: string[] = [];
   if (args.cellsDir !== undefined) {
     for (const cell of result.cells) {
@@ -63,7 +64,7 @@ async function main(args: GridArgs): Promise<number> {
   }
 
   if (args.json) {
-    process.stdout.write(`${JSON.stringify({ ...record, files: { grid: args.out, cells: cellFiles } }, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify({ ...grid.record, files: { grid: args.out, cells: cellFiles } }, null, 2)}\n`);
   } else {
     const written = [args.out, ...(args.cellsDir === undefined ? [] : [`${args.cellsDir}/ (${cellFiles.length} cell PNGs)`])];
     process.stdout.write(`${formatRunSummary(result, image?.path ?? "", written)}\n\n${formatCellTable(result)}\n`);

@@ -6,7 +6,7 @@
  */
 import type { ProviderChoice as ServerProviderChoice } from "@/lib/record";
 import type { Comparison as ServerComparison, GalleryPage as ServerGalleryPage, PresetInfo as ServerPresetInfo, Upload as ServerUpload } from "@/lib/runs/service";
-import type { RunStatus as ServerRunStatus } from "@/lib/runs/store";
+import type { RunStatus as ServerRunStatus } from "@/lib/runs/storage";
 import type {
   GalleryCard as ServerGalleryCard,
   ProgressEventData,

@@ -12,9 +12,9 @@ import type { Comparison, GalleryPage, PresetInfo, Run } from "./api";
 
 const isNotFound = (error: unknown) => typeof error === "object" && error !== null && "code" in error && error.code === "not_found";
 
-function orNotFound<T>(load: () => T): T {
+async function orNotFound<T>(load: () => Promise<T>): Promise<T> {
   try {
-    return load();
+    return await load();
   } catch (error) {
     if (isNotFound(error)) notFound();
     throw error;
@@ -22,18 +22,18 @@ function orNotFound<T>(load: () => T): T {
 }
 
 // cache(): generateMetadata and the page share one read per request.
-export const loadRun = cache((id: string): Run => orNotFound(() => getRunService().getRun(id)));
+export const loadRun = cache((id: string): Promise<Run> => orNotFound(async () => (await getRunService()).getRun(id)));
 
-export const loadComparison = cache((id: string): Comparison => orNotFound(() => getRunService().getComparison(id)));
+export const loadComparison = cache((id: string): Promise<Comparison> => orNotFound(async () => (await getRunService()).getComparison(id)));
 
-export const loadGallery = (q: string, page: number): GalleryPage => getRunService().gallery({ q, page });
+export const loadGallery = async (q: string, page: number): Promise<GalleryPage> => (await getRunService()).gallery({ q, page });
 
-export const loadPresets = async (): Promise<PresetInfo[]> => getRunService().presets();
+export const loadPresets = async (): Promise<PresetInfo[]> => (await getRunService()).presets();
 
 /** The run a compose form starts from (`/?from=id`), or null when it no longer exists. */
-export function loadRunOrNull(id: string): Run | null {
+export async function loadRunOrNull(id: string): Promise<Run | null> {
   try {
-    return getRunService().getRun(id);
+    return await (await getRunService()).getRun(id);
   } catch (error) {
     if (isNotFound(error)) return null;
     throw error;

@@ -5,19 +5,15 @@
  *
  *   tsx scripts/screenshot.ts [--skip-build]     (--skip-build reuses the current .next build)
  */
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { chromium, type Browser } from "@playwright/test";
 import { CHROMIUM_ARGS, CHROMIUM_EXECUTABLE } from "../e2e/chromium";
+import { freePort, NEXT, ROOT, startWeb, waitUntilServing } from "./lib/processes";
 
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
-const NEXT = path.join(ROOT, "node_modules", ".bin", "next");
 const OUTPUT = path.join(ROOT, "docs", "screenshot.png");
-const SERVER_START_TIMEOUT_MS = 120_000;
 const RUN_TIMEOUT_MS = 120_000;
 const FINISHED = ["done", "failed", "cancelled"];
 // The default plan (geodesic, 5 rows), as a new user's first run has it.
@@ -25,42 +21,6 @@ const REQUEST = {
   input: { kind: "caption", text: "a red shape" },
   cols: 4,
 };
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
-    });
-  });
-}
-
-const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Polls `url` until it answers 2xx, failing early if the server exits. */
-async function waitUntilServing(url: string, server: ChildProcess): Promise<void> {
-  const deadline = Date.now() + SERVER_START_TIMEOUT_MS;
-  while (Date.now() < deadline) {
-    if (server.exitCode !== null) throw new Error(`the server exited with code ${server.exitCode} before serving`);
-    try {
-      if ((await fetch(url)).ok) return;
-    } catch {
-      // Not listening yet.
-    }
-    await delay(500);
-  }
-  throw new Error(`${url} did not answer within ${SERVER_START_TIMEOUT_MS / 1000} s`);
-}
-
-function stopServer(server: ChildProcess): Promise<void> {
-  if (server.exitCode !== null || server.pid === undefined) return Promise.resolve();
-  const exited = new Promise<void>((resolve) => server.once("exit", () => resolve()));
-  // next start forks a worker: signal the whole process group it leads.
-  process.kill(-server.pid, "SIGTERM");
-  return exited;
-}
 
 async function main(): Promise<void> {
   if (!process.argv.includes("--skip-build")) {
@@ -71,16 +31,11 @@ async function main(): Promise<void> {
   const port = await freePort();
   const baseURL = `http://127.0.0.1:${port}`;
   const dataDir = mkdtempSync(path.join(tmpdir(), "penumbra-screenshot-"));
-  const server = spawn(NEXT, ["start", "--hostname", "127.0.0.1", "--port", String(port)], {
-    cwd: ROOT,
-    detached: true,
-    stdio: ["ignore", "ignore", "inherit"],
-    env: { ...process.env, PENUMBRA_DATA: dataDir, NEXT_TELEMETRY_DISABLED: "1" },
-  });
+  const server = startWeb(port, { PENUMBRA_DATA: dataDir });
   let browser: Browser | undefined;
   try {
     browser = await chromium.launch({ executablePath: CHROMIUM_EXECUTABLE, args: CHROMIUM_ARGS, headless: true });
-    await waitUntilServing(`${baseURL}/api/health`, server);
+    await waitUntilServing(`${baseURL}/api/health`, server.process);
     const created = await fetch(`${baseURL}/api/runs`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(REQUEST) });
     if (!created.ok) throw new Error(`POST /api/runs: ${created.status} ${await created.text()}`);
     const { run } = (await created.json()) as { run: { id: string } };
@@ -100,7 +55,7 @@ async function main(): Promise<void> {
     console.log(`wrote ${path.relative(ROOT, OUTPUT)} (run ${run.id})`);
   } finally {
     await browser?.close();
-    await stopServer(server);
+    await server.stop();
     rmSync(dataDir, { recursive: true, force: true });
   }
 }

@@ -6,7 +6,7 @@ export const dynamic = "force-dynamic";
 export default async function ComposePage({ searchParams }: { searchParams: Promise<Record<string, string | string[] | undefined>> }) {
   const { from } = await searchParams;
   const presets = await loadPresets();
-  const run = typeof from === "string" && from ? loadRunOrNull(from) : null;
+  const run = typeof from === "string" && from ? await loadRunOrNull(from) : null;
   return (
     <main className="mx-auto flex w-full max-w-4xl flex-col gap-6 px-3 py-8 sm:px-6 sm:py-12">
       <header className="flex flex-col gap-2">

@@ -39,14 +39,16 @@ export async function errorOf(response: Response): Promise<{ status: number; cod
 }
 
 /** Resolves when the run reaches one of `statuses`, using the service's own event stream. */
-export function waitForStatus(id: string, statuses: readonly string[]): Promise<string> {
-  return new Promise((resolve) => {
-    const unsubscribe = getRunService().subscribe(id, (event) => {
-      const status = event.type === "snapshot" || event.type === "status" ? event.data.status : null;
-      if (status && statuses.includes(status)) {
-        queueMicrotask(() => unsubscribe());
-        resolve(status);
-      }
-    });
+export async function waitForStatus(id: string, statuses: readonly string[]): Promise<string> {
+  let reach: (status: string) => void = () => {};
+  const reached = new Promise<string>((resolve) => (reach = resolve));
+  const unsubscribe = await (await getRunService()).subscribe(id, (event) => {
+    const status = event.type === "snapshot" || event.type === "status" ? event.data.status : null;
+    if (status && statuses.includes(status)) reach(status);
   });
+  try {
+    return await reached;
+  } finally {
+    unsubscribe();
+  }
 }

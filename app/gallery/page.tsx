@@ -13,7 +13,7 @@ export default async function GalleryPage({ searchParams }: { searchParams: Prom
   const params = await searchParams;
   const q = typeof params.q === "string" ? params.q.trim() : "";
   const requested = Number(typeof params.page === "string" ? params.page : 1);
-  const gallery = loadGallery(q, Number.isInteger(requested) && requested > 0 ? requested : 1);
+  const gallery = await loadGallery(q, Number.isInteger(requested) && requested > 0 ? requested : 1);
   // A page past the end (an old link after unpublishing, a typed URL) is a missing page, not an empty gallery.
   if (gallery.page > 1 && gallery.page > gallery.pages) notFound();
 

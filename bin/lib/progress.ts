@@ -13,7 +13,7 @@ export type ProgressLabel = (done: number, total: number, seconds: number) => st
 const decodingLabel: ProgressLabel = (done, total, seconds) => `decoding  ${done}/${total} UNet evaluations  ${seconds.toFixed(1)} s`;
 
 export interface ProgressBar {
-  update(progress: DecodeProgress): void;
+  update(progress: Omit<DecodeProgress, "activeCells">): void;
   /** Erases the bar so later output starts on a clean line. */
   done(): void;
 }

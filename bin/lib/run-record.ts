@@ -1,11 +1,13 @@
 import { createHash } from "node:crypto";
 import type { RunCell, RunResult } from "../../lib/engine/index";
-import { cellMetrics, colLabels, gridTitle, type RecordInput, rowLabels as planRowLabels, runRecord as sharedRunRecord } from "../../lib/record";
+import { cellMetrics, type RecordInput, runRecord as sharedRunRecord } from "../../lib/record";
+import type { GridPngInput } from "../../lib/runs/exports";
 
 /*
  * What a grid run leaves behind besides pixels: the JSON record (printed by
- * --json and embedded in the PNG as "penumbra:run") and the grid's labels,
- * built with the helpers the web app shares (lib/record.ts).
+ * --json and embedded in the PNG as "penumbra:run") and what the grid PNG is
+ * drawn from, built with the helpers the web app shares (lib/record.ts,
+ * lib/runs/exports.ts).
  */
 
 export { cellMetrics, RUN_KEY } from "../../lib/record";
@@ -50,25 +52,23 @@ function inputLabel(result: RunResult, image?: ImageSource): string {
   return input.kind === "caption" ? JSON.stringify(input.text) : image?.path ?? "image";
 }
 
-/** "λ = 0.5  q ≈ 0.42" per interpolate row, "q = 0.25" per shell row. */
-export function rowLabels(result: RunResult): string[] {
-  return planRowLabels(result.request.plan, result.cells);
-}
-
-export function gridLabels(result: RunResult, image?: ImageSource) {
+/** What the CLI's grid PNG is drawn from: the decoded cells, as the web's is from stored ones. */
+export function gridPngInput(result: RunResult, image?: ImageSource): GridPngInput {
   const { request, description, preset } = result;
   return {
+    images: result.cells,
     rows: result.rows,
     cols: result.cols,
-    rowLabels: rowLabels(result),
-    colLabels: colLabels(result.cols),
-    title: gridTitle({
+    plan: request.plan,
+    metrics: result.cells,
+    title: {
       inputLabel: inputLabel(result, image),
       uncertainty: description.uncertainty,
       percentile: description.percentile,
       outOfDistribution: description.outOfDistribution.flagged,
       presetName: preset.name,
       settings: request,
-    }),
+    },
+    record: runRecord(result, image),
   };
 }

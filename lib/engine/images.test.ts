@@ -4,7 +4,6 @@ import { describe, expect, it } from "vitest";
 import { EngineError } from "./errors";
 import {
   composeGrid,
-  crc32,
   encodeImage,
   type GridCellImage,
   type GridOptions,
@@ -79,15 +78,6 @@ describe("encodeImage", () => {
 
   it("rejects a buffer of the wrong length", async () => {
     await expectEngineError(encodeImage({ rgb: new Uint8Array(10), width: 2, height: 2 }, "png"), /expected 12 bytes/);
-  });
-});
-
-describe("crc32", () => {
-  it("matches the standard check value and zlib", () => {
-    expect(crc32(Buffer.from("123456789"))).toBe(0xcbf43926);
-    expect(crc32(new Uint8Array(0))).toBe(0);
-    const bytes = pattern(33, 17, 3).rgb;
-    expect(crc32(bytes)).toBe(zlib.crc32(bytes));
   });
 });
 

@@ -1,5 +1,6 @@
 import sharp from "sharp";
 import { inflateSync } from "node:zlib";
+import { crc32 } from "./crc32";
 import { EngineError } from "./errors";
 
 /*
@@ -246,23 +247,6 @@ export async function composeGrid(cells: readonly GridCellImage[], options: Grid
 
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 const TEXT_CHUNK_TYPES = new Set(["tEXt", "zTXt", "iTXt"]);
-
-const CRC_TABLE = (() => {
-  const table = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    table[n] = c >>> 0;
-  }
-  return table;
-})();
-
-/** CRC-32 (ISO 3309 / PNG); hand-written because zlib.crc32 needs Node ≥ 20.15. */
-export function crc32(bytes: Uint8Array): number {
-  let c = 0xffffffff;
-  for (let i = 0; i < bytes.length; i++) c = CRC_TABLE[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
 
 interface Chunk {
   readonly type: string;

@@ -40,11 +40,13 @@ import type { ClipTokenizer } from "./tokenizer";
 import { type DecodedImage, type DecodeProgress, decodeEmbeddings, type PromptStates } from "./unclip";
 
 export { EngineError, type EngineErrorCode } from "./errors";
-export { listPresets, type PresetConfig } from "./preset";
+export { describeIssues, listPresets, type PresetConfig } from "./preset";
 export type { DecodedImage, DecodeProgress } from "./unclip";
+export { composeGrid, encodeImage, type GridCellImage, readPngText, withPngText } from "./images";
+export { crc32, crc32Combine } from "./crc32";
 export type { GgdDistribution } from "./ggd";
 export type { ImageInfo } from "./encoders";
-export type { ProviderReport } from "./onnx";
+export type { OpenOptions, ProviderReport } from "./onnx";
 export { PROVIDERS, type ProviderName } from "./provider-names";
 export type { DeviationPlan } from "./deviation";
 export { DEFAULT_PLAN_KIND, PLAN_KINDS, type PlanKind, planLevels } from "./plan-kinds";
@@ -273,6 +275,13 @@ export function runDescription(description: Description, grid: Grid): RunDescrip
   };
 }
 
+/** How a caption's samples reach the decoder's image space: the gap-shift bridge's norms, or null (image inputs, presets without a bridge). */
+export function bridgeSummary(config: PresetConfig, description: Description): { readonly type: "gap-shift"; readonly imageNorm: number; readonly gapNorm: number } | null {
+  const { bridge } = config;
+  if (description.modality !== "text" || bridge.type !== "gap-shift") return null;
+  return { type: "gap-shift", imageNorm: bridge.imageNorm, gapNorm: norm(bridge.imageMean.map((value, i) => value - bridge.textMean[i])) };
+}
+
 // ───────────────────────── the engine ─────────────────────────
 
 // Embedding sampling and diffusion noise come from separate forks of the run's seed, so changing
@@ -288,9 +297,46 @@ function invalidInput(message: string): EngineError {
   return new EngineError("invalid_input", message);
 }
 
-export class Engine {
-  private readonly input: ReturnType<typeof inputSchema>;
+/**
+ * A preset's settings and request rules without its models: all a process that only admits runs
+ * (a web process, with decoding in a worker) needs to validate and normalize requests.
+ */
+export class PresetRules {
   private readonly runRequest: ReturnType<typeof runRequestSchema>;
+
+  constructor(readonly preset: Preset) {
+    this.runRequest = runRequestSchema(preset.config);
+  }
+
+  get config(): PresetConfig {
+    return this.preset.config;
+  }
+
+  /** Validates a request against the preset's limits (invalid_input on any problem) and fills defaults. */
+  normalize(request: RunRequest): NormalizedRunRequest {
+    const parsed = this.runRequest.safeParse(request);
+    if (!parsed.success) throw invalidInput(`invalid run request: ${describeIssues(parsed.error)}`);
+    const { plan, ...rest } = parsed.data;
+    const levels = (given: number[] | undefined, defaults: readonly number[]) => given ?? (plan.rows ? levelsForRows(plan.kind, plan.rows) : [...defaults]);
+    const normalizedPlan =
+      plan.kind === "geodesic"
+        ? { kind: plan.kind, fractions: levels(plan.fractions, DEFAULT_FRACTIONS), tail: plan.tail }
+        : plan.kind === "interpolate"
+          ? { kind: plan.kind, lambdas: levels(plan.lambdas, DEFAULT_LAMBDAS) }
+          : { kind: plan.kind, quantiles: levels(plan.quantiles, DEFAULT_SHELL_QUANTILES) };
+    return { ...rest, plan: normalizedPlan };
+  }
+
+}
+
+/** Reads a preset's settings (models/<name> or a folder) without opening its models. */
+export function openPresetRules(nameOrDir: string): PresetRules {
+  return new PresetRules(loadPreset(resolvePresetDir(nameOrDir)));
+}
+
+export class Engine {
+  readonly rules: PresetRules;
+  private readonly input: ReturnType<typeof inputSchema>;
   private readonly decodeSettings: ReturnType<typeof decodeSettingsSchema>;
   private readonly promptStates = new Map<string, Promise<Output>>();
   private readonly corpusWords: ReadonlySet<string> | null;
@@ -303,8 +349,8 @@ export class Engine {
     private readonly epistemicBanks: Readonly<Record<Modality, EpistemicBank>> | null,
   ) {
     this.corpusWords = preset.config.corpus ? new Set(preset.config.corpus.vocabulary) : null;
+    this.rules = new PresetRules(preset);
     this.input = inputSchema(preset.config);
-    this.runRequest = runRequestSchema(preset.config);
     this.decodeSettings = decodeSettingsSchema(preset.config);
   }
 
@@ -315,7 +361,11 @@ export class Engine {
     const clipTokenizer = loadTokenizer(preset, config.tokenizer);
     const promptTokenizer = config.promptTokenizer ? loadTokenizer(preset, config.promptTokenizer) : clipTokenizer;
     const dims = contractDims(config);
-    const sessions = await Promise.all(MODEL_KEYS.map(async (key) => openModel(key, await preset.filePath(key), dims, options)));
+    // Every open settles before a failure is thrown, so no session is still being created behind a failed open.
+    const opening = await Promise.allSettled(MODEL_KEYS.map(async (key) => openModel(key, await preset.filePath(key), dims, options)));
+    const failed = opening.find((result) => result.status === "rejected");
+    if (failed) throw failed.reason;
+    const sessions = opening.map((result) => (result as PromiseFulfilledResult<ModelSession>).value);
     const models = Object.fromEntries(MODEL_KEYS.map((key, i) => [key, sessions[i]])) as Record<ModelKey, ModelSession>;
     const { epistemic } = config;
     const bank = async (modality: Modality, record: EpistemicRecord) =>
@@ -448,17 +498,7 @@ export class Engine {
 
   /** Validates a request against the preset's limits (invalid_input on any problem) and fills defaults. */
   normalize(request: RunRequest): NormalizedRunRequest {
-    const parsed = this.runRequest.safeParse(request);
-    if (!parsed.success) throw invalidInput(`invalid run request: ${describeIssues(parsed.error)}`);
-    const { plan, ...rest } = parsed.data;
-    const levels = (given: number[] | undefined, defaults: readonly number[]) => given ?? (plan.rows ? levelsForRows(plan.kind, plan.rows) : [...defaults]);
-    const normalizedPlan =
-      plan.kind === "geodesic"
-        ? { kind: plan.kind, fractions: levels(plan.fractions, DEFAULT_FRACTIONS), tail: plan.tail }
-        : plan.kind === "interpolate"
-          ? { kind: plan.kind, lambdas: levels(plan.lambdas, DEFAULT_LAMBDAS) }
-          : { kind: plan.kind, quantiles: levels(plan.quantiles, DEFAULT_SHELL_QUANTILES) };
-    return { ...rest, plan: normalizedPlan };
+    return this.rules.normalize(request);
   }
 
   /** One whole run: validate, describe, plan, decode. */

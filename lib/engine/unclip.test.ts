@@ -80,6 +80,8 @@ describe("decodeEmbeddings", () => {
     // PNDM runs steps + 1 UNet evaluations per batch.
     expect(steps.map((p) => p.evaluation)).toEqual(Array.from({ length: 15 }, (_, i) => i + 1));
     expect(new Set(steps.map((p) => `${p.evaluations}/${p.batches}`))).toEqual(new Set(["15/3"]));
+    // Each step names the embeddings its batch is denoising.
+    expect(steps.map((p) => p.activeCells)).toEqual(Array.from({ length: 15 }, (_, i) => [Math.floor(i / 5)]));
   });
 
   it("skips the unconditional half at guidance 1 with the same result", async () => {

@@ -31,6 +31,8 @@ export interface DecodeProgress {
   /** The batch being denoised (0-based) and how many there are. */
   readonly batch: number;
   readonly batches: number;
+  /** The embeddings (indices into the decoded list) in the batch being denoised. */
+  readonly activeCells: readonly number[];
 }
 
 export interface DecodedImage {
@@ -154,7 +156,7 @@ export async function decodeEmbeddings(decoder: UnclipDecoder, embeddings: reado
   for (let batch = 0; batch < batches; batch++) {
     const indices = plan[batch];
     const decoded = await decodeBatch(decoder, embeddings, indices, guided, options, (done) =>
-      options.onStep?.({ evaluation: batch * evaluationsPerBatch + done, evaluations, batch, batches }),
+      options.onStep?.({ evaluation: batch * evaluationsPerBatch + done, evaluations, batch, batches, activeCells: indices }),
     );
     decoded.forEach((image, i) => {
       images.push(image);

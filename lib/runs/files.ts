@@ -3,6 +3,7 @@ import { link, mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { RunError } from "./errors";
 import { isSha256, sha256Hex } from "./ids";
+import type { BlobStore } from "./storage";
 
 /**
  * Content-addressed files under `<root>/<first 2 hex>/<sha256>`: cell PNGs and uploads alike.
@@ -10,7 +11,7 @@ import { isSha256, sha256Hex } from "./ids";
  * a reader never sees half a file; link (unlike rename) fails on an existing name, so a stored file
  * is never rewritten, even by two writers racing with the same bytes.
  */
-export class FileStore {
+export class FileStore implements BlobStore {
   constructor(readonly root: string) {}
 
   /** Where a hash's file lives; refuses anything but 64 lowercase hex digits, so no path can escape the root. */
@@ -46,6 +47,9 @@ export class FileStore {
       return false;
     }
   }
+
+  /** Files need no connection closed. */
+  async close(): Promise<void> {}
 
   /** The stored bytes; not_found when there is no such file. */
   async read(sha256: string): Promise<Buffer> {

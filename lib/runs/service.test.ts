@@ -5,10 +5,11 @@ import path from "node:path";
 import Database from "better-sqlite3";
 import sharp from "sharp";
 import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
-import { readPngText } from "../engine/images";
-import { type Engine, EngineError, openPreset } from "../engine/index";
+import { type Engine, EngineError, openPreset, readPngText } from "../engine/index";
 import { RUN_KEY } from "../record";
-import { getRunService, IDLE_CANCEL_REASON, RunService, type RunServiceOptions, STOPPED_REASON } from "./service";
+import { getRunService, openRunService, type RunServiceOptions } from "./deployment";
+import { IDLE_CANCEL_REASON } from "./runner";
+import { type RunService, STOPPED_REASON } from "./service";
 import { readZip, unzipTests } from "./testing";
 import type { Run, RunEvent } from "./views";
 
@@ -19,12 +20,17 @@ const engine = () => (sharedEngine ??= openPreset("shapes"));
 const dirs: string[] = [];
 const services: RunService[] = [];
 
-async function newService(options: Partial<RunServiceOptions> = {}): Promise<RunService> {
+async function newService(options: RunServiceOptions = {}): Promise<RunService> {
   const dataDir = options.dataDir ?? (await mkdtemp(path.join(tmpdir(), "penumbra-runs-")));
   dirs.push(dataDir);
-  const service = new RunService({ idleCancelMs: 60_000, openEngine: engine, ...options, dataDir });
+  const service = await openRunService({ idleCancelMs: 60_000, openEngine: engine, ...options, dataDir });
   services.push(service);
   return service;
+}
+
+function dataDirOf(service: RunService): string {
+  if (service.dataDir === null) throw new Error("the embedded service has a data folder");
+  return service.dataDir;
 }
 
 afterEach(async () => {
@@ -45,24 +51,18 @@ const caption = (text: string, extra: object = {}) => ({
 const isTerminal = (status: string) => status === "done" || status === "failed" || status === "cancelled";
 
 /** Subscribes and collects events until the run ends (or is already ended at the snapshot). */
-function watch(service: RunService, id: string, onEvent: (event: RunEvent, unsubscribe: () => void) => void = () => {}): Promise<RunEvent[]> {
-  return new Promise((resolve) => {
-    const events: RunEvent[] = [];
-    let unsubscribe: () => void = () => {};
-    let ended = false;
-    unsubscribe = service.subscribe(id, (event) => {
-      events.push(event);
-      onEvent(event, () => unsubscribe());
-      const status = event.type === "status" ? event.data.status : event.type === "snapshot" && events.length === 1 ? event.data.status : null;
-      if (!ended && status !== null && isTerminal(status)) {
-        ended = true;
-        queueMicrotask(() => {
-          unsubscribe();
-          resolve(events);
-        });
-      }
-    });
+async function watch(service: RunService, id: string): Promise<RunEvent[]> {
+  const events: RunEvent[] = [];
+  let end: () => void = () => {};
+  const ended = new Promise<void>((resolve) => (end = resolve));
+  const unsubscribe = await service.subscribe(id, (event) => {
+    events.push(event);
+    const status = event.type === "status" ? event.data.status : event.type === "snapshot" && events.length === 1 ? event.data.status : null;
+    if (status !== null && isTerminal(status)) end();
   });
+  await ended;
+  unsubscribe();
+  return events;
 }
 
 async function finish(service: RunService, body: object): Promise<Run> {
@@ -71,9 +71,9 @@ async function finish(service: RunService, body: object): Promise<Run> {
   return service.getRun(run.id);
 }
 
-async function until(check: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
+async function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!check()) {
+  while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
@@ -105,8 +105,8 @@ describe("creating runs", () => {
     await expect(service.createRun(caption("x", { colour: 1 }))).rejects.toMatchObject({ status: 400 });
     await expect(service.createRun({ input: { kind: "image", upload: "a".repeat(64) } })).rejects.toMatchObject({ status: 400, message: expect.stringMatching(/no upload/) });
     await expect(service.createRun({ input: { kind: "image", upload: "../etc/passwd" } })).rejects.toMatchObject({ status: 400, message: expect.stringMatching(/sha256/) });
-    expect(() => service.getRun("000000000000")).toThrow(expect.objectContaining({ status: 404 }));
-    expect(() => service.getRun("../x")).toThrow(expect.objectContaining({ status: 404 }));
+    await expect(service.getRun("000000000000")).rejects.toMatchObject({ status: 404 });
+    await expect(service.getRun("../x")).rejects.toMatchObject({ status: 404 });
   });
 
   it("refuses a run with 429 and Retry-After when the queue is full, storing nothing", async () => {
@@ -115,7 +115,7 @@ describe("creating runs", () => {
     expect(error).toMatchObject({ code: "queue_full", status: 429, retryAfterSeconds: expect.any(Number) });
     expect((error as { retryAfterSeconds: number }).retryAfterSeconds).toBeGreaterThanOrEqual(1);
     await full.close();
-    const roomy = await newService({ dataDir: full.dataDir });
+    const roomy = await newService({ dataDir: dataDirOf(full) });
     expect((await roomy.createRun(caption("a blue square"))).created).toBe(true);
   });
 });
@@ -134,7 +134,13 @@ describe("decoding", () => {
     expect(progress.length).toBeGreaterThan(2);
     // The mean row leads in a batch of its own, then the λ = 1 row.
     expect(progress[0]).toMatchObject({ batch: 0, batches: 2, activeCells: [0, 1], cellsDone: 0, cellsTotal: 4 });
-    expect(progress.at(-1)).toMatchObject({ batch: 1, activeCells: [2, 3], cellsDone: 2, etaSeconds: 0 });
+    expect(progress.at(-1)).toMatchObject({ batch: 1, activeCells: [2, 3], etaSeconds: 0 });
+    // A cell counts as done once it is stored and announced, never before its cell event.
+    let announced = 0;
+    for (const event of events) {
+      if (event.type === "cell") announced += 1;
+      if (event.type === "progress") expect(event.data.cellsDone).toBeLessThanOrEqual(announced);
+    }
     expect(progress.map((p) => p.evaluation)).toEqual([...progress.map((p) => p.evaluation)].sort((a, b) => a - b));
 
     const order = events.map((e) => (e.type === "cell" ? `cell${e.data.index}` : e.type === "progress" ? `batch${e.data.batch}` : e.type));
@@ -142,7 +148,7 @@ describe("decoding", () => {
     expect(order.filter((o) => o.startsWith("cell"))).toEqual(["cell0", "cell1", "cell2", "cell3"]);
     expect(order.lastIndexOf("cell3")).toBeLessThan(order.length - 1);
 
-    const done = service.getRun(run.id);
+    const done = await service.getRun(run.id);
     const cellEvents = events.flatMap((e) => (e.type === "cell" ? [e.data] : []));
     expect(cellEvents).toEqual(done.cells.map((cell) => ({ index: cell.index, image: cell.image })));
     expect(done).toMatchObject({ status: "done", error: null, progress: { cellsDone: 4, cellsTotal: 4 }, providers: { unet: { provider: expect.any(String) } } });
@@ -157,35 +163,46 @@ describe("decoding", () => {
   });
 
   it("cancels a run nobody watches, keeps its finished cells, and resumes it on subscribe to the same images", async () => {
-    const body = caption("a green triangle", { steps: 4 });
+    // Enough steps that the second batch is still decoding when the lapsed lease is noticed.
+    const body = caption("a green triangle", { steps: 100, cols: 4, plan: { kind: "interpolate", lambdas: [0, 0.5, 1, 1.5, 2] } });
     const reference = await finish(await newService(), body);
 
     const service = await newService({ idleCancelMs: 1 });
     const { run } = await service.createRun(body);
-    let unsubscribe = () => {};
-    unsubscribe = service.subscribe(run.id, (event) => {
+    let leave = () => {};
+    const left = new Promise<void>((resolve) => (leave = resolve));
+    const unsubscribe = await service.subscribe(run.id, (event) => {
       // The only watcher leaves once the lead batch (the mean row) is decoded and the next begun.
-      if (event.type === "progress" && event.data.batch === 1) unsubscribe();
+      if (event.type === "progress" && event.data.batch === 1) leave();
     });
-    await until(() => service.getRun(run.id).status === "cancelled", "the unwatched run is cancelled");
-    const cancelled = service.getRun(run.id);
+    await left;
+    unsubscribe();
+    await until(async () => (await service.getRun(run.id)).status === "cancelled", "the unwatched run is cancelled");
+    const cancelled = await service.getRun(run.id);
     expect(cancelled.error).toBe(IDLE_CANCEL_REASON);
-    expect(cancelled.cells.map((cell) => cell.image !== null)).toEqual([true, true, false, false]);
+    expect(cancelled.cells.map((cell) => cell.image !== null)).toEqual([...Array(4).fill(true), ...Array(16).fill(false)]);
 
     const events = await watch(service, run.id);
-    expect(events[0]).toMatchObject({ type: "snapshot", data: { status: "queued", cells: [{ image: expect.any(String) }, {}, {}, {}] } });
+    expect(events[0]).toMatchObject({ type: "snapshot", data: { status: "queued", cells: [{ image: expect.any(String) }, ...Array(19).fill({})] } });
     const resumedProgress = events.filter((e) => e.type === "progress").map((e) => e.data);
-    expect(resumedProgress[0]).toMatchObject({ activeCells: [2, 3], cellsDone: 2, batches: 1 });
-    const resumed = service.getRun(run.id);
+    // Only the missing cells decode, the first row of them leading on its own as the mean row did.
+    expect(resumedProgress[0]).toMatchObject({ activeCells: [4, 5, 6, 7], cellsDone: 4, batches: 2 });
+    const resumed = await service.getRun(run.id);
     expect(resumed.status).toBe("done");
     expect(resumed.cells.map((cell) => cell.image)).toEqual(reference.cells.map((cell) => cell.image));
   });
 
   it("cancels a queued run nobody subscribes to", async () => {
     const service = await newService({ idleCancelMs: 1 });
+    // A watched run holds the one decoder, so the second waits in the queue.
+    const { run: busy } = await service.createRun(caption("a slow square", { steps: 100, cols: 8, plan: { kind: "geodesic", rows: 9 } }));
+    const stopWatching = await service.subscribe(busy.id, () => {});
     const { run } = await service.createRun(caption("an orange ring"));
-    await until(() => service.getRun(run.id).status === "cancelled", "the run is cancelled");
-    expect(service.getRun(run.id).error).toBe(IDLE_CANCEL_REASON);
+    await until(async () => (await service.getRun(run.id)).status === "cancelled", "the run is cancelled");
+    expect((await service.getRun(run.id)).error).toBe(IDLE_CANCEL_REASON);
+    expect((await service.getRun(run.id)).startedAt).toBeNull();
+    expect((await service.getRun(busy.id)).status).toBe("running");
+    stopWatching();
   });
 
   it("records why a run failed, and retries it", async () => {
@@ -194,18 +211,18 @@ describe("decoding", () => {
     const { run } = await service.createRun({ input: { kind: "image", upload: upload.sha256 }, plan: { kind: "shell", quantiles: [0.5] }, cols: 2, steps: 2 });
     expect(run.request.input).toEqual({ kind: "image", upload: upload.sha256, width: 64, height: 64, type: "image/png" });
     // The stored upload disappears before the worker reads it.
-    await unlink(path.join(service.dataDir, "files", upload.sha256.slice(0, 2), upload.sha256));
+    await unlink(path.join(dataDirOf(service), "files", upload.sha256.slice(0, 2), upload.sha256));
     await watch(service, run.id);
-    const failed = service.getRun(run.id);
-    expect(failed).toMatchObject({ status: "failed", error: expect.stringMatching(/missing from the file store/) });
+    const failed = await service.getRun(run.id);
+    expect(failed).toMatchObject({ status: "failed", error: expect.stringMatching(/missing from the blob store/) });
     expect(failed.error).not.toMatch(/\n\s+at /);
-    expect(() => service.publish(run.id)).toThrow(expect.objectContaining({ status: 409 }));
+    await expect(service.publish(run.id)).rejects.toMatchObject({ status: 409 });
 
     await service.saveUpload(await png(64, 64, "#2040c0"));
-    expect(service.retry(run.id).status).toBe("queued");
-    expect(() => service.retry(run.id)).toThrow(expect.objectContaining({ code: "conflict", status: 409 }));
+    expect((await service.retry(run.id)).status).toBe("queued");
+    await expect(service.retry(run.id)).rejects.toMatchObject({ code: "conflict", status: 409 });
     await watch(service, run.id);
-    expect(service.getRun(run.id)).toMatchObject({ status: "done", error: null, description: { modality: "image", bridge: null, input: { kind: "image", format: "png" } } });
+    expect(await service.getRun(run.id)).toMatchObject({ status: "done", error: null, description: { modality: "image", bridge: null, input: { kind: "image", format: "png" } } });
   });
 });
 
@@ -215,17 +232,17 @@ describe("recovery", () => {
     const { run: first } = await crashed.createRun(caption("a yellow star"));
     const { run: second } = await crashed.createRun(caption("a purple moon"));
     await crashed.close();
-    const db = new Database(path.join(crashed.dataDir, "penumbra.db"));
+    const db = new Database(path.join(dataDirOf(crashed), "penumbra.db"));
     db.prepare("UPDATE runs SET status = 'running', started_at = 1 WHERE id = ?").run(first.id);
     db.close();
 
-    const restarted = await newService({ dataDir: crashed.dataDir, queueLimit: 1 });
-    expect(restarted.recover()).toEqual({ requeued: [first.id], failed: [second.id] });
-    expect(restarted.getRun(second.id)).toMatchObject({ status: "failed", error: STOPPED_REASON });
-    expect(restarted.getRun(first.id).status).toBe("queued");
+    const restarted = await newService({ dataDir: dataDirOf(crashed), queueLimit: 1 });
+    // Opening the service recovered them: the oldest back in the queue (and perhaps already decoding), the other failed.
+    expect(await restarted.getRun(second.id)).toMatchObject({ status: "failed", error: STOPPED_REASON });
+    expect(["queued", "running"]).toContain((await restarted.getRun(first.id)).status);
     await watch(restarted, first.id);
-    expect(restarted.getRun(first.id).status).toBe("done");
-    expect(restarted.retry(second.id).status).toBe("queued");
+    expect((await restarted.getRun(first.id)).status).toBe("done");
+    expect((await restarted.retry(second.id)).status).toBe("queued");
   });
 
   it("keeps one process-wide service from the environment", async () => {
@@ -234,9 +251,10 @@ describe("recovery", () => {
     const saved = process.env.PENUMBRA_DATA;
     process.env.PENUMBRA_DATA = dataDir;
     try {
-      const service = getRunService();
+      const pending = getRunService();
+      expect(getRunService()).toBe(pending);
+      const service = await pending;
       services.push(service);
-      expect(getRunService()).toBe(service);
       expect(service.dataDir).toBe(dataDir);
       expect(existsSync(path.join(dataDir, "penumbra.db"))).toBe(true);
     } finally {
@@ -253,20 +271,20 @@ describe("finished runs", () => {
     const tiny = (text: string) => ({ input: { kind: "caption", text }, plan: { kind: "interpolate", lambdas: [0, 1] }, cols: 1, steps: 1 });
     const runs: Run[] = [];
     for (let i = 0; i < 13; i++) runs.push(await finish(service, tiny(i === 5 ? "A RED 100% circle" : `shape ${i}`)));
-    const published = runs.map((run) => service.publish(run.id));
-    expect(service.publish(runs[0].id).publishedAt).toBe(published[0].publishedAt);
+    const published = await Promise.all(runs.map((run) => service.publish(run.id)));
+    expect((await service.publish(runs[0].id)).publishedAt).toBe(published[0].publishedAt);
 
-    const first = service.gallery({ page: "1" });
+    const first = await service.gallery({ page: "1" });
     expect(first).toMatchObject({ total: 13, page: 1, pages: 2 });
     expect(first.runs).toHaveLength(12);
     expect(first.runs[0].id).toBe(runs[12].id);
-    expect(service.gallery({ page: 2 }).runs.map((card) => card.id)).toEqual([runs[0].id]);
-    expect(() => service.gallery({ page: "0" })).toThrow(expect.objectContaining({ status: 400 }));
+    expect((await service.gallery({ page: 2 })).runs.map((card) => card.id)).toEqual([runs[0].id]);
+    await expect(service.gallery({ page: "0" })).rejects.toMatchObject({ status: 400 });
 
-    const found = service.gallery({ q: "red 100%" });
+    const found = await service.gallery({ q: "red 100%" });
     expect(found.total).toBe(1);
     const card = found.runs[0];
-    const run = service.getRun(runs[5].id);
+    const run = await service.getRun(runs[5].id);
     expect(card).toEqual({
       id: run.id,
       caption: "A RED 100% circle",
@@ -280,7 +298,7 @@ describe("finished runs", () => {
       // "100" is no word of the shapes corpus, so the card carries the out-of-distribution badge.
       outOfDistribution: true,
     });
-    expect(service.gallery({ q: "_" }).total).toBe(0);
+    expect((await service.gallery({ q: "_" })).total).toBe(0);
   });
 
   it("writes the labelled grid with its run record, and a zip of the cells and run.json", async () => {
@@ -289,7 +307,7 @@ describe("finished runs", () => {
     await expect(service.gridPng(queued.id)).rejects.toMatchObject({ status: 409 });
     await expect(service.cellsZip(queued.id)).rejects.toMatchObject({ status: 409 });
     await watch(service, queued.id);
-    const run = service.getRun(queued.id);
+    const run = await service.getRun(queued.id);
 
     const grid = await service.gridPng(run.id);
     const text = readPngText(grid);
@@ -331,9 +349,9 @@ describe("comparisons, uploads and presets", () => {
     expect(first.comparison.runs[1].request).toMatchObject({ seed: 3, cols: 2, steps: 3 });
     const again = await service.createComparison(body);
     expect(again).toMatchObject({ created: false, comparison: { id: first.comparison.id, createdAt: first.comparison.createdAt } });
-    expect(service.getComparison(first.comparison.id).runs).toHaveLength(2);
+    expect((await service.getComparison(first.comparison.id)).runs).toHaveLength(2);
     await expect(service.createComparison({ inputs: [{ kind: "caption", text: "x" }] })).rejects.toMatchObject({ status: 400 });
-    expect(() => service.getComparison("123456789abc")).toThrow(expect.objectContaining({ status: 404 }));
+    await expect(service.getComparison("123456789abc")).rejects.toMatchObject({ status: 404 });
   });
 
   it("refuses a whole comparison when the queue cannot hold all its runs", async () => {
@@ -341,7 +359,7 @@ describe("comparisons, uploads and presets", () => {
     const inputs = [{ kind: "caption", text: "one" }, { kind: "caption", text: "two" }];
     await expect(service.createComparison({ inputs, steps: 1 })).rejects.toMatchObject({ status: 429 });
     await service.close();
-    const roomy = await newService({ dataDir: service.dataDir });
+    const roomy = await newService({ dataDir: dataDirOf(service) });
     const { comparison } = await roomy.createComparison({ inputs, steps: 1 });
     expect((await roomy.createRun({ input: inputs[0], steps: 1 })).run.id).toBe(comparison.runs[0].id);
   });

@@ -1,7 +1,6 @@
-import type { InputInfo, NormalizedRunRequest } from "../engine/index";
+import { type InputInfo, type NormalizedRunRequest, planLevels } from "../engine/index";
 import { type CellMetrics, type ProviderChoice, runRecord, type RunRecord, tailName } from "../record";
-import { planLevels } from "../engine/plan-kinds";
-import type { CellRow, RunRow, RunStatus, UploadRow } from "./store";
+import type { CellRow, RunRow, RunStatus, UploadRow } from "./storage";
 
 /*
  * The JSON shapes of docs/web-api.md, built from stored rows. Field order follows the doc so

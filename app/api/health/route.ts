@@ -4,5 +4,5 @@ import { respond } from "../respond";
 export const dynamic = "force-dynamic";
 
 export function GET() {
-  return respond(async () => Response.json(await getRunService().health(), { headers: { "Cache-Control": "no-store" } }));
+  return respond(async () => Response.json(await (await getRunService()).health(), { headers: { "Cache-Control": "no-store" } }));
 }

@@ -4,5 +4,5 @@ import { respond } from "../respond";
 export const dynamic = "force-dynamic";
 
 export function GET() {
-  return respond(async () => Response.json({ presets: await getRunService().presets() }));
+  return respond(async () => Response.json({ presets: await (await getRunService()).presets() }));
 }

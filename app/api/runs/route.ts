@@ -5,7 +5,7 @@ export const dynamic = "force-dynamic";
 
 export function POST(request: Request) {
   return respond(async () => {
-    const { run, created } = await getRunService().createRun(await readJson(request));
+    const { run, created } = await (await getRunService()).createRun(await readJson(request));
     return Response.json({ run }, { status: created ? 201 : 200, headers: { Location: `/runs/${run.id}` } });
   });
 }

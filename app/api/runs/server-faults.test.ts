@@ -7,9 +7,9 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } f
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, afterEach, beforeEach, describe, expect, it, type MockInstance, vi } from "vitest";
-import { closeRunService } from "@/lib/runs/index";
+import { closeRunService, type Run } from "@/lib/runs/index";
 import { GET as health } from "../health/route";
-import { call, errorOf, postJson, useTestService } from "../test-support";
+import { call, errorOf, postJson, useTestService, waitForStatus } from "../test-support";
 import { GET as getRun } from "./[id]/route";
 import { POST as createRun } from "./route";
 
@@ -61,10 +61,14 @@ function expectNoServerPath(message: string) {
 describe("server faults are 500s with a safe message", () => {
   it("a model file whose sha256 no longer matches preset.json", async () => {
     process.env.PENUMBRA_MODELS_DIR = modelsDir;
-    const error = await errorOf(await postJson(createRun, "/api/runs", caption()));
-    expect(error).toMatchObject({ status: 500, code: "invalid_preset" });
-    expect(error.message).toBe('the server\'s preset "shapes" failed its checks; see the server log');
-    expectNoServerPath(error.message);
+    // Admission reads only preset.json; the models are checked where they are opened, by the run's decoder.
+    const created = await postJson(createRun, "/api/runs", caption());
+    expect(created.status).toBe(201);
+    const { run } = (await created.json()) as { run: Run };
+    expect(await waitForStatus(run.id, ["done", "failed"])).toBe("failed");
+    const failed = (await (await call(getRun, `/api/runs/${run.id}`, {}, { id: run.id })).json()) as { run: Run };
+    expect(failed.run.error).toBe('the server\'s preset "shapes" failed its checks; see the server log');
+    expectNoServerPath(failed.run.error ?? "");
     expect(log).toHaveBeenCalledTimes(1);
     expect(logged()).toContain(corrupted);
     expect(logged()).toMatch(/sha256/);
@@ -81,7 +85,7 @@ describe("server faults are 500s with a safe message", () => {
 
   it("an unknown provider in PENUMBRA_PROVIDERS", async () => {
     process.env.PENUMBRA_PROVIDERS = "tpu";
-    const error = await errorOf(await postJson(createRun, "/api/runs", caption()));
+    const error = await errorOf(await call(health, "/api/health"));
     expect(error).toMatchObject({ status: 500, code: "configuration" });
     expect(error.message).toMatch(/PENUMBRA_PROVIDERS/);
     expect(error.message).toMatch(/see the server log/);

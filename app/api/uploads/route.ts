@@ -6,7 +6,7 @@ export const dynamic = "force-dynamic";
 /** POST raw image bytes, or multipart/form-data with a `file` field. */
 export function POST(request: Request) {
   return respond(async () => {
-    const service = getRunService();
+    const service = await getRunService();
     // Multipart framing adds a little to the image itself; the image's own size is checked again below.
     const body = await readBody(request, service.maxUploadBytes + 16 * 1024, "upload");
     const type = request.headers.get("content-type") ?? "";

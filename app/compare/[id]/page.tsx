@@ -5,11 +5,11 @@ import { loadComparison } from "@/components/server";
 export const dynamic = "force-dynamic";
 
 export async function generateMetadata({ params }: { params: Promise<{ id: string }> }): Promise<Metadata> {
-  const comparison = loadComparison((await params).id);
+  const comparison = await loadComparison((await params).id);
   const names = comparison.runs.map((run) => (run.request.input.kind === "caption" ? `“${run.request.input.text}”` : "image"));
   return { title: names.join(" vs ") };
 }
 
 export default async function ComparisonPage({ params }: { params: Promise<{ id: string }> }) {
-  return <CompareView comparison={loadComparison((await params).id)} />;
+  return <CompareView comparison={await loadComparison((await params).id)} />;
 }

@@ -6,6 +6,6 @@ import { loadRun } from "@/components/server";
  * before anything streams, where a page's own notFound() would already have sent 200 with its skeleton.
  */
 export default async function RunLayout({ children, params }: { children: ReactNode; params: Promise<{ id: string }> }) {
-  loadRun((await params).id);
+  await loadRun((await params).id);
   return children;
 }

@@ -6,11 +6,11 @@ import { loadRun } from "@/components/server";
 export const dynamic = "force-dynamic";
 
 export async function generateMetadata({ params }: { params: Promise<{ id: string }> }): Promise<Metadata> {
-  const run = loadRun((await params).id);
+  const run = await loadRun((await params).id);
   return { title: run.request.input.kind === "caption" ? inputTitle(run.request.input) : `Image run ${run.id}` };
 }
 
 export default async function RunPage({ params }: { params: Promise<{ id: string }> }) {
-  const run = loadRun((await params).id);
+  const run = await loadRun((await params).id);
   return <RunView initial={run} />;
 }

@@ -5,7 +5,7 @@ export const dynamic = "force-dynamic";
 
 export function GET(_request: Request, { params }: Params<"sha256">) {
   return respond(async () => {
-    const { bytes, type } = await getRunService().image((await params).sha256);
+    const { bytes, type } = await (await getRunService()).image((await params).sha256);
     // Named by their content hash, so a URL's bytes never change.
     return new Response(new Uint8Array(bytes), { headers: { "Content-Type": type, "Cache-Control": "public, max-age=31536000, immutable" } });
   });

@@ -6,10 +6,10 @@ import { loadRun } from "@/components/server";
 export const dynamic = "force-dynamic";
 
 export async function generateMetadata({ params }: { params: Promise<{ id: string }> }): Promise<Metadata> {
-  const run = loadRun((await params).id);
+  const run = await loadRun((await params).id);
   return { title: `Presenting ${inputTitle(run.request.input)}` };
 }
 
 export default async function PresentPage({ params }: { params: Promise<{ id: string }> }) {
-  return <PresentStage initial={loadRun((await params).id)} />;
+  return <PresentStage initial={await loadRun((await params).id)} />;
 }

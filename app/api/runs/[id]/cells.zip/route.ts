@@ -6,7 +6,7 @@ export const dynamic = "force-dynamic";
 export function GET(_request: Request, { params }: Params<"id">) {
   return respond(async () => {
     const { id } = await params;
-    const zip = await getRunService().cellsZip(id);
+    const zip = await (await getRunService()).cellsZip(id);
     return new Response(new Uint8Array(zip), {
       headers: {
         "Content-Type": "application/zip",

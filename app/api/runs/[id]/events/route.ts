@@ -16,8 +16,8 @@ function isFinal(event: RunEvent): boolean {
 export function GET(request: Request, { params }: Params<"id">) {
   return respond(async () => {
     const { id } = await params;
-    const service = getRunService();
-    service.getRun(id); // 404 before the stream starts
+    const service = await getRunService();
+    await service.getRun(id); // 404 before the stream starts
     const encoder = new TextEncoder();
     let cleanup = () => {};
     const stream = new ReadableStream<Uint8Array>({
@@ -37,12 +37,23 @@ export function GET(request: Request, { params }: Params<"id">) {
           request.signal.removeEventListener("abort", close);
         };
         request.signal.addEventListener("abort", close);
-        unsubscribe = service.subscribe(id, (event) => {
-          if (!open) return;
-          controller.enqueue(encoder.encode(`event: ${event.type}\ndata: ${JSON.stringify(event.data)}\n\n`));
-          if (isFinal(event)) queueMicrotask(close);
-        });
-        if (!open) unsubscribe();
+        service
+          .subscribe(id, (event) => {
+            if (!open) return;
+            controller.enqueue(encoder.encode(`event: ${event.type}\ndata: ${JSON.stringify(event.data)}\n\n`));
+            if (isFinal(event)) queueMicrotask(close);
+          })
+          .then(
+            (stop) => {
+              unsubscribe = stop;
+              if (!open) stop();
+            },
+            (error: unknown) => {
+              // The store failed after the 404 check: end the stream; the browser reconnects for a fresh snapshot.
+              console.error(`penumbra: watching run ${id} failed`, error);
+              close();
+            },
+          );
       },
       cancel() {
         cleanup();

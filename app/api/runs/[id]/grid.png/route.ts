@@ -6,7 +6,7 @@ export const dynamic = "force-dynamic";
 export function GET(_request: Request, { params }: Params<"id">) {
   return respond(async () => {
     const { id } = await params;
-    const png = await getRunService().gridPng(id);
+    const png = await (await getRunService()).gridPng(id);
     return new Response(new Uint8Array(png), {
       headers: {
         "Content-Type": "image/png",

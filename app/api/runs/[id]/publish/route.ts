@@ -4,5 +4,5 @@ import { type Params, respond } from "../../../respond";
 export const dynamic = "force-dynamic";
 
 export function POST(_request: Request, { params }: Params<"id">) {
-  return respond(async () => Response.json({ run: getRunService().publish((await params).id) }));
+  return respond(async () => Response.json({ run: await (await getRunService()).publish((await params).id) }));
 }

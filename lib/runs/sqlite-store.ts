@@ -2,14 +2,14 @@ import { mkdirSync } from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
 import type { CellMetrics } from "../record";
+import type { AdmitResult, Admission, CellRow, ComparisonRow, QueueState, RunRow, RunStatus, RunStore, UploadRow } from "./storage";
 
 /*
- * The SQLite side of runs: one database file per data folder, WAL so readers never wait for the
- * worker's writes, schema versions in PRAGMA user_version. Times are milliseconds since the epoch;
- * JSON columns hold exactly what the Run JSON shows.
+ * The embedded deployment's run store: one SQLite file per data folder, WAL so readers never wait
+ * for the decode's writes, schema versions in PRAGMA user_version. better-sqlite3 is synchronous,
+ * so each method finishes before it returns its promise; a transaction here is one JavaScript turn,
+ * and BEGIN IMMEDIATE makes admission atomic against another process on the same file too.
  */
-
-export type RunStatus = "queued" | "running" | "done" | "failed" | "cancelled";
 
 /** Each step brings the schema from version i to i + 1; never edit a released step, append one. */
 export const MIGRATIONS: readonly string[] = [
@@ -57,6 +57,9 @@ export const MIGRATIONS: readonly string[] = [
      run_ids TEXT NOT NULL,
      created_at INTEGER NOT NULL
    );`,
+  // The idle-cancel lease (storage.ts): when someone last watched the run, or when it was admitted.
+  `ALTER TABLE runs ADD COLUMN watched_at INTEGER;
+   UPDATE runs SET watched_at = created_at;`,
 ];
 
 /** Applies the steps the database has not seen yet, each in its own transaction with its version bump. */
@@ -74,53 +77,6 @@ export function migrate(db: Database.Database, steps: readonly string[] = MIGRAT
   return steps.length;
 }
 
-export interface RunRow {
-  readonly id: string;
-  readonly presetName: string;
-  readonly presetDigest: string;
-  /** Canonical JSON of the stored request. */
-  readonly request: string;
-  readonly status: RunStatus;
-  readonly error: string | null;
-  readonly createdAt: number;
-  readonly startedAt: number | null;
-  readonly finishedAt: number | null;
-  readonly publishedAt: number | null;
-  readonly description: string | null;
-  readonly providers: string | null;
-  readonly timings: string | null;
-  readonly rows: number;
-  readonly cols: number;
-  readonly imageWidth: number;
-  readonly imageHeight: number;
-}
-
-export type NewRun = Pick<RunRow, "id" | "presetName" | "presetDigest" | "request" | "createdAt" | "rows" | "cols" | "imageWidth" | "imageHeight"> & {
-  /** Lowercased caption for the gallery search; null for image runs. */
-  readonly searchText: string | null;
-};
-
-export interface CellRow {
-  readonly index: number;
-  readonly metrics: CellMetrics;
-  readonly image: string | null;
-}
-
-export interface UploadRow {
-  readonly sha256: string;
-  readonly type: string;
-  readonly bytes: number;
-  readonly width: number;
-  readonly height: number;
-  readonly createdAt: number;
-}
-
-export interface ComparisonRow {
-  readonly id: string;
-  readonly runIds: readonly string[];
-  readonly createdAt: number;
-}
-
 const RUN_COLUMNS = `id, preset_name AS presetName, preset_digest AS presetDigest, request, status, error,
   created_at AS createdAt, started_at AS startedAt, finished_at AS finishedAt, published_at AS publishedAt,
   description, providers, timings, rows, cols, image_width AS imageWidth, image_height AS imageHeight`;
@@ -130,11 +86,11 @@ function likeContains(text: string): string {
   return `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 }
 
-export class RunStore {
+export class SqliteRunStore implements RunStore {
   private constructor(readonly db: Database.Database) {}
 
   /** Opens (creating if needed) `<dataDir>/penumbra.db` and brings its schema up to date. */
-  static open(dataDir: string): RunStore {
+  static open(dataDir: string): SqliteRunStore {
     mkdirSync(dataDir, { recursive: true });
     const db = new Database(path.join(dataDir, "penumbra.db"));
     try {
@@ -147,55 +103,75 @@ export class RunStore {
       db.close();
       throw error;
     }
-    return new RunStore(db);
+    return new SqliteRunStore(db);
   }
 
-  close(): void {
+  async close(): Promise<void> {
     this.db.close();
   }
 
-  insertRun(run: NewRun): void {
-    this.db
-      .prepare(
-        `INSERT INTO runs (id, preset_name, preset_digest, request, status, created_at, search_text, rows, cols, image_width, image_height)
-         VALUES (@id, @presetName, @presetDigest, @request, 'queued', @createdAt, @searchText, @rows, @cols, @imageWidth, @imageHeight)`,
-      )
-      .run(run);
-  }
-
-  getRun(id: string): RunRow | undefined {
+  async getRun(id: string): Promise<RunRow | undefined> {
     return this.db.prepare(`SELECT ${RUN_COLUMNS} FROM runs WHERE id = ?`).get(id) as RunRow | undefined;
   }
 
-  getCells(runId: string): CellRow[] {
+  async getCells(runId: string): Promise<CellRow[]> {
     const rows = this.db.prepare("SELECT idx, metrics, image FROM cells WHERE run_id = ? ORDER BY idx").all(runId) as { idx: number; metrics: string; image: string | null }[];
     return rows.map((row) => ({ index: row.idx, metrics: JSON.parse(row.metrics) as CellMetrics, image: row.image }));
   }
 
-  /** Back in the queue: the previous attempt's error and times are cleared, its finished cells kept. */
-  markQueued(id: string): void {
+  async admit(runs: readonly Admission[], limit: number, now: number): Promise<AdmitResult> {
+    const statusOf = this.db.prepare("SELECT status FROM runs WHERE id = ?").pluck();
+    const queuedCount = this.db.prepare("SELECT count(*) FROM runs WHERE status = 'queued'").pluck();
+    const insert = this.db.prepare(
+      `INSERT INTO runs (id, preset_name, preset_digest, request, status, created_at, search_text, rows, cols, image_width, image_height, watched_at)
+       VALUES (@id, @presetName, @presetDigest, @request, 'queued', @createdAt, @searchText, @rows, @cols, @imageWidth, @imageHeight, @watchedAt)`,
+    );
+    const requeue = this.db.prepare("UPDATE runs SET status = 'queued', error = NULL, started_at = NULL, finished_at = NULL, watched_at = ? WHERE id = ?");
+    const admit = this.db.transaction((): AdmitResult => {
+      const toQueue = new Set<string>();
+      const created = runs.map((run) => {
+        const status = statusOf.get(run.id) as RunStatus | undefined;
+        if (status === undefined || status === "failed" || status === "cancelled") toQueue.add(run.id);
+        return status === undefined;
+      });
+      const depth = queuedCount.get() as number;
+      if (depth + toQueue.size > limit) return { admitted: false, depth, needed: toQueue.size };
+      const queued: string[] = [];
+      runs.forEach((run, i) => {
+        if (!toQueue.delete(run.id)) return;
+        if (created[i]) {
+          if (!run.insert) throw new Error(`run ${run.id} is new but came without its row`);
+          insert.run({ ...run.insert, watchedAt: now });
+        } else requeue.run(now, run.id);
+        queued.push(run.id);
+      });
+      return { admitted: true, created, queued };
+    });
+    return admit.immediate();
+  }
+
+  async claim(id: string, at: number): Promise<boolean> {
+    const result = this.db
+      .prepare("UPDATE runs SET status = 'running', error = NULL, started_at = ?, finished_at = NULL WHERE id = ? AND status IN ('queued', 'running')")
+      .run(at, id);
+    return result.changes === 1;
+  }
+
+  async markQueued(id: string): Promise<void> {
     this.db.prepare("UPDATE runs SET status = 'queued', error = NULL, started_at = NULL, finished_at = NULL WHERE id = ?").run(id);
   }
 
-  markRunning(id: string, at: number): void {
-    this.db.prepare("UPDATE runs SET status = 'running', error = NULL, started_at = ?, finished_at = NULL WHERE id = ?").run(at, id);
-  }
-
-  markDone(id: string, at: number, timings: object, providers: object): void {
+  async markDone(id: string, at: number, timings: object, providers: object): Promise<void> {
     this.db
       .prepare("UPDATE runs SET status = 'done', error = NULL, finished_at = ?, timings = ?, providers = ? WHERE id = ?")
       .run(at, JSON.stringify(timings), JSON.stringify(providers), id);
   }
 
-  markEnded(id: string, status: "failed" | "cancelled", error: string, at: number): void {
+  async markEnded(id: string, status: "failed" | "cancelled", error: string, at: number): Promise<void> {
     this.db.prepare("UPDATE runs SET status = ?, error = ?, finished_at = ? WHERE id = ?").run(status, error, at, id);
   }
 
-  /**
-   * Stores the description and every cell's metrics at once. A resumed run plans the same cells
-   * again; their metrics are rewritten and their finished images kept.
-   */
-  saveDescription(id: string, description: object, cells: readonly CellMetrics[]): void {
+  async saveDescription(id: string, description: object, cells: readonly CellMetrics[]): Promise<void> {
     const setDescription = this.db.prepare("UPDATE runs SET description = ? WHERE id = ?");
     const upsertCell = this.db.prepare(
       "INSERT INTO cells (run_id, idx, metrics) VALUES (?, ?, ?) ON CONFLICT (run_id, idx) DO UPDATE SET metrics = excluded.metrics",
@@ -206,30 +182,50 @@ export class RunStore {
     })();
   }
 
-  setCellImage(runId: string, index: number, sha256: string): void {
+  async setCellImage(runId: string, index: number, sha256: string): Promise<void> {
     this.db.prepare("UPDATE cells SET image = ? WHERE run_id = ? AND idx = ?").run(sha256, runId, index);
   }
 
-  /** Runs a stopped process left queued or running, oldest first. */
-  unfinishedRuns(): { id: string; status: RunStatus }[] {
+  async touchWatched(ids: readonly string[], at: number): Promise<void> {
+    if (ids.length === 0) return;
+    const touch = this.db.prepare("UPDATE runs SET watched_at = max(coalesce(watched_at, 0), ?) WHERE id = ?");
+    this.db.transaction(() => ids.forEach((id) => touch.run(at, id)))();
+  }
+
+  async watchedAt(id: string): Promise<number | undefined> {
+    const row = this.db.prepare("SELECT coalesce(watched_at, created_at) AS at FROM runs WHERE id = ?").get(id) as { at: number } | undefined;
+    return row?.at;
+  }
+
+  async cancelUnwatched(before: number, reason: string, at: number): Promise<string[]> {
+    return this.db
+      .prepare("UPDATE runs SET status = 'cancelled', error = ?, finished_at = ? WHERE status = 'queued' AND coalesce(watched_at, created_at) < ? RETURNING id")
+      .pluck()
+      .all(reason, at, before) as string[];
+  }
+
+  async unfinishedRuns(): Promise<{ id: string; status: RunStatus }[]> {
     return this.db.prepare("SELECT id, status FROM runs WHERE status IN ('queued', 'running') ORDER BY created_at, rowid").all() as { id: string; status: RunStatus }[];
   }
 
-  /** Wall-clock milliseconds of the most recently finished successful runs. */
-  recentDurations(limit: number): number[] {
+  async queueState(): Promise<QueueState> {
+    const queued = this.db.prepare("SELECT count(*) FROM runs WHERE status = 'queued'").pluck().get() as number;
+    const running = this.db.prepare("SELECT id, started_at AS startedAt FROM runs WHERE status = 'running' ORDER BY started_at, rowid").all() as { id: string; startedAt: number }[];
+    return { queued, running };
+  }
+
+  async recentDurations(limit: number): Promise<number[]> {
     const rows = this.db
       .prepare("SELECT finished_at - started_at AS ms FROM runs WHERE status = 'done' AND started_at IS NOT NULL ORDER BY finished_at DESC LIMIT ?")
       .all(limit) as { ms: number }[];
     return rows.map((row) => row.ms);
   }
 
-  /** Sets published_at once; publishing again keeps the first time. */
-  publish(id: string, at: number): void {
+  async publish(id: string, at: number): Promise<void> {
     this.db.prepare("UPDATE runs SET published_at = ? WHERE id = ? AND published_at IS NULL").run(at, id);
   }
 
-  /** Published runs newest first, optionally only those whose caption contains `query` (any case). */
-  gallery(query: string, limit: number, offset: number): { rows: RunRow[]; total: number } {
+  async gallery(query: string, limit: number, offset: number): Promise<{ rows: RunRow[]; total: number }> {
     const search = query.trim().toLowerCase();
     const where = search === "" ? "published_at IS NOT NULL" : "published_at IS NOT NULL AND search_text LIKE @pattern ESCAPE '\\'";
     const params = search === "" ? {} : { pattern: likeContains(search) };
@@ -240,8 +236,7 @@ export class RunStore {
     return { rows, total };
   }
 
-  /** Inserts the upload unless its bytes were stored before; true when it is new. */
-  insertUpload(upload: UploadRow): boolean {
+  async insertUpload(upload: UploadRow): Promise<boolean> {
     const result = this.db
       .prepare(
         `INSERT INTO uploads (sha256, type, bytes, width, height, created_at) VALUES (@sha256, @type, @bytes, @width, @height, @createdAt)
@@ -251,19 +246,18 @@ export class RunStore {
     return result.changes === 1;
   }
 
-  getUpload(sha256: string): UploadRow | undefined {
+  async getUpload(sha256: string): Promise<UploadRow | undefined> {
     return this.db.prepare("SELECT sha256, type, bytes, width, height, created_at AS createdAt FROM uploads WHERE sha256 = ?").get(sha256) as UploadRow | undefined;
   }
 
-  /** Inserts the comparison unless it exists; true when it is new. */
-  insertComparison(comparison: ComparisonRow): boolean {
+  async insertComparison(comparison: ComparisonRow): Promise<boolean> {
     const result = this.db
       .prepare("INSERT INTO comparisons (id, run_ids, created_at) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING")
       .run(comparison.id, JSON.stringify(comparison.runIds), comparison.createdAt);
     return result.changes === 1;
   }
 
-  getComparison(id: string): ComparisonRow | undefined {
+  async getComparison(id: string): Promise<ComparisonRow | undefined> {
     const row = this.db.prepare("SELECT id, run_ids AS runIds, created_at AS createdAt FROM comparisons WHERE id = ?").get(id) as
       | { id: string; runIds: string; createdAt: number }
       | undefined;

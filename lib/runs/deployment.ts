@@ -1,0 +1,95 @@
+import path from "node:path";
+import type { Engine } from "../engine/index";
+import { type ServerConfig, serverConfig } from "../config";
+import { BullRunQueue } from "./bull-queue";
+import { type Decoder, InProcessDecoder, ThreadDecoder, type ThreadOpenOptions } from "./decoder/index";
+import { LocalEventHub } from "./events";
+import { FileStore } from "./files";
+import { PostgresBlobStore } from "./postgres-blobs";
+import { PostgresRunStore } from "./postgres-store";
+import { LocalRunQueue } from "./queue";
+import { RedisEventHub } from "./redis-events";
+import { RunRunner } from "./runner";
+import { RunService } from "./service";
+import { SqliteRunStore } from "./sqlite-store";
+
+/*
+ * The two deployments, assembled from the same parts:
+ * - embedded (the default): SQLite and files under the data folder, events within the process,
+ *   and a decode thread fed by an in-process queue;
+ * - distributed (PENUMBRA_DATABASE_URL and PENUMBRA_QUEUE_URL): runs, cells and uploads in
+ *   PostgreSQL, events through Redis, and a BullMQ queue that worker processes (bin/worker.ts)
+ *   take runs from. A web process of this deployment never decodes.
+ */
+
+export interface RunServiceOptions extends Partial<Omit<ServerConfig, "distributed">> {
+  readonly distributed?: ServerConfig["distributed"];
+  /** Decode in this thread with this engine (tests inject failing engines); default: a decode thread. */
+  readonly openEngine?: (presetName: string) => Promise<Engine>;
+  /** How the decode thread opens sessions. */
+  readonly open?: ThreadOpenOptions;
+  readonly now?: () => number;
+}
+
+export async function openRunService(options: RunServiceOptions = {}): Promise<RunService> {
+  const defaults = serverConfig({});
+  const settings = {
+    queueLimit: options.queueLimit ?? defaults.queueLimit,
+    idleCancelMs: options.idleCancelMs ?? defaults.idleCancelMs,
+    maxUploadBytes: options.maxUploadBytes ?? defaults.maxUploadBytes,
+    defaultPreset: options.defaultPreset ?? defaults.defaultPreset,
+    now: options.now,
+  };
+  const now = options.now ?? Date.now;
+  if (options.distributed) {
+    const { databaseUrl, queueUrl } = options.distributed;
+    const store = await PostgresRunStore.connect(databaseUrl);
+    const blobs = await PostgresBlobStore.connect(databaseUrl);
+    const service = new RunService({ dataDir: null, store, blobs, events: new RedisEventHub(queueUrl), queue: new BullRunQueue(queueUrl), providers: null }, settings);
+    await service.reconcile();
+    return service;
+  }
+  // The data folder is the operator's, not part of the app: the bundler must not trace it.
+  const dataDir = path.resolve(/*turbopackIgnore: true*/ options.dataDir ?? defaults.dataDir);
+  const store = SqliteRunStore.open(dataDir);
+  const blobs = new FileStore(path.join(dataDir, "files"));
+  const events = new LocalEventHub();
+  const decoder: Decoder = options.openEngine ? new InProcessDecoder(options.openEngine) : new ThreadDecoder(options.open);
+  const runner = new RunRunner({ store, blobs, events, decoder, idleCancelMs: settings.idleCancelMs, now });
+  const service = new RunService(
+    { dataDir, store, blobs, events, queue: new LocalRunQueue(runner), providers: (name) => decoder.providers(name), closeExtra: () => decoder.close() },
+    settings,
+  );
+  await service.recover();
+  return service;
+}
+
+const SERVICE_KEY = Symbol.for("penumbra.runService");
+type Holder = typeof globalThis & { [SERVICE_KEY]?: Promise<RunService> };
+
+/**
+ * The process-wide service, kept on globalThis because Next's dev server reloads modules; built
+ * from the environment (lib/config.ts) on first use, when it also recovers what a stopped process
+ * left behind. A failed start is forgotten, so the next request tries again.
+ */
+export function getRunService(): Promise<RunService> {
+  const holder = globalThis as Holder;
+  let pending = holder[SERVICE_KEY];
+  if (!pending) {
+    pending = Promise.resolve().then(() => openRunService(serverConfig()));
+    holder[SERVICE_KEY] = pending;
+    pending.catch(() => {
+      if (holder[SERVICE_KEY] === pending) delete holder[SERVICE_KEY];
+    });
+  }
+  return pending;
+}
+
+/** Closes the process-wide service, as a stopping server would; the next getRunService() starts (and recovers) anew. */
+export async function closeRunService(): Promise<void> {
+  const holder = globalThis as Holder;
+  const pending = holder[SERVICE_KEY];
+  delete holder[SERVICE_KEY];
+  const service = await pending?.catch(() => undefined);
+  await service?.close();
+}

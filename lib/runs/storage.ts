@@ -1,0 +1,140 @@
+import type { CellMetrics } from "../record";
+
+/*
+ * What the run service stores, as two interfaces with one implementation per deployment: the
+ * embedded one (SQLite and files under the data folder: sqlite-store.ts, files.ts) and the
+ * distributed one (PostgreSQL for both: postgres-store.ts, postgres-blobs.ts). Every method is
+ * async so the two are interchangeable; times are milliseconds since the epoch.
+ */
+
+export type RunStatus = "queued" | "running" | "done" | "failed" | "cancelled";
+
+export interface RunRow {
+  readonly id: string;
+  readonly presetName: string;
+  readonly presetDigest: string;
+  /** Canonical JSON of the stored request. */
+  readonly request: string;
+  readonly status: RunStatus;
+  readonly error: string | null;
+  readonly createdAt: number;
+  readonly startedAt: number | null;
+  readonly finishedAt: number | null;
+  readonly publishedAt: number | null;
+  /** JSON of the run's description once it is planned. */
+  readonly description: string | null;
+  readonly providers: string | null;
+  readonly timings: string | null;
+  readonly rows: number;
+  readonly cols: number;
+  readonly imageWidth: number;
+  readonly imageHeight: number;
+}
+
+export type NewRun = Pick<RunRow, "id" | "presetName" | "presetDigest" | "request" | "createdAt" | "rows" | "cols" | "imageWidth" | "imageHeight"> & {
+  /** Lowercased caption for the gallery search; null for image runs. */
+  readonly searchText: string | null;
+};
+
+export interface CellRow {
+  readonly index: number;
+  readonly metrics: CellMetrics;
+  /** sha256 of the cell's PNG in the blob store; null until decoded. */
+  readonly image: string | null;
+}
+
+export interface UploadRow {
+  readonly sha256: string;
+  readonly type: string;
+  readonly bytes: number;
+  readonly width: number;
+  readonly height: number;
+  readonly createdAt: number;
+}
+
+export interface ComparisonRow {
+  readonly id: string;
+  readonly runIds: readonly string[];
+  readonly createdAt: number;
+}
+
+/** A run to queue: an existing one by id, or a new one with the row to insert. */
+export interface Admission {
+  readonly id: string;
+  readonly insert?: NewRun;
+}
+
+export type AdmitResult =
+  /** `created[i]`: runs[i] was inserted; `queued`: the ids now queued (new, or failed/cancelled ones requeued). */
+  | { readonly admitted: true; readonly created: readonly boolean[]; readonly queued: readonly string[] }
+  /** Nothing changed: the queue holds `depth` runs and had no room for `needed` more. */
+  | { readonly admitted: false; readonly depth: number; readonly needed: number };
+
+export interface QueueState {
+  /** Runs waiting for a worker. */
+  readonly queued: number;
+  /** Runs a worker is decoding, oldest start first. */
+  readonly running: readonly { readonly id: string; readonly startedAt: number }[];
+}
+
+export interface RunStore {
+  getRun(id: string): Promise<RunRow | undefined>;
+  getCells(runId: string): Promise<CellRow[]>;
+
+  /**
+   * Inserts new runs and requeues failed or cancelled ones, all or none, atomically across every
+   * process sharing the store: refused when the queued runs plus those it would add exceed `limit`.
+   * Admitted runs are watched until `now` (their idle-cancel lease starts at admission).
+   */
+  admit(runs: readonly Admission[], limit: number, now: number): Promise<AdmitResult>;
+  /** A worker takes the run: true (and marked running at `at`) only if it is queued or running. */
+  claim(id: string, at: number): Promise<boolean>;
+  /** Back in the queue: the previous attempt's error and times are cleared, its finished cells kept. */
+  markQueued(id: string): Promise<void>;
+  markDone(id: string, at: number, timings: object, providers: object): Promise<void>;
+  markEnded(id: string, status: "failed" | "cancelled", error: string, at: number): Promise<void>;
+  /**
+   * Stores the description and every cell's metrics at once. A resumed run plans the same cells
+   * again; their metrics are rewritten and their finished images kept.
+   */
+  saveDescription(id: string, description: object, cells: readonly CellMetrics[]): Promise<void>;
+  setCellImage(runId: string, index: number, sha256: string): Promise<void>;
+
+  /** Renews the idle-cancel lease of runs someone is watching. */
+  touchWatched(ids: readonly string[], at: number): Promise<void>;
+  /** When the run was last watched (or admitted); undefined for an unknown run. */
+  watchedAt(id: string): Promise<number | undefined>;
+  /** Cancels queued runs last watched before `before`, returning their ids. */
+  cancelUnwatched(before: number, reason: string, at: number): Promise<string[]>;
+
+  /** Runs left queued or running, oldest first. */
+  unfinishedRuns(): Promise<{ id: string; status: RunStatus }[]>;
+  queueState(): Promise<QueueState>;
+  /** Wall-clock milliseconds of the most recently finished successful runs. */
+  recentDurations(limit: number): Promise<number[]>;
+
+  /** Sets published_at once; publishing again keeps the first time. */
+  publish(id: string, at: number): Promise<void>;
+  /** Published runs newest first, optionally only those whose caption contains `query` (any case). */
+  gallery(query: string, limit: number, offset: number): Promise<{ rows: RunRow[]; total: number }>;
+
+  /** Inserts the upload unless its bytes were stored before; true when it is new. */
+  insertUpload(upload: UploadRow): Promise<boolean>;
+  getUpload(sha256: string): Promise<UploadRow | undefined>;
+
+  /** Inserts the comparison unless it exists; true when it is new. */
+  insertComparison(comparison: ComparisonRow): Promise<boolean>;
+  getComparison(id: string): Promise<ComparisonRow | undefined>;
+
+  close(): Promise<void>;
+}
+
+/** Content-addressed bytes: cell PNGs and uploads, named by their sha256, never rewritten. */
+export interface BlobStore {
+  /** Stores bytes under their sha256; `created` is false when they were already there. */
+  put(bytes: Uint8Array): Promise<{ sha256: string; created: boolean }>;
+  has(sha256: string): Promise<boolean>;
+  /** The stored bytes; a not_found RunError when there are none. */
+  read(sha256: string): Promise<Buffer>;
+  close(): Promise<void>;
+}
