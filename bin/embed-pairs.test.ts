@@ -155,7 +155,7 @@ describe("embed-pairs", () => {
   });
 
   it("opens a preset that has only its CLIP towers (as exported, before the adapter) and continues a checkpoint of the same encoders", async () => {
-    // What bin/lib/encoder-preset.ts reads, and nothing else: no adapter, bridge, uncertainty, UNet or VAE.
+    // What lib/engine/encoder-preset.ts reads, and nothing else: no adapter, bridge, uncertainty, UNet or VAE.
     const shapes = path.join(REPO_ROOT, "models", "shapes");
     const config = JSON.parse(readFileSync(path.join(shapes, "preset.json"), "utf8"));
     const encodersOnly = (name: string, change: (preset: typeof config) => void = () => {}) => {

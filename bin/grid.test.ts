@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import sharp from "sharp";
 import { describe, expect, it } from "vitest";
-import { encodeImage, gridLayout, readPngText } from "../lib/engine/images";
+import { encodeImage, gridLayout, readPngText } from "../lib/engine/index";
 import { runCli } from "./lib/fixtures";
 import { RUN_KEY } from "./lib/run-record";
 

@@ -2,8 +2,7 @@
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { openPreset, type RunRequest } from "../lib/engine/index";
-import { encodeImage, withPngText } from "../lib/engine/images";
-import { schedulerAdvice } from "../lib/engine/schedulers/advice";
+import { encodeImage, schedulerAdvice, withPngText } from "../lib/engine/index";
 import { gridTitle } from "../lib/record";
 import { renderGridPng, runPngText } from "../lib/runs/exports";
 import { type GridArgs, parseGridArgs, toRunRequest, UsageError } from "./lib/args";

@@ -1,8 +1,7 @@
 // npm run preset:check -- <preset folder or name>: lists every problem of a preset, one line each (exit 1), or a short summary (exit 0).
 import { existsSync } from "node:fs";
 import path from "node:path";
-import { checkPreset } from "../lib/engine/preset-check";
-import { modelsDir } from "../lib/engine/preset";
+import { checkPreset, modelsDir } from "../lib/engine/index";
 import { HelpRequested, UsageError } from "./lib/args";
 import { EXIT_FAILURE, EXIT_OK, runMain } from "./lib/cli";
 

@@ -17,7 +17,7 @@ import type {
   RunProgress as ServerRunProgress,
   StoredDescription,
 } from "@/lib/runs/views";
-import type { SchedulerType } from "@/lib/engine/schedulers/types";
+import type { SchedulerType } from "@/lib/engine/names";
 
 export type RunStatus = ServerRunStatus;
 export type Scheduler = SchedulerType;

@@ -2,12 +2,12 @@
  * Pure formatting for the pages: numbers, labels, plans and progress. Everything here is
  * deterministic (no locale, no clock) so the server and the browser render the same text.
  */
-import { PLAN_KINDS, type PlanKind, planLevels, type PlanUnion } from "@/lib/engine/plan-kinds";
+import { PLAN_KINDS, type PlanKind, planLevels, type PlanUnion } from "@/lib/engine/names";
 import { rowLabel as sharedRowLabel, tailName, type RowLabel } from "@/lib/record";
 import type { Cell, Plan, ProgressEvent, RequestPlan, RunProgress, RunStatus } from "./api";
 
 export { tailName };
-/** The plan kinds the form offers, default first (one definition, in lib/engine/plan-kinds.ts). */
+/** The plan kinds the form offers, default first (one definition, in lib/engine/plan-kinds.ts, through lib/engine/names.ts). */
 export { PLAN_KINDS, type PlanKind, planLevels };
 
 /** Fixed decimals; non-finite values as words; never "-0.00". */

@@ -1,5 +1,5 @@
 import type { InputInfo, NormalizedRunRequest, RunCell } from "./engine/index";
-import { planLevels, type PlanUnion } from "./engine/plan-kinds";
+import { planLevels, type PlanUnion } from "./engine/names";
 import { fixed, significant } from "./format";
 
 /*

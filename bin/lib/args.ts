@@ -1,9 +1,8 @@
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import type { RunRequest, SchedulerType } from "../../lib/engine/index";
-// Straight from the dependency-free module: a value import of lib/engine/index would load onnxruntime
+// The engine's dependency-free entry: a value import of lib/engine/index would load onnxruntime
 // for every command that parses flags, preset-check included.
-import { DEFAULT_PLAN_KIND, PLAN_KINDS, type PlanKind, type PlanUnion } from "../../lib/engine/plan-kinds";
-import { SCHEDULER_TYPES } from "../../lib/engine/schedulers/names";
+import { DEFAULT_PLAN_KIND, PLAN_KINDS, type PlanKind, type PlanUnion, SCHEDULER_TYPES } from "../../lib/engine/names";
 
 /*
  * Command-line parsing for the bin/ commands: strict flags,

@@ -2,12 +2,10 @@ import { mkdir, readFile, rename, rm, stat } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
-import { encodeImages, encodeTexts, preprocessImage } from "../../lib/engine/encoders";
-import type { OpenOptions } from "../../lib/engine/onnx";
+import { encodeImages, encodeTexts, type EncoderPresetConfig, type OpenOptions, openPresetEncoders, type PresetEncoders, preprocessImage } from "../../lib/engine/index";
 import { UsageError } from "./args";
 import { type CaptionedImage, type CaptionSet, readCaptionsFile } from "./coco-captions";
 import type { EmbedPairsArgs } from "./embed-pairs-args";
-import { type EncoderPresetConfig, openPresetEncoders, type PresetEncoders } from "./encoder-preset";
 import { writeNpz } from "./npz";
 import { PairsCheckpoint, type PairRows, type SkippedImage } from "./pairs-checkpoint";
 

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import type { RunResult } from "../../lib/engine/index";
-import { encodeImage, readPngText } from "../../lib/engine/images";
+import { encodeImage, readPngText } from "../../lib/engine/index";
 import { gridTitle } from "../../lib/record";
 import { renderGridPng, runGridPng } from "../../lib/runs/exports";
 import { type Run, webRunRecord } from "../../lib/runs/views";

@@ -1,8 +1,7 @@
 "use client";
 
 import { useId, type ReactNode } from "react";
-import type { ProviderName } from "@/lib/engine/provider-names";
-import { SCHEDULER_TYPES } from "@/lib/engine/schedulers/names";
+import { type ProviderName, SCHEDULER_TYPES } from "@/lib/engine/names";
 import type { PresetInfo } from "../api";
 import { PLAN_DESCRIPTIONS, PLAN_KINDS, planChips, planLevels, startsAtMean, type PlanKind } from "../format";
 import { randomSeed } from "../request";

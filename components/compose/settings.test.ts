@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { PNDM_MIN_STEPS } from "@/lib/engine/schedulers/advice";
+import { PNDM_MIN_STEPS } from "@/lib/engine/names";
 import { settingsAdvice } from "./settings";
 
 describe("settingsAdvice", () => {

@@ -1,5 +1,4 @@
-import { schedulerAdvice } from "@/lib/engine/schedulers/advice";
-import { SCHEDULER_TYPES } from "@/lib/engine/schedulers/names";
+import { SCHEDULER_TYPES, schedulerAdvice } from "@/lib/engine/names";
 import type { Plan, PresetInfo, Run, RunRequest, Scheduler } from "../api";
 import { planDensity, planFor, requestPlan, type Density, type PlanKind } from "../format";
 

@@ -42,14 +42,20 @@ import { type DecodedImage, type DecodeProgress, decodeEmbeddings, type PromptSt
 export { EngineError, type EngineErrorCode } from "./errors";
 export { describeIssues, listPresets, type PresetConfig } from "./preset";
 export type { DecodedImage, DecodeProgress } from "./unclip";
-export { composeGrid, encodeImage, type GridCellImage, readPngText, withPngText } from "./images";
+export { composeGrid, encodeImage, type GridCellImage, gridLayout, readPngText, withPngText } from "./images";
 export { crc32, crc32Combine } from "./crc32";
+// For the CLI: embedding pairs with a preset's CLIP half, checking presets, and the grid's layout.
+export { type EncoderPresetConfig, encoderPresetSchema, openPresetEncoders, type PresetEncoders } from "./encoder-preset";
+export { encodeImages, encodeTexts, preprocessImage } from "./encoders";
+export { checkPreset } from "./preset-check";
+export { modelsDir } from "./preset";
+export { PNDM_MIN_STEPS, schedulerAdvice } from "./schedulers/advice";
 export type { GgdDistribution } from "./ggd";
 export type { ImageInfo } from "./encoders";
 export type { OpenOptions, ProviderReport } from "./onnx";
 export { PROVIDERS, type ProviderName } from "./provider-names";
 export type { DeviationPlan } from "./deviation";
-export { DEFAULT_PLAN_KIND, PLAN_KINDS, type PlanKind, planLevels } from "./plan-kinds";
+export { DEFAULT_PLAN_KIND, PLAN_KINDS, type PlanKind, planLevels, type PlanUnion } from "./plan-kinds";
 export { SCHEDULER_TYPES, type SchedulerType } from "./schedulers";
 export type { EpistemicScore, OutOfDistribution, VocabularyCheck } from "./ood";
 

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import sharp from "sharp";
 import { describe, expect, it } from "vitest";
-import { encodeImage, gridLayout, readPngText } from "../engine/images";
+import { encodeImage, gridLayout, readPngText } from "../engine/index";
 import { RUN_KEY } from "../record";
 import { renderGridPng, runCellsZip, runGridPng, runPngText } from "./exports";
 import { readZip, unzipTests } from "./testing";

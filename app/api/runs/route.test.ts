@@ -1,7 +1,7 @@
 import Database from "better-sqlite3";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { readPngText } from "@/lib/engine/images";
+import { readPngText } from "@/lib/engine/index";
 import { RUN_KEY } from "@/lib/record";
 import { closeRunService, type Run } from "@/lib/runs/index";
 import { readZip } from "@/lib/runs/testing";

@@ -2,11 +2,10 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
-import type { ContractDims } from "../../lib/engine/contract";
-import type { ModelSession, OpenOptions } from "../../lib/engine/onnx";
-import { openModel } from "../../lib/engine/onnx";
-import { describeIssues, presetSchema, resolvePresetDir, verifyModelFile } from "../../lib/engine/preset";
-import { ClipTokenizer } from "../../lib/engine/tokenizer";
+import type { ContractDims } from "./contract";
+import { type ModelSession, type OpenOptions, openModel } from "./onnx";
+import { describeIssues, presetSchema, resolvePresetDir, verifyModelFile } from "./preset";
+import { ClipTokenizer } from "./tokenizer";
 
 /*
  * The CLIP half of a preset, opened the way the engine opens it (its schema pieces, hash checks,
