@@ -72,3 +72,19 @@ test("the grid works from the keyboard: focus shows a cell's numbers, Enter enla
   await page.keyboard.press("Escape");
   await expect(lightbox).toBeHidden();
 });
+
+test("every page loads without a failed request, its icon included", async ({ page }) => {
+  const failed: string[] = [];
+  page.on("response", (response) => {
+    if (response.status() >= 400) failed.push(`${response.status()} ${new URL(response.url()).pathname}`);
+  });
+  for (const path of ["/", "/compare", "/gallery"]) {
+    await page.goto(path);
+    await page.waitForLoadState("networkidle");
+  }
+  expect(failed).toEqual([]);
+  // Crawlers and old browsers ask for /favicon.ico whatever the page links.
+  const icon = await page.request.get("/favicon.ico");
+  expect(icon.status()).toBe(200);
+  expect(icon.headers()["content-type"]).toMatch(/^image\//);
+});
