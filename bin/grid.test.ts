@@ -79,6 +79,17 @@ describe("npm run grid", () => {
     expect(engine.stderr).toMatch(/^error: [^\n]*cols[^\n]*\n$/);
     expect(engine.stderr).not.toMatch(/\n\s+at /);
 
+    // A negative number is the flag's value, refused by the flag's own rule, not "ambiguous" to the parser.
+    const negative = await runCli("grid.ts", ["a red shape", "--seed", "-4"]);
+    expect(negative).toEqual({ code: 2, stdout: "", stderr: `error: --seed must be an integer from 0 to ${Number.MAX_SAFE_INTEGER}, got "-4"\nrun with --help for usage\n` });
+
+    // An --out that cannot be written fails before any decoding, saying why in words, not with a raw errno.
+    const blocker = path.join(await mkdtemp(path.join(tmpdir(), "penumbra-out-")), "a-file");
+    await writeFile(blocker, "not a folder");
+    const unwritable = await runCli("grid.ts", ["a red shape", "--out", path.join(blocker, "grid.png")]);
+    expect(unwritable.code).toBe(2);
+    expect(unwritable.stderr).toBe(`error: --out ${JSON.stringify(path.join(blocker, "grid.png"))} cannot be written (a file is in the way of its folder); give a path in a folder you can write\nrun with --help for usage\n`);
+
     const help = await runCli("grid.ts", ["--help"]);
     expect(help.code).toBe(0);
     expect(help.stdout).toMatch(/^usage: npm run grid -- "<caption>" \[options\]/);

@@ -1,8 +1,8 @@
 // npm run grid -- "<caption>" [options]: decode a labelled grid of samples at increasing deviation; see --help.
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { constants } from "node:fs";
+import { access, mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { openPreset, type RunRequest } from "../lib/engine/index";
-import { encodeImage, schedulerAdvice, withPngText } from "../lib/engine/index";
+import { encodeImage, openPreset, type RunRequest, schedulerAdvice, withPngText } from "../lib/engine/index";
 import { gridTitle } from "../lib/record";
 import { renderGridPng, runPngText } from "../lib/runs/exports";
 import { type GridArgs, parseGridArgs, toRunRequest, UsageError } from "./lib/args";
@@ -24,7 +24,22 @@ async function write(file: string, bytes: Buffer): Promise<void> {
   await writeFile(file, bytes);
 }
 
+/** Makes sure a file can be written there before any decoding, so a bad --out fails at once, saying why. */
+async function checkWritable(file: string, flag: string): Promise<void> {
+  const folder = path.dirname(path.resolve(file));
+  try {
+    await mkdir(folder, { recursive: true });
+    await access(folder, constants.W_OK);
+  } catch (error) {
+    const { code } = error as NodeJS.ErrnoException;
+    const reason = code === "EACCES" || code === "EROFS" ? "permission denied" : code === "ENOTDIR" || code === "EEXIST" ? "a file is in the way of its folder" : (error as Error).message;
+    throw new UsageError(`--${flag} ${JSON.stringify(file)} cannot be written (${reason}); give a path in a folder you can write`);
+  }
+}
+
 async function main(args: GridArgs): Promise<number> {
+  await checkWritable(args.out, "out");
+  if (args.cellsDir !== undefined) await checkWritable(path.join(args.cellsDir, "cell.png"), "cells-dir");
   let image: ImageSource | undefined;
   let input: RunRequest["input"];
   if (args.input.kind === "image") {

@@ -1,16 +1,19 @@
 // npm run preset:check -- <preset folder or name>: lists every problem of a preset, one line each (exit 1), or a short summary (exit 0).
 import { existsSync } from "node:fs";
 import path from "node:path";
-import { checkPreset, modelsDir } from "../lib/engine/index";
+import { checkPreset, resolvePresetDir } from "../lib/engine/index";
 import { HelpRequested, UsageError } from "./lib/args";
 import { EXIT_FAILURE, EXIT_OK, runMain } from "./lib/cli";
 
 const USAGE = "usage: npm run preset:check -- <preset folder | name under models/>";
 
-/** A folder as given, or a bare name of a folder under models/ ("shapes"). */
+/**
+ * A folder as given (its problems, a missing preset.json included, are the report), or a bare
+ * name resolved as `grid --preset` resolves it: a preset under models/, else "unknown preset".
+ */
 function presetFolder(argument: string): string {
-  const named = path.join(modelsDir(), argument);
-  return !/[\\/]/.test(argument) && !existsSync(argument) && existsSync(named) ? named : path.resolve(argument);
+  const looksLikePath = existsSync(argument) || path.isAbsolute(argument) || /[\\/]/.test(argument) || argument.startsWith(".");
+  return looksLikePath ? path.resolve(argument) : resolvePresetDir(argument);
 }
 
 async function main(argv: readonly string[]): Promise<number> {

@@ -148,3 +148,46 @@ test("a published run is found by its caption in the gallery", async ({ page }) 
   await card.click();
   await expect(page).toHaveURL(new RegExp(`/runs/${run.id}$`));
 });
+
+test("each counted cell shows on the page within 300 ms of the event that counts it, mean row first", async ({ page }) => {
+  // The page's own stream is the one measured: every event it receives is timestamped as it arrives,
+  // and every frame the grid's loaded images are counted with the time they were first seen.
+  await page.addInitScript(() => {
+    const record = { counted: [] as { at: number; cellsDone: number }[], shown: new Map<string, number>() };
+    (window as unknown as { penumbraTimeline: typeof record }).penumbraTimeline = record;
+    const Native = window.EventSource;
+    window.EventSource = class extends Native {
+      constructor(url: string | URL, init?: EventSourceInit) {
+        super(url, init);
+        this.addEventListener("progress", (event) => {
+          record.counted.push({ at: performance.now(), cellsDone: (JSON.parse((event as MessageEvent<string>).data) as { cellsDone: number }).cellsDone });
+        });
+      }
+    };
+    const sample = () => {
+      for (const image of document.querySelectorAll<HTMLImageElement>('[data-testid="grid-cell"] img')) {
+        const cell = image.closest('[data-testid="grid-cell"]');
+        const key = `${cell?.getAttribute("data-row")},${cell?.getAttribute("data-col")}`;
+        if (image.complete && image.naturalWidth > 0 && !record.shown.has(key)) record.shown.set(key, performance.now());
+      }
+      requestAnimationFrame(sample);
+    };
+    requestAnimationFrame(sample);
+  });
+  const run = await createRun(page.request, { input: { kind: "caption", text: "a shape" }, plan: { kind: "geodesic", rows: 9 }, cols: 8, seed: 7 });
+  await page.goto(`/runs/${run.id}`);
+  await expectRunDone(page);
+  await page.waitForTimeout(500);
+  const { counted, shown } = await page.evaluate(() => {
+    const { counted, shown } = (window as unknown as { penumbraTimeline: { counted: { at: number; cellsDone: number }[]; shown: Map<string, number> } }).penumbraTimeline;
+    return { counted, shown: [...shown.entries()] };
+  });
+  expect(counted.length, "the page saw the run's progress").toBeGreaterThan(0);
+  expect(shown).toHaveLength(72);
+  const shownTimes = shown.map(([, at]) => at).sort((a, b) => a - b);
+  const late = counted.filter(({ at, cellsDone }) => cellsDone > 0 && (shownTimes[cellsDone - 1] ?? Number.POSITIVE_INFINITY) > at + 300);
+  expect(late, "progress events whose counted cells were not all on the page 300 ms later").toEqual([]);
+  // The mean row's eight images are the first on the page.
+  const order = shown.sort(([, a], [, b]) => a - b).map(([key]) => key);
+  expect(order.slice(0, 8).sort()).toEqual(Array.from({ length: 8 }, (_, col) => `0,${col}`).sort());
+});

@@ -119,7 +119,7 @@ type Options = NonNullable<ParseArgsConfig["options"]>;
 /** Strict flags plus -h/--help (thrown as HelpRequested with `usage`); node:util's errors become UsageErrors. */
 export function parse(argv: readonly string[], options: Options, usage: string) {
   try {
-    const parsed = parseArgs({ args: [...argv], options: { ...options, help: { type: "boolean", short: "h" } }, allowPositionals: true, strict: true });
+    const parsed = parseArgs({ args: joinNegativeValues(argv, options), options: { ...options, help: { type: "boolean", short: "h" } }, allowPositionals: true, strict: true });
     if (parsed.values.help) throw new HelpRequested(usage);
     return parsed;
   } catch (error) {
@@ -128,6 +128,23 @@ export function parse(argv: readonly string[], options: Options, usage: string) 
     const message = (error as Error).message.replace(/\. To specify a positional argument.*$/s, "");
     throw new UsageError(message.replace(/\s*\n\s*/g, " "));
   }
+}
+
+/**
+ * `--seed -4` as `--seed=-4`: node:util reads a value that starts with a dash as another option and
+ * calls the flag "ambiguous", where the user meant a (negative) number the flag's own check refuses.
+ */
+function joinNegativeValues(argv: readonly string[], options: Options): string[] {
+  const takesValue = (arg: string) => arg.startsWith("--") && options[arg.slice(2)]?.type === "string";
+  const joined: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const next = argv[i + 1];
+    if (takesValue(argv[i]) && next !== undefined && /^-\d/.test(next)) {
+      joined.push(`${argv[i]}=${next}`);
+      i++;
+    } else joined.push(argv[i]);
+  }
+  return joined;
 }
 
 export function parseNumber(flag: string, raw: string, allowed: string, ok: (v: number) => boolean): number {

@@ -48,7 +48,7 @@ export { crc32, crc32Combine } from "./crc32";
 export { type EncoderPresetConfig, encoderPresetSchema, openPresetEncoders, type PresetEncoders } from "./encoder-preset";
 export { encodeImages, encodeTexts, preprocessImage } from "./encoders";
 export { checkPreset } from "./preset-check";
-export { modelsDir } from "./preset";
+export { modelsDir, resolvePresetDir } from "./preset";
 export { PNDM_MIN_STEPS, schedulerAdvice } from "./schedulers/advice";
 export type { GgdDistribution } from "./ggd";
 export type { ImageInfo } from "./encoders";
