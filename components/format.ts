@@ -3,10 +3,10 @@
  * deterministic (no locale, no clock) so the server and the browser render the same text.
  */
 import { PLAN_KINDS, type PlanKind, planLevels, type PlanUnion } from "@/lib/engine/names";
-import { rowLabel as sharedRowLabel, tailName, type RowLabel } from "@/lib/record";
+import { rowLabel as sharedRowLabel, rowLabelChars, tailName, type RowLabel } from "@/lib/record";
 import type { Cell, Plan, ProgressEvent, RequestPlan, RunProgress, RunStatus } from "./api";
 
-export { tailName };
+export { rowLabelChars, tailName };
 /** The plan kinds the form offers, default first (one definition, in lib/engine/plan-kinds.ts, through lib/engine/names.ts). */
 export { PLAN_KINDS, type PlanKind, planLevels };
 

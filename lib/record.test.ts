@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { type CellMetrics, cellMetrics, colLabels, gridTitle, rowLabel, rowLabels } from "./record";
+import { type CellMetrics, cellMetrics, colLabels, gridTitle, rowLabel, rowLabelChars, rowLabels } from "./record";
 
 const adapter = { lambda: null, quantileTarget: null, T: 1, q: 0.5, nll: -3, cosineToMean: 0.9, l2FromMean: 0.4 };
 
@@ -52,6 +52,37 @@ describe("rowLabels", () => {
     const plan = { kind: "geodesic", fractions: [0, 0.25, 0.5, 0.75, 1], tail: 0.95 } as const;
     const grid = cells(5, () => 0.5, (row) => ({ angleTarget: row * 33.3333, decoderQuantile: row / 4.2 }));
     for (const label of rowLabels(plan, grid)) expect([...label].length).toBeLessThanOrEqual(24);
+  });
+});
+
+describe("rowLabelChars", () => {
+  const plans = [
+    { kind: "geodesic", fractions: [0, 0.25, 0.5, 0.75, 1], tail: 0.95 },
+    { kind: "geodesic", fractions: [0, 1], tail: 0.5 },
+    { kind: "interpolate", lambdas: [0, 0.125, 1.5, 10] },
+    { kind: "shell", quantiles: [0.01, 0.333, 0.99] },
+  ] as const;
+
+  it("covers every label a row can show, before and after its cells, so the label column never changes width", () => {
+    for (const plan of plans) {
+      const chars = rowLabelChars(plan);
+      const rows = plan.kind === "geodesic" ? plan.fractions.length : plan.kind === "interpolate" ? plan.lambdas.length : plan.quantiles.length;
+      for (const value of [0, 0.005, 0.333, 0.999, 1]) {
+        const grid = cells(rows, () => value, (row) => ({ angleTarget: 179.96 * value, decoderQuantile: value }));
+        for (let row = 0; row < rows; row++) {
+          for (const label of [rowLabel(plan, [], row), rowLabel(plan, grid, row)]) {
+            expect([...label.main].length).toBeLessThanOrEqual(chars);
+            expect([...(label.detail ?? "")].length).toBeLessThanOrEqual(chars);
+          }
+        }
+      }
+    }
+  });
+
+  it("is the widest of those labels, not a padded guess", () => {
+    expect(rowLabelChars({ kind: "geodesic", fractions: [0, 0.25, 1], tail: 0.95 })).toBe([..."θ = 0.25·θ95"].length);
+    expect(rowLabelChars({ kind: "interpolate", lambdas: [0, 0.5] })).toBe([..."q ≈ 1.00"].length);
+    expect(rowLabelChars({ kind: "shell", quantiles: [0.5, 0.125] })).toBe([..."q = 0.125"].length);
   });
 });
 

@@ -138,6 +138,25 @@ export function rowLabel(plan: LabelPlan, cells: readonly LabelCell[], row: numb
 }
 
 /**
+ * The most characters any label of this plan can take, before its cells arrive ("θ = 0.25·θ95")
+ * and after ("θ = 24.1°", "q_dec ≈ 0.50"), so a page can size the label column once and not move
+ * the cells when the numbers come in.
+ */
+export function rowLabelChars(plan: LabelPlan): number {
+  const rows = planLevels(plan).length;
+  // Every average is a share printed to two places and every angle is at most 180°, so these
+  // cells give each row its longest detail and main text.
+  const widest = Array.from({ length: rows }, (_, row) => ({ row, q: 1, decoderQuantile: 1, angleTarget: 180 }));
+  let chars = 0;
+  for (let row = 0; row < rows; row++) {
+    for (const label of [rowLabel(plan, [], row), rowLabel(plan, widest, row)]) {
+      chars = Math.max(chars, [...label.main].length, [...(label.detail ?? "")].length);
+    }
+  }
+  return chars;
+}
+
+/**
  * Row labels of the grid PNG, lined up in a monospace column: "λ = 0.5  q ≈ 0.42",
  * "θ = 24.1°  q_dec ≈ 0.50", "q = 0.25" (see rowLabel for what each part means).
  */

@@ -1,6 +1,6 @@
 import type { CSSProperties, HTMLAttributes, ReactNode } from "react";
 import type { Cell, Plan } from "../api";
-import { colLabel, rowLabel } from "../format";
+import { colLabel, rowLabel, rowLabelChars } from "../format";
 
 export interface GridLayoutProps {
   plan: Plan;
@@ -26,6 +26,10 @@ export function GridLayout({ plan, rows, cols, cells, track, scale = "regular", 
   const byPosition = new Map(cells.map((cell) => [cell.row * cols + cell.col, cell]));
   const style: CSSProperties = { gridTemplateColumns: `max-content repeat(${cols}, ${track})` };
   const large = scale === "large";
+  // The label column is as wide as the plan's longest label from the start: labels gain their
+  // numbers as cells arrive, and a column that grew or shrank then would move every cell.
+  const labelWidth = `${rowLabelChars(plan)}ch`;
+  const reservesDetail = plan.kind !== "shell";
   return (
     <div role="table" aria-label={ariaLabel} data-testid={testId} className={`grid ${large ? "gap-x-4 gap-y-3" : "gap-x-1.5 gap-y-1.5 sm:gap-x-2 sm:gap-y-2"}`} style={style} onKeyDown={onKeyDown}>
       <div role="row" className="col-span-full grid grid-cols-subgrid">
@@ -44,12 +48,17 @@ export function GridLayout({ plan, rows, cols, cells, track, scale = "regular", 
         return (
           <div key={row} role="row" className="col-span-full grid grid-cols-subgrid items-center" {...rowAttributes?.(row)}>
             <span role="rowheader" data-testid="row-label" className={`flex flex-col pr-1 font-mono tabular-nums leading-tight ${large ? "text-right text-2xl" : "text-xs sm:pr-2"}`}>
-              <span className={large ? "font-semibold text-neutral-50" : "font-medium text-fg"}>{label.main}</span>
-              {label.detail && (
+              <span className={large ? "font-semibold text-neutral-50" : "font-medium text-fg"} style={{ minWidth: labelWidth }}>
+                {label.main}
+              </span>
+              {label.detail ? (
                 <>
                   <span className="sr-only"> · </span>
                   <span className={large ? "text-lg text-neutral-400" : "text-[11px] text-muted"}>{label.detail}</span>
                 </>
+              ) : (
+                // A row that will get its average once cells arrive keeps that line's height now.
+                reservesDetail && <span aria-hidden="true" className={large ? "text-lg" : "text-[11px]"}>{"\u00a0"}</span>
               )}
             </span>
             {Array.from({ length: cols }, (_, col) => (

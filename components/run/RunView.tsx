@@ -43,17 +43,21 @@ export function RunView({ initial }: { initial: Run }) {
       <RunActions run={run} onPublished={replace} />
       <OodWarning description={run.description} presetName={run.preset.name} />
 
-      {/* Wide: the legend sits under the grid, beside the panel. Narrow: after the panel, so the numbers come first. */}
+      {/*
+        Wide: the legend and the folded details sit under the grid, beside the panel. Narrow: after
+        the panel, so the numbers come first. Nothing sits under the panel: it grows when the run
+        is described, and whatever sat below it would jump.
+      */}
       <div className="grid gap-6 lg:grid-cols-[minmax(0,1fr)_20rem] lg:grid-rows-[auto_1fr]">
         <section aria-label="Samples" className="min-w-0 overflow-x-auto pb-2">
           <Grid run={run} live={live} testId="run-grid" ariaLabel={`Samples for ${inputTitle(run.request.input)}, ${startsAtMean(run.request.plan) ? "mean row first" : "nearest row first"}`} />
         </section>
         <aside className="flex flex-col gap-4 lg:col-start-2 lg:row-span-2 lg:row-start-1">
           <UncertaintyPanel description={run.description} />
-          <RunDetails run={run} />
         </aside>
-        <div className="min-w-0 self-start lg:col-start-1 lg:row-start-2">
+        <div className="flex min-w-0 flex-col gap-4 self-start lg:col-start-1 lg:row-start-2">
           <GridLegend plan={run.request.plan} description={run.description} input={run.request.input.kind} />
+          <RunDetails run={run} />
         </div>
       </div>
     </main>
