@@ -6,7 +6,7 @@ set -euo pipefail
 
 # libopenblas0-pthread replaces the reference BLAS that python3-torch links by default (15x faster matmuls).
 # postgresql and redis-server back the distributed-deployment tests, which start their own throwaway
-# servers on loopback (scripts/test-servers.ts); nothing here enables or starts the system services.
+# servers on loopback (lib/runs/test-servers.ts); nothing here enables or starts the system services.
 PACKAGES=(python3-torch python3-onnx python3-pil python3-pytest python3-numpy libopenblas0-pthread postgresql redis-server)
 
 missing=()

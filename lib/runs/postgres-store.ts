@@ -100,14 +100,20 @@ export async function migratePostgres(pool: pg.Pool, steps: readonly string[] = 
         await client.query("UPDATE penumbra_schema SET version = $1", [version + 1]);
         await client.query("COMMIT");
       } catch (error) {
-        await client.query("ROLLBACK");
+        // A broken connection cannot roll back (the server already has); the step's own error is the one to report.
+        await client.query("ROLLBACK").catch(() => {});
         throw error;
       }
     }
     return steps.length;
   } finally {
-    await client.query("SELECT pg_advisory_unlock($1)", [MIGRATION_LOCK]).catch(() => {});
-    client.release();
+    // The lock belongs to the session, not a transaction: a connection that could not give it back
+    // is discarded rather than returned to the pool, where it would block every later migration.
+    const unlockFailure = await client.query("SELECT pg_advisory_unlock($1)", [MIGRATION_LOCK]).then(
+      () => undefined,
+      (error: unknown) => (error instanceof Error ? error : new Error(String(error))),
+    );
+    client.release(unlockFailure);
   }
 }
 

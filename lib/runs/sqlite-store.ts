@@ -62,18 +62,24 @@ export const MIGRATIONS: readonly string[] = [
    UPDATE runs SET watched_at = created_at;`,
 ];
 
-/** Applies the steps the database has not seen yet, each in its own transaction with its version bump. */
+/**
+ * Applies the steps the database has not seen yet, each in its own transaction with its version
+ * bump. Each transaction reads the version under the write lock (BEGIN IMMEDIATE), so two
+ * processes opening a new file at once apply every step once.
+ */
 export function migrate(db: Database.Database, steps: readonly string[] = MIGRATIONS): number {
-  const current = db.pragma("user_version", { simple: true }) as number;
-  if (current > steps.length) {
-    throw new Error(`the database ${db.name} has schema version ${current}, newer than this code knows (${steps.length}); update Penumbra`);
-  }
-  for (let version = current; version < steps.length; version++) {
-    db.transaction(() => {
-      db.exec(steps[version]);
-      db.pragma(`user_version = ${version + 1}`);
-    })();
-  }
+  const applyNextStep = db.transaction((): boolean => {
+    const current = db.pragma("user_version", { simple: true }) as number;
+    if (current > steps.length) {
+      throw new Error(`the database ${db.name} has schema version ${current}, newer than this code knows (${steps.length}); update Penumbra`);
+    }
+    if (current === steps.length) return false;
+    db.exec(steps[current]);
+    db.pragma(`user_version = ${current + 1}`);
+    return true;
+  });
+  let applied = true;
+  while (applied) applied = applyNextStep.immediate();
   return steps.length;
 }
 
@@ -94,10 +100,11 @@ export class SqliteRunStore implements RunStore {
     mkdirSync(dataDir, { recursive: true });
     const db = new Database(path.join(dataDir, "penumbra.db"));
     try {
+      // Another process (a second dev server, a worker) may hold the write lock for a moment; set
+      // first, as switching to WAL takes that lock too.
+      db.pragma("busy_timeout = 5000");
       db.pragma("journal_mode = WAL");
       db.pragma("foreign_keys = ON");
-      // Another process (a second dev server) may hold the write lock for a moment.
-      db.pragma("busy_timeout = 5000");
       migrate(db);
     } catch (error) {
       db.close();

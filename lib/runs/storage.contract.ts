@@ -1,0 +1,343 @@
+import { afterEach, expect, it } from "vitest";
+import type { CellMetrics } from "../record";
+import { sha256Hex } from "./ids";
+import type { BlobStore, NewRun, RunStore } from "./storage";
+
+/*
+ * What the run service relies on from storage.ts, as tests any deployment's stores must pass: the
+ * embedded and the distributed ones are interchangeable only while they agree on all of it.
+ */
+
+export interface ContractStores {
+  readonly store: RunStore;
+  readonly blobs: BlobStore;
+  /** Another store on the same data, opened as a second process would open it. */
+  readonly openAnother: () => Promise<RunStore>;
+}
+
+const CELL: CellMetrics = { row: 0, col: 0, lambda: 0, quantileTarget: null, T: 1, q: 0.5, nll: -3, cosineToMean: 1, l2FromMean: 0 };
+
+function newRun(id: string, caption: string | null = null, createdAt = 1000): NewRun {
+  return { id, presetName: "shapes", presetDigest: "d", request: `{"caption":${JSON.stringify(caption)}}`, createdAt, rows: 2, cols: 2, imageWidth: 64, imageHeight: 64, searchText: caption };
+}
+
+/** `n` distinct run ids. */
+const ids = (n: number) => Array.from({ length: n }, (_, i) => i.toString(16).padStart(12, "0"));
+
+/**
+ * Registers the contract's tests in the enclosing describe block. `open` gives empty stores for
+ * each test; the contract closes them (and those from openAnother) after the test, and `open`'s
+ * caller removes whatever else it made.
+ */
+export function storageContract(open: () => Promise<ContractStores>): void {
+  let opened: { close(): Promise<void> }[] = [];
+  afterEach(async () => {
+    const closing = opened;
+    opened = [];
+    for (const closable of closing.reverse()) await closable.close();
+  });
+  async function fresh(): Promise<ContractStores> {
+    const stores = await open();
+    opened.push(stores.store, stores.blobs);
+    return {
+      ...stores,
+      openAnother: async () => {
+        const another = await stores.openAnother();
+        opened.push(another);
+        return another;
+      },
+    };
+  }
+
+  it("admits new runs and requeues failed or cancelled ones, all or none within the queue limit", async () => {
+    const { store } = await fresh();
+    const [a, b, c, d, e] = ids(5);
+    expect(await store.admit([{ id: a, insert: newRun(a) }, { id: b, insert: newRun(b) }], 3, 5000)).toEqual({ admitted: true, created: [true, true], queued: [a, b] });
+    expect(await store.getRun(a)).toEqual({
+      id: a,
+      presetName: "shapes",
+      presetDigest: "d",
+      request: '{"caption":null}',
+      status: "queued",
+      error: null,
+      createdAt: 1000,
+      startedAt: null,
+      finishedAt: null,
+      publishedAt: null,
+      description: null,
+      providers: null,
+      timings: null,
+      rows: 2,
+      cols: 2,
+      imageWidth: 64,
+      imageHeight: 64,
+    });
+    expect(await store.watchedAt(a)).toBe(5000);
+
+    // Over the limit: nothing of it is stored.
+    expect(await store.admit([{ id: c, insert: newRun(c) }, { id: d, insert: newRun(d) }], 3, 5000)).toEqual({ admitted: false, depth: 2, needed: 2 });
+    expect(await store.getRun(c)).toBeUndefined();
+    // A queued run admitted again is neither created nor queued twice.
+    expect(await store.admit([{ id: a }, { id: c, insert: newRun(c) }], 3, 5000)).toEqual({ admitted: true, created: [false, true], queued: [c] });
+
+    // Only queued runs count against the limit: running ones are not waiting.
+    expect(await store.claim(a, 6000)).toBe(true);
+    await store.markEnded(b, "failed", "boom", 7000);
+    expect(await store.queueState()).toEqual({ queued: 1, running: [{ id: a, startedAt: 6000 }] });
+    // A refused admission requeues nothing either.
+    expect(await store.admit([{ id: b }, { id: d, insert: newRun(d) }, { id: e, insert: newRun(e) }], 3, 7500)).toEqual({ admitted: false, depth: 1, needed: 3 });
+    expect(await store.getRun(b)).toMatchObject({ status: "failed", error: "boom", finishedAt: 7000 });
+    expect(await store.getRun(d)).toBeUndefined();
+
+    // A failed run comes back queued, its error and times cleared and its lease renewed; a running one stays as it is.
+    expect(await store.admit([{ id: b }, { id: a }], 2, 8000)).toEqual({ admitted: true, created: [false, false], queued: [b] });
+    expect(await store.getRun(b)).toMatchObject({ status: "queued", error: null, startedAt: null, finishedAt: null });
+    expect(await store.watchedAt(b)).toBe(8000);
+    expect(await store.getRun(a)).toMatchObject({ status: "running", startedAt: 6000 });
+    expect(await store.watchedAt(a)).toBe(5000);
+
+    // A done run is neither requeued nor counted.
+    await store.markDone(a, 9000, {}, {});
+    expect(await store.admit([{ id: a }], 2, 9500)).toEqual({ admitted: true, created: [false], queued: [] });
+    expect((await store.getRun(a))?.status).toBe("done");
+  });
+
+  it("requeues cancelled runs and keeps the first row of an id admitted twice at once", async () => {
+    const { store } = await fresh();
+    const [a, b] = ids(2);
+    await store.admit([{ id: a, insert: newRun(a) }], 8, 1000);
+    await store.markEnded(a, "cancelled", "nobody watched", 2000);
+    // Each id is queued once; whether `created` counts the repeat as inserted is left open (storage.ts does not say).
+    expect(await store.admit([{ id: a }, { id: b, insert: newRun(b, "first") }, { id: b, insert: newRun(b, "second") }], 8, 3000)).toMatchObject({
+      admitted: true,
+      queued: [a, b],
+    });
+    expect(await store.getRun(a)).toMatchObject({ status: "queued", error: null, finishedAt: null });
+    expect((await store.getRun(b))?.request).toBe('{"caption":"first"}');
+    expect((await store.queueState()).queued).toBe(2);
+  });
+
+  it("admits exactly up to the limit when 20 submissions race through two stores on the same data", async () => {
+    const { store, openAnother } = await fresh();
+    const racing = [store, await openAnother()];
+    const results = await Promise.all(ids(20).map((id, i) => racing[i % 2].admit([{ id, insert: newRun(id) }], 8, 1000)));
+    expect(results.filter((result) => result.admitted)).toHaveLength(8);
+    expect(results.filter((result) => !result.admitted)).toEqual(Array.from({ length: 12 }, () => ({ admitted: false, depth: 8, needed: 1 })));
+    expect((await racing[0].queueState()).queued).toBe(8);
+    expect((await racing[1].queueState()).queued).toBe(8);
+  });
+
+  it("keeps times as exact milliseconds since the epoch", async () => {
+    const { store } = await fresh();
+    const [a] = ids(1);
+    const t = 1_767_225_600_123;
+    await store.admit([{ id: a, insert: newRun(a, "a red shape", t) }], 8, t + 1);
+    await store.claim(a, t + 2);
+    await store.markDone(a, t + 3, {}, {});
+    await store.publish(a, t + 4);
+    expect(await store.getRun(a)).toMatchObject({ createdAt: t, startedAt: t + 2, finishedAt: t + 3, publishedAt: t + 4 });
+    expect(await store.watchedAt(a)).toBe(t + 1);
+    expect(await store.recentDurations(1)).toEqual([1]);
+    const upload = { sha256: "b".repeat(64), type: "image/jpeg", bytes: 1, width: 1, height: 1, createdAt: t };
+    await store.insertUpload(upload);
+    expect(await store.getUpload(upload.sha256)).toEqual(upload);
+    await store.insertComparison({ id: "cccccccccccc", runIds: [a], createdAt: t });
+    expect((await store.getComparison("cccccccccccc"))?.createdAt).toBe(t);
+  });
+
+  it("lets a worker claim only queued or running runs", async () => {
+    const { store } = await fresh();
+    const [a] = ids(1);
+    expect(await store.claim(a, 500)).toBe(false);
+    await store.admit([{ id: a, insert: newRun(a) }], 8, 1000);
+    await store.markEnded(a, "cancelled", "nobody watched", 2000);
+    expect(await store.claim(a, 3000)).toBe(false);
+    expect((await store.getRun(a))?.status).toBe("cancelled");
+    await store.admit([{ id: a }], 8, 4000);
+    expect(await store.claim(a, 5000)).toBe(true);
+    // A worker taking over a run whose worker died claims it again.
+    expect(await store.claim(a, 6000)).toBe(true);
+    await store.markDone(a, 7000, { totalMs: 1 }, { unet: { provider: "cpu", skipped: [] } });
+    expect(await store.claim(a, 8000)).toBe(false);
+    expect(await store.getRun(a)).toMatchObject({
+      status: "done",
+      error: null,
+      startedAt: 6000,
+      finishedAt: 7000,
+      timings: '{"totalMs":1}',
+      providers: '{"unet":{"provider":"cpu","skipped":[]}}',
+    });
+  });
+
+  it("puts a run back in the queue with its previous attempt's error and times cleared", async () => {
+    const { store } = await fresh();
+    const [a, b, c] = ids(3);
+    await store.admit([{ id: b, insert: newRun(b, null, 2000) }], 8, 2000);
+    await store.admit([{ id: a, insert: newRun(a, null, 1000) }, { id: c, insert: newRun(c, null, 2000) }], 8, 2000);
+    await store.claim(a, 3000);
+    await store.markEnded(a, "failed", "worker lost", 4000);
+    await store.markQueued(a);
+    expect(await store.getRun(a)).toMatchObject({ status: "queued", error: null, startedAt: null, finishedAt: null });
+    await store.claim(c, 5000);
+    // Oldest first; runs created in the same millisecond in the order they were stored.
+    expect(await store.unfinishedRuns()).toEqual([
+      { id: a, status: "queued" },
+      { id: b, status: "queued" },
+      { id: c, status: "running" },
+    ]);
+    await store.markDone(c, 6000, {}, {});
+    expect(await store.unfinishedRuns()).toEqual([
+      { id: a, status: "queued" },
+      { id: b, status: "queued" },
+    ]);
+  });
+
+  it("reports the queue and the runs being decoded, oldest start first", async () => {
+    const { store } = await fresh();
+    expect(await store.queueState()).toEqual({ queued: 0, running: [] });
+    const [a, b, c, d] = ids(4);
+    await store.admit([a, b, c, d].map((id) => ({ id, insert: newRun(id) })), 8, 1000);
+    await store.claim(a, 3000);
+    await store.claim(b, 2000);
+    await store.claim(c, 2500);
+    await store.markEnded(c, "failed", "boom", 2600);
+    expect(await store.queueState()).toEqual({
+      queued: 1,
+      running: [
+        { id: b, startedAt: 2000 },
+        { id: a, startedAt: 3000 },
+      ],
+    });
+  });
+
+  it("gives the durations of the most recently finished successful runs", async () => {
+    const { store } = await fresh();
+    expect(await store.recentDurations(5)).toEqual([]);
+    const [a, b, c, d] = ids(4);
+    await store.admit([a, b, c, d].map((id) => ({ id, insert: newRun(id) })), 8, 1000);
+    for (const [id, started, finished] of [
+      [a, 1000, 1100],
+      [b, 1000, 3000],
+      [c, 1000, 2000],
+    ] as const) {
+      await store.claim(id, started);
+      await store.markDone(id, finished, {}, {});
+    }
+    await store.claim(d, 1000);
+    await store.markEnded(d, "failed", "boom", 5000);
+    expect(await store.recentDurations(5)).toEqual([2000, 1000, 100]);
+    expect(await store.recentDurations(2)).toEqual([2000, 1000]);
+  });
+
+  it("stores the description and cells, keeping finished images when a resumed run saves them again", async () => {
+    const { store } = await fresh();
+    const [a] = ids(1);
+    expect(await store.getCells(a)).toEqual([]);
+    await store.admit([{ id: a, insert: newRun(a) }], 8, 1000);
+    await store.saveDescription(a, { dim: 64, plan: { kind: "geodesic" } }, [CELL, { ...CELL, col: 1 }]);
+    await store.setCellImage(a, 1, "f".repeat(64));
+    await store.saveDescription(a, { dim: 64, plan: { kind: "geodesic" } }, [CELL, { ...CELL, col: 1, q: 0.6 }]);
+    expect(await store.getCells(a)).toEqual([
+      { index: 0, metrics: CELL, image: null },
+      { index: 1, metrics: { ...CELL, col: 1, q: 0.6 }, image: "f".repeat(64) },
+    ]);
+    expect((await store.getRun(a))?.description).toBe('{"dim":64,"plan":{"kind":"geodesic"}}');
+  });
+
+  it("cancels queued runs whose watch lease lapsed, never running or renewed ones", async () => {
+    const { store } = await fresh();
+    const [a, b, c, d] = ids(4);
+    await store.admit([a, b, c].map((id) => ({ id, insert: newRun(id) })), 8, 1000);
+    await store.admit([{ id: d, insert: newRun(d) }], 8, 2500);
+    await store.claim(c, 1500);
+    await store.touchWatched([], 9000);
+    await store.touchWatched([b, "ffffffffffff"], 3000);
+    // An older touch never moves a lease back.
+    await store.touchWatched([b], 2000);
+    expect(await store.watchedAt(b)).toBe(3000);
+    expect(await store.watchedAt(a)).toBe(1000);
+    expect(await store.watchedAt("ffffffffffff")).toBeUndefined();
+    // A lease that ends exactly at `before` has not lapsed.
+    expect(await store.cancelUnwatched(2500, "nobody watched", 4000)).toEqual([a]);
+    expect(await store.getRun(a)).toMatchObject({ status: "cancelled", error: "nobody watched", finishedAt: 4000 });
+    expect((await store.getRun(b))?.status).toBe("queued");
+    expect((await store.getRun(c))?.status).toBe("running");
+    expect((await store.getRun(d))?.status).toBe("queued");
+    expect(await store.cancelUnwatched(2500, "nobody watched", 4500)).toEqual([]);
+    expect((await store.cancelUnwatched(3001, "nobody watched", 5000)).sort()).toEqual([b, d]);
+  });
+
+  it("lists published runs newest first and searches their captions in any case, with % _ and \\ matching only themselves", async () => {
+    const { store } = await fresh();
+    const captions = ["a red circle", "100% blue", "snake_case shape", "RED square", "back\\slash"];
+    const runIds = ids(captions.length + 2);
+    const [unpublished, image] = runIds.slice(captions.length);
+    await store.admit(captions.map((caption, i) => ({ id: runIds[i], insert: newRun(runIds[i], caption.toLowerCase()) })), 8, 1000);
+    await store.admit([{ id: unpublished, insert: newRun(unpublished, "a red unpublished") }, { id: image, insert: newRun(image, null) }], 8, 1000);
+    for (const [i] of captions.entries()) await store.publish(runIds[i], 2000 + i);
+    await store.publish(image, 2000);
+
+    const found = async (query: string) => (await store.gallery(query, 10, 0)).rows.map((row) => row.id);
+    expect(await found("Red")).toEqual([runIds[3], runIds[0]]);
+    expect(await found("  red  ")).toEqual([runIds[3], runIds[0]]);
+    expect(await found("%")).toEqual([runIds[1]]);
+    expect(await found("0% b")).toEqual([runIds[1]]);
+    expect(await found("_")).toEqual([runIds[2]]);
+    expect(await found("e_c")).toEqual([runIds[2]]);
+    expect(await found("\\")).toEqual([runIds[4]]);
+    expect(await found("k\\s")).toEqual([runIds[4]]);
+    expect(await found("red circle!")).toEqual([]);
+
+    // Ties in publication time come in id order.
+    const all = await store.gallery("", 10, 0);
+    expect(all.total).toBe(captions.length + 1);
+    expect(all.rows.map((row) => row.id)).toEqual([runIds[4], runIds[3], runIds[2], runIds[1], runIds[0], image]);
+    expect(all.rows[4]).toMatchObject({ publishedAt: 2000, status: "queued", createdAt: 1000 });
+    expect(await store.gallery("", 2, 2)).toMatchObject({ total: captions.length + 1, rows: [{ id: runIds[2] }, { id: runIds[1] }] });
+    expect(await store.gallery("red", 1, 1)).toMatchObject({ total: 2, rows: [{ id: runIds[0] }] });
+
+    await store.publish(runIds[0], 9999);
+    expect((await store.getRun(runIds[0]))?.publishedAt).toBe(2000);
+  });
+
+  it("stores uploads and comparisons once", async () => {
+    const { store } = await fresh();
+    const upload = { sha256: "a".repeat(64), type: "image/png", bytes: 10, width: 2, height: 3, createdAt: 1000 };
+    expect(await store.getUpload(upload.sha256)).toBeUndefined();
+    expect(await store.insertUpload(upload)).toBe(true);
+    expect(await store.insertUpload({ ...upload, createdAt: 2000 })).toBe(false);
+    expect(await store.getUpload(upload.sha256)).toEqual(upload);
+
+    const comparison = { id: "cccccccccccc", runIds: ids(3).reverse(), createdAt: 1000 };
+    expect(await store.insertComparison(comparison)).toBe(true);
+    expect(await store.insertComparison({ ...comparison, createdAt: 5 })).toBe(false);
+    expect(await store.getComparison(comparison.id)).toEqual(comparison);
+    expect(await store.getComparison("dddddddddddd")).toBeUndefined();
+  });
+
+  it("keeps blobs by their sha256, once, and refuses names that are not one", async () => {
+    const { blobs } = await fresh();
+    const bytes = new Uint8Array([0, 1, 2, 255, 0]);
+    const sha256 = sha256Hex(bytes);
+    expect(await blobs.has(sha256)).toBe(false);
+    expect(await blobs.put(bytes)).toEqual({ sha256, created: true });
+    expect(await blobs.put(Buffer.from(bytes))).toEqual({ sha256, created: false });
+    expect(await blobs.has(sha256)).toBe(true);
+    const read = await blobs.read(sha256);
+    expect(Buffer.isBuffer(read)).toBe(true);
+    expect(read.equals(Buffer.from(bytes))).toBe(true);
+
+    // A view into a larger buffer stores only its own bytes.
+    const larger = new Uint8Array([9, 9, 7, 8, 9, 9]);
+    const view = larger.subarray(2, 4);
+    const stored = await blobs.put(view);
+    expect(stored.sha256).toBe(sha256Hex(new Uint8Array([7, 8])));
+    expect([...(await blobs.read(stored.sha256))]).toEqual([7, 8]);
+
+    await expect(blobs.read("0".repeat(64))).rejects.toMatchObject({ code: "not_found", status: 404, message: `no stored image with sha256 ${"0".repeat(64)}` });
+    for (const bad of ["../etc/passwd", "A".repeat(64), "a".repeat(63), ""]) {
+      await expect(blobs.read(bad)).rejects.toMatchObject({ code: "invalid_input", status: 400 });
+      await expect(blobs.has(bad)).rejects.toMatchObject({ code: "invalid_input", status: 400 });
+    }
+  });
+}
