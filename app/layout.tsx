@@ -1,7 +1,7 @@
 import type { Metadata, Viewport } from "next";
 import type { ReactNode } from "react";
 import { SiteHeader } from "@/components/site/SiteHeader";
-import { LEGEND_SCRIPT } from "@/components/run/legend";
+import { VIEW_PREFS_SCRIPT } from "@/components/run/viewPrefs";
 import { THEME_SCRIPT } from "@/components/site/theme";
 import "./globals.css";
 
@@ -19,10 +19,10 @@ export const viewport: Viewport = {
 
 export default function RootLayout({ children }: { children: ReactNode }) {
   return (
-    // The inline script sets the theme class (and a folded legend's data-legend) before paint, so React must accept the changed attributes.
+    // The inline script sets the theme class (and the run pages' remembered view choices, components/run/viewPrefs.ts) before paint, so React must accept the changed attributes.
     <html lang="en" suppressHydrationWarning>
       <head>
-        <script dangerouslySetInnerHTML={{ __html: `${THEME_SCRIPT};${LEGEND_SCRIPT}` }} />
+        <script dangerouslySetInnerHTML={{ __html: `${THEME_SCRIPT};${VIEW_PREFS_SCRIPT}` }} />
       </head>
       <body className="flex min-h-dvh flex-col">
         <a href="#main" className="sr-only focus:not-sr-only focus:fixed focus:left-3 focus:top-3 focus:z-50 focus:rounded-md focus:bg-surface focus:px-3 focus:py-2 focus:shadow">

@@ -23,7 +23,7 @@ describe("npm run grid", () => {
     expect(run.stderr).not.toMatch(/error/);
     expect(run.code).toBe(0);
     const printed = JSON.parse(run.stdout);
-    expect(printed.files).toEqual({ grid: out, cells: ["row0-col0", "row0-col1", "row1-col0", "row1-col1"].map((n) => path.join(cellsDir, `${n}.png`)) });
+    expect(printed.files).toEqual({ grid: out, cells: ["row0-sample1", "row0-sample2", "row1-sample1", "row1-sample2"].map((n) => path.join(cellsDir, `${n}.png`)) });
     expect(printed.request).toMatchObject({ input: { kind: "image", file: input }, plan: { kind: "shell", quantiles: [0.1, 0.9] }, cols: 2, seed: 5, steps: 2 });
     expect(printed.cells).toHaveLength(4);
     for (const cell of printed.cells) expect(cell.quantileTarget).toBe([0.1, 0.9][cell.row]);
@@ -32,12 +32,12 @@ describe("npm run grid", () => {
     const { files, ...record } = printed;
     expect(JSON.parse(readPngText(png)[RUN_KEY])).toEqual(record);
     const { width: cellWidth, height: cellHeight } = record.imageSize;
-    const layout = gridLayout({ rows: 2, cols: 2, rowLabels: ["q = 0.1", "q = 0.9"], colLabels: ["col 0", "col 1"], title: readPngText(png).Title }, cellWidth, cellHeight);
+    const layout = gridLayout({ rows: 2, cols: 2, rowLabels: ["row 0  q = 0.1", "row 1  q = 0.9"], colLabels: ["sample 1", "sample 2"], title: readPngText(png).Title }, cellWidth, cellHeight);
     const metadata = await sharp(png).metadata();
     expect([metadata.width, metadata.height]).toEqual([layout.width, layout.height]);
 
-    expect((await readdir(cellsDir)).sort()).toEqual(["row0-col0.png", "row0-col1.png", "row1-col0.png", "row1-col1.png"]);
-    const cell = await readFile(path.join(cellsDir, "row1-col0.png"));
+    expect((await readdir(cellsDir)).sort()).toEqual(["row0-sample1.png", "row0-sample2.png", "row1-sample1.png", "row1-sample2.png"]);
+    const cell = await readFile(path.join(cellsDir, "row1-sample1.png"));
     expect(JSON.parse(readPngText(cell)["penumbra:cell"])).toEqual(record.cells.find((c: { row: number; col: number }) => c.row === 1 && c.col === 0));
     expect((await sharp(cell).metadata()).width).toBe(cellWidth);
   });
@@ -55,10 +55,10 @@ describe("npm run grid", () => {
     expect(run.stdout).toMatch(/\nproviders {4}cpu: clipText, /);
     // The default plan walks the decoder's angle: the last row's cells sit at the 95% tail angle they were asked for.
     expect(run.stdout).toMatch(/\nplan {9}geodesic θ = 0, 1 × θ95 \(\d+\.\d\d° in the decoder's space\)/);
-    expect(run.stdout).toContain("\nrow  col  θ target       θ   q_dec  ‖y−y(μ)‖       λ  ");
+    expect(run.stdout).toContain("\nrow  sample  θ target       θ   q_dec  ‖y−y(μ)‖       λ  ");
     const [meanRow, lastRow] = run.stdout.trimEnd().split("\n").slice(-2).map((line) => line.trim().split(/\s+/));
-    expect(meanRow.slice(0, 4)).toEqual(["0", "0", "0.00°", "0.00°"]);
-    expect(lastRow.slice(0, 2)).toEqual(["1", "0"]);
+    expect(meanRow.slice(0, 4)).toEqual(["0", "1", "0.00°", "0.00°"]);
+    expect(lastRow.slice(0, 2)).toEqual(["1", "1"]);
     expect(lastRow[3]).toBe(lastRow[2]);
     // stderr is not a terminal here, so no progress bar; the preset's PNDM at 1 step earns a warning.
     expect(run.stderr).not.toContain("\r");

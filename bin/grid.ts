@@ -3,7 +3,7 @@ import { constants } from "node:fs";
 import { access, mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { encodeImage, openPreset, type RunRequest, schedulerAdvice, withPngText } from "../lib/engine/index";
-import { gridTitle } from "../lib/record";
+import { cellFileName, gridTitle } from "../lib/record";
 import { renderGridPng, runPngText } from "../lib/runs/exports";
 import { type GridArgs, parseGridArgs, toRunRequest, UsageError } from "./lib/args";
 import { EXIT_OK, runMain } from "./lib/cli";
@@ -71,7 +71,7 @@ async function main(args: GridArgs): Promise<number> {
   const cellFiles: string[] = [];
   if (args.cellsDir !== undefined) {
     for (const cell of result.cells) {
-      const file = path.join(args.cellsDir, `row${cell.row}-col${cell.col}.png`);
+      const file = path.join(args.cellsDir, cellFileName(cell.row, cell.col));
       await write(file, withPngText(await encodeImage(cell, "png"), { ...text, [CELL_KEY]: JSON.stringify(cellMetrics(cell)) }));
       cellFiles.push(file);
     }

@@ -3,10 +3,10 @@
  * deterministic (no locale, no clock) so the server and the browser render the same text.
  */
 import { PLAN_KINDS, type PlanKind, planLevels, type PlanUnion } from "@/lib/engine/names";
-import { rowLabel as sharedRowLabel, rowLabelChars, tailName, type RowLabel } from "@/lib/record";
+import { cellFileName, rowLabel as sharedRowLabel, rowLabelChars, rowName, sampleName, tailName, type RowLabel } from "@/lib/record";
 import type { Cell, Plan, ProgressEvent, RequestPlan, RunProgress, RunStatus } from "./api";
 
-export { rowLabelChars, tailName };
+export { cellFileName, rowLabelChars, rowName, tailName };
 /** The plan kinds the form offers, default first (one definition, in lib/engine/plan-kinds.ts, through lib/engine/names.ts). */
 export { PLAN_KINDS, type PlanKind, planLevels };
 
@@ -125,8 +125,13 @@ export function rowLabel(plan: Plan, cells: readonly Pick<Cell, "row" | "q" | "d
 
 export const rowLabelText = (label: RowLabel) => (label.detail ? `${label.main} · ${label.detail}` : label.main);
 
-/** Each column is one noise draw, the same in every row. */
-export const colLabel = (col: number) => `sample ${col + 1}`;
+/** Each column is one base sample and noise draw, the same in every row ("sample 3"). */
+export const colLabel = sampleName;
+
+/** A cell named as everywhere else (grid PNG, zip, CLI): "row 2 · λ = 1 · q ≈ 0.42 · sample 3". */
+export function cellLabel(plan: Plan, cells: readonly Cell[], row: number, col: number): string {
+  return `${rowName(row)} · ${rowLabelText(sharedRowLabel(plan, cells, row))} · ${sampleName(col)}`;
+}
 
 export interface Metric {
   label: string;

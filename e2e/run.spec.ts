@@ -88,11 +88,11 @@ test("download all holds one PNG per cell, as stored, plus run.json", async ({ p
   expect(download.suggestedFilename()).toMatch(/\.zip$/);
   const entries = readZip(await readFile(await download.path()));
 
-  const expectedNames = [...run.cells.map((cell) => `row${cell.row}-col${cell.col}.png`), "run.json"];
+  const expectedNames = [...run.cells.map((cell) => `row${cell.row}-sample${cell.col + 1}.png`), "run.json"];
   expect(entries.map((entry) => entry.name).sort()).toEqual(expectedNames.sort());
   for (const cell of run.cells) {
-    const entry = entries.find((candidate) => candidate.name === `row${cell.row}-col${cell.col}.png`)!;
-    expect(sha256Hex(entry.data), `row${cell.row}-col${cell.col}.png is the stored cell image`).toBe(cell.image);
+    const entry = entries.find((candidate) => candidate.name === `row${cell.row}-sample${cell.col + 1}.png`)!;
+    expect(sha256Hex(entry.data), `${entry.name} is the stored cell image`).toBe(cell.image);
   }
   const record = JSON.parse(entries.find((entry) => entry.name === "run.json")!.data.toString("utf8"));
   expect(record.preset.digest).toBe(run.preset.digest);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { type CellMetrics, cellMetrics, colLabels, gridTitle, rowLabel, rowLabelChars, rowLabels } from "./record";
+import { type CellMetrics, cellFileName, cellMetrics, colLabels, gridTitle, rowLabel, rowLabelChars, rowLabels } from "./record";
 
 const adapter = { lambda: null, quantileTarget: null, T: 1, q: 0.5, nll: -3, cosineToMean: 0.9, l2FromMean: 0.4 };
 
@@ -20,30 +20,30 @@ describe("rowLabels", () => {
       () => 0.3,
       (row, col) => ({ angleTarget: [0, 12.04, 24.08][row], decoderAngle: [0, 12, 24][row], decoderDistance: row, decoderQuantile: [0, 0.48 + col * 0.04, 0.95][row] }),
     );
-    expect(rowLabels(plan, grid)).toEqual(["θ = 0°     mean", "θ = 12.0°  q_dec ≈ 0.50", "θ = 24.1°  q_dec ≈ 0.95"]);
+    expect(rowLabels(plan, grid)).toEqual(["row 0  θ = 0°     mean", "row 1  θ = 12.0°  q_dec ≈ 0.50", "row 2  θ = 24.1°  q_dec ≈ 0.95"]);
     expect(rowLabel(plan, grid, 1)).toEqual({ main: "θ = 12.0°", detail: "q_dec ≈ 0.50" });
   });
 
   it("names geodesic rows by their fraction of the tail angle before the run is described", () => {
     const plan = { kind: "geodesic", fractions: [0, 0.25, 1], tail: 0.95 } as const;
-    expect(rowLabels(plan, [])).toEqual(["θ = 0°        mean", "θ = 0.25·θ95", "θ = θ95"]);
+    expect(rowLabels(plan, [])).toEqual(["row 0  θ = 0°        mean", "row 1  θ = 0.25·θ95", "row 2  θ = θ95"]);
     expect(rowLabel({ kind: "geodesic", fractions: [0.5], tail: 0.9 }, [], 0)).toEqual({ main: "θ = 0.5·θ90", detail: null });
   });
 
   it("labels interpolate rows by λ with the row's average likelihood quantile, λ = 0 as the mean", () => {
     const plan = { kind: "interpolate", lambdas: [0, 0.5, 1.5] } as const;
     const grid = cells(3, (row, col) => [0, 0.4 + col * 0.04, 0.95][row]);
-    expect(rowLabels(plan, grid)).toEqual(["λ = 0    mean", "λ = 0.5  q ≈ 0.42", "λ = 1.5  q ≈ 0.95"]);
+    expect(rowLabels(plan, grid)).toEqual(["row 0  λ = 0    mean", "row 1  λ = 0.5  q ≈ 0.42", "row 2  λ = 1.5  q ≈ 0.95"]);
     expect(rowLabel(plan, [], 1)).toEqual({ main: "λ = 0.5", detail: null });
   });
 
   it("labels shell rows by their exact quantile alone: a shell plan has no mean row", () => {
     const plan = { kind: "shell", quantiles: [0.01, 0.25, 0.99] } as const;
-    expect(rowLabels(plan, cells(3, (row) => plan.quantiles[row]))).toEqual(["q = 0.01", "q = 0.25", "q = 0.99"]);
+    expect(rowLabels(plan, cells(3, (row) => plan.quantiles[row]))).toEqual(["row 0  q = 0.01", "row 1  q = 0.25", "row 2  q = 0.99"]);
   });
 
   it("labels runs stored without decoder fields as before, and a geodesic row without q_dec by its angle alone", () => {
-    expect(rowLabels({ kind: "interpolate", lambdas: [0, 1] }, cells(2, (row) => row * 0.6))).toEqual(["λ = 0  mean", "λ = 1  q ≈ 0.60"]);
+    expect(rowLabels({ kind: "interpolate", lambdas: [0, 1] }, cells(2, (row) => row * 0.6))).toEqual(["row 0  λ = 0  mean", "row 1  λ = 1  q ≈ 0.60"]);
     const partial = cells(2, () => 0.2, (row, col) => (col === 0 ? { angleTarget: row * 20, decoderQuantile: 0.5 } : { angleTarget: row * 20 }));
     expect(rowLabel({ kind: "geodesic", fractions: [0, 1], tail: 0.95 }, partial, 1)).toEqual({ main: "θ = 20.0°", detail: null });
   });
@@ -51,7 +51,7 @@ describe("rowLabels", () => {
   it("keeps labels short enough for the grid PNG's label column", () => {
     const plan = { kind: "geodesic", fractions: [0, 0.25, 0.5, 0.75, 1], tail: 0.95 } as const;
     const grid = cells(5, () => 0.5, (row) => ({ angleTarget: row * 33.3333, decoderQuantile: row / 4.2 }));
-    for (const label of rowLabels(plan, grid)) expect([...label].length).toBeLessThanOrEqual(24);
+    for (const label of rowLabels(plan, grid)) expect([...label].length).toBeLessThanOrEqual(31);
   });
 });
 
@@ -106,7 +106,15 @@ describe("gridTitle", () => {
 });
 
 describe("colLabels", () => {
-  it("names one column per sample", () => {
-    expect(colLabels(2)).toEqual(["col 0", "col 1"]);
+  it("names one column per sample, counted from 1 as the page and the file names count them", () => {
+    expect(colLabels(2)).toEqual(["sample 1", "sample 2"]);
+    expect(cellFileName(0, 1)).toBe("row0-sample2.png");
+  });
+
+  it("pads row names when the grid has ten rows or more, so labels stay lined up", () => {
+    const plan = { kind: "interpolate", lambdas: Array.from({ length: 11 }, (_, i) => i / 10) } as const;
+    const labels = rowLabels(plan, []);
+    expect(labels[0]).toBe("row 0   λ = 0    mean");
+    expect(labels[10]).toBe("row 10  λ = 1");
   });
 });

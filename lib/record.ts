@@ -157,13 +157,18 @@ export function rowLabelChars(plan: LabelPlan): number {
 }
 
 /**
- * Row labels of the grid PNG, lined up in a monospace column: "λ = 0.5  q ≈ 0.42",
- * "θ = 24.1°  q_dec ≈ 0.50", "q = 0.25" (see rowLabel for what each part means).
+ * Row labels of the grid PNG, lined up in a monospace column: "row 1  λ = 0.5  q ≈ 0.42",
+ * "row 2  θ = 24.1°  q_dec ≈ 0.50", "row 0  q = 0.25" (see rowLabel for what each part means).
  */
 export function rowLabels(plan: LabelPlan, cells: readonly LabelCell[]): string[] {
-  const labels = Array.from({ length: planLevels(plan).length }, (_, row) => rowLabel(plan, cells, row));
+  const rows = planLevels(plan).length;
+  const labels = Array.from({ length: rows }, (_, row) => rowLabel(plan, cells, row));
   const width = Math.max(...labels.map((label) => [...label.main].length));
-  return labels.map(({ main, detail }) => (detail === null ? main : `${main.padEnd(width + main.length - [...main].length)}  ${detail}`));
+  const nameWidth = rowName(rows - 1).length;
+  return labels.map(({ main, detail }, row) => {
+    const name = rowName(row).padEnd(nameWidth);
+    return detail === null ? `${name}  ${main}` : `${name}  ${main.padEnd(width + main.length - [...main].length)}  ${detail}`;
+  });
 }
 
 export interface GridTitleParts {
@@ -189,7 +194,17 @@ export function gridTitle({ inputLabel, uncertainty, percentile, presetName, set
   ].join(" · ");
 }
 
-/** Column labels of a grid: each column is one noise seed, the same in every row. */
+/*
+ * One naming of grid positions for the page, the grid PNG, the zip and the CLI. Rows count from
+ * 0, the top row (the mean, on plans that have one), so a row's number is its step away from the
+ * mean; samples are the columns, one base sample each, counted from 1.
+ */
+export const rowName = (row: number) => `row ${row}`;
+export const sampleName = (col: number) => `sample ${col + 1}`;
+/** A cell's PNG in a zip or a cells folder: "row2-sample3.png". */
+export const cellFileName = (row: number, col: number) => `row${row}-sample${col + 1}.png`;
+
+/** Column labels of a grid: each column is one base sample and noise seed, the same in every row. */
 export function colLabels(cols: number): string[] {
-  return Array.from({ length: cols }, (_, col) => `col ${col}`);
+  return Array.from({ length: cols }, (_, col) => sampleName(col));
 }

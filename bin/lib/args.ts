@@ -47,7 +47,8 @@ export const GRID_USAGE = `usage: npm run grid -- "<caption>" [options]
        npm run grid -- --image <file> [options]
 
 Decodes samples from the caption's (or image's) distribution at increasing
-distance from the mean: one row per deviation level, mean first.
+distance from the mean: one row per deviation level, nearest first (the mean row
+first on plans that have one).
 
 input
   <caption>                 the caption to explore (quote it)

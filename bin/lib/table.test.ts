@@ -51,20 +51,20 @@ describe("number formats", () => {
 describe("formatCellTable", () => {
   it("lists every cell with λ on interpolate runs", () => {
     expect(formatCellTable(interpolateResult()).split("\n")).toEqual([
-      "row  col    λ       θ   q_dec  ‖y−y(μ)‖      T        q      NLL  cos(x,μ)   ‖x−μ‖",
-      "───  ───  ───  ──────  ──────  ────────  ─────  ───────  ───────  ────────  ──────",
-      "  0    0    0   0.00°  0.0000    0.0000   0.00   0.0000  -110.50    1.0000  0.0000",
-      "  0    1    0   0.00°  0.0000    0.0000   0.00   0.0000  -110.50    1.0000  0.0000",
-      "  1    0  1.5  30.13°  0.5000    6.0250  60.25  >0.9999   -50.25    0.6987  1.2050",
-      "  1    1  1.5  35.25°  0.4500    7.0500  70.50   0.9000   -40.00    0.6475  1.4100",
+      "row  sample    λ       θ   q_dec  ‖y−y(μ)‖      T        q      NLL  cos(x,μ)   ‖x−μ‖",
+      "───  ──────  ───  ──────  ──────  ────────  ─────  ───────  ───────  ────────  ──────",
+      "  0       1    0   0.00°  0.0000    0.0000   0.00   0.0000  -110.50    1.0000  0.0000",
+      "  0       2    0   0.00°  0.0000    0.0000   0.00   0.0000  -110.50    1.0000  0.0000",
+      "  1       1  1.5  30.13°  0.5000    6.0250  60.25  >0.9999   -50.25    0.6987  1.2050",
+      "  1       2  1.5  35.25°  0.4500    7.0500  70.50   0.9000   -40.00    0.6475  1.4100",
     ]);
   });
 
   it("shows the target quantile on shell runs", () => {
     const lines = formatCellTable(shellResult()).split("\n");
-    expect(lines[0]).toMatch(/^row {2}col {2}q target {7}θ {3}q_dec {2}‖y−y\(μ\)‖ {6}T/);
+    expect(lines[0]).toMatch(/^row {2}sample {2}q target {7}θ {3}q_dec {2}‖y−y\(μ\)‖ {6}T/);
     expect(lines).toHaveLength(5);
-    expect(lines[4]).toMatch(/^ {2}2 {4}0 {6}0\.99 {2}10\.00° {2}0\.9900 {4}2\.0000 {2}40\.00 {2}0\.9900/);
+    expect(lines[4]).toMatch(/^ {2}2 {7}1 {6}0\.99 {2}10\.00° {2}0\.9900 {4}2\.0000 {2}40\.00 {2}0\.9900/);
   });
 
   it("shows the target angle and the λ that reached it on geodesic runs", () => {
@@ -75,8 +75,8 @@ describe("formatCellTable", () => {
       cells: result.cells.map((cell) => ({ ...cell, angleTarget: cell.row * 36.5, decoderAngle: cell.row * 36.5 })),
     };
     const lines = formatCellTable(geodesic).split("\n");
-    expect(lines[0]).toBe("row  col  θ target       θ   q_dec  ‖y−y(μ)‖       λ      T        q      NLL  cos(x,μ)   ‖x−μ‖");
-    expect(lines[5]).toMatch(/^ {2}1 {4}1 {4}36\.50° {2}36\.50° {2}0\.4500 {4}7\.0500 {2}1\.5000/);
+    expect(lines[0]).toBe("row  sample  θ target       θ   q_dec  ‖y−y(μ)‖       λ      T        q      NLL  cos(x,μ)   ‖x−μ‖");
+    expect(lines[5]).toMatch(/^ {2}1 {7}2 {4}36\.50° {2}36\.50° {2}0\.4500 {4}7\.0500 {2}1\.5000/);
   });
 });
 

@@ -50,7 +50,7 @@ export function formatCellTable(result: RunResult): string {
   const target: Column = { header: plan.kind === "shell" ? "q target" : plan.kind === "geodesic" ? "θ target" : "λ", align: "right" };
   const columns: Column[] = [
     { header: "row", align: "right" },
-    { header: "col", align: "right" },
+    { header: "sample", align: "right" },
     target,
     { header: "θ", align: "right" },
     { header: "q_dec", align: "right" },
@@ -64,7 +64,8 @@ export function formatCellTable(result: RunResult): string {
   ];
   const rows = result.cells.map((cell) => [
     String(cell.row),
-    String(cell.col),
+    // Samples count from 1, as the page, the grid PNG and the cell file names count them (lib/record.ts).
+    String(cell.col + 1),
     plan.kind === "shell" ? String(cell.quantileTarget) : plan.kind === "geodesic" ? `${fixed(cell.angleTarget ?? Number.NaN, 2)}°` : String(cell.lambda),
     `${fixed(cell.decoderAngle, 2)}°`,
     probability(cell.decoderQuantile),

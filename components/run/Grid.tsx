@@ -2,7 +2,7 @@
 
 import { useRef, useState, type KeyboardEvent } from "react";
 import { imageUrl, type Run } from "../api";
-import { colLabel, rowLabel, rowLabelText } from "../format";
+import { cellLabel } from "../format";
 import { ProgressRing } from "../ui/ProgressRing";
 import { CellMetricList } from "./CellMetrics";
 import { GridLayout } from "./GridLayout";
@@ -10,11 +10,11 @@ import { Lightbox } from "./Lightbox";
 import { cellState, type Live } from "./runState";
 
 interface GridProps {
-  run: Pick<Run, "rows" | "cols" | "cells" | "imageSize" | "request">;
+  run: Pick<Run, "id" | "rows" | "cols" | "cells" | "imageSize" | "request">;
   live: Live | null;
   testId: "run-grid" | "compare-grid";
   ariaLabel: string;
-  /** Largest size of one cell column; compact for comparisons side by side. */
+  /** Compact (four fifths of the chosen cell size) for comparisons side by side. */
   size?: "regular" | "compact";
 }
 
@@ -57,14 +57,14 @@ export function Grid({ run, live, testId, ariaLabel, size = "regular" }: GridPro
         rows={rows}
         cols={cols}
         cells={cells}
-        track={size === "compact" ? "minmax(0, 7.5rem)" : "minmax(0, 9rem)"}
+        track={size === "compact" ? "minmax(var(--cell-min), calc(var(--cell-max) * 0.8))" : "minmax(var(--cell-min), var(--cell-max))"}
         testId={testId}
         ariaLabel={ariaLabel}
         onKeyDown={onKeyDown}
         renderCell={(row, col, cell) => {
           const position = row * cols + col;
           const state = cellState(cell?.image ?? null, cell?.index ?? -1, live);
-          const label = `${rowLabelText(rowLabel(plan, cells, row))}, ${colLabel(col)}`;
+          const label = cellLabel(plan, cells, row, col);
           const showMetrics = cell && inspected?.index === position;
           const tipId = `${testId}-tip-${position}`;
           return (
@@ -122,6 +122,7 @@ export function Grid({ run, live, testId, ariaLabel, size = "regular" }: GridPro
       />
       {open !== null && (
         <Lightbox
+          runId={run.id}
           plan={plan}
           rows={rows}
           cols={cols}

@@ -24,21 +24,29 @@ export interface GridLayoutProps {
  */
 export function GridLayout({ plan, rows, cols, cells, track, scale = "regular", testId, ariaLabel, renderCell, rowAttributes, onKeyDown }: GridLayoutProps) {
   const byPosition = new Map(cells.map((cell) => [cell.row * cols + cell.col, cell]));
-  const style: CSSProperties = { gridTemplateColumns: `max-content repeat(${cols}, ${track})` };
   const large = scale === "large";
+  // Large (the presentation) puts each row's label above its cells on phones, so the cells get
+  // the screen's whole width; the template comes from classes then, which an inline one would beat.
+  const style: CSSProperties = large
+    ? ({ "--grid-cols": cols, "--grid-track": track } as CSSProperties)
+    : { gridTemplateColumns: `max-content repeat(${cols}, ${track})` };
   // The label column is as wide as the plan's longest label from the start: labels gain their
   // numbers as cells arrive, and a column that grew or shrank then would move every cell.
   const labelWidth = `${rowLabelChars(plan)}ch`;
   const reservesDetail = plan.kind !== "shell";
   return (
-    <div role="table" aria-label={ariaLabel} data-testid={testId} className={`grid ${large ? "gap-x-4 gap-y-3" : "gap-x-1.5 gap-y-1.5 sm:gap-x-2 sm:gap-y-2"}`} style={style} onKeyDown={onKeyDown}>
+    <div role="table" aria-label={ariaLabel} data-testid={testId} className={`grid ${
+        large
+          ? "grid-cols-[repeat(var(--grid-cols),var(--grid-track))] gap-x-3 gap-y-1.5 sm:grid-cols-[max-content_repeat(var(--grid-cols),var(--grid-track))] sm:gap-x-4 sm:gap-y-3"
+          : "gap-x-1.5 gap-y-1.5 sm:gap-x-2 sm:gap-y-2"
+      }`} style={style} onKeyDown={onKeyDown}>
       <div role="row" className="col-span-full grid grid-cols-subgrid">
         {/* The corner keeps its grid slot; only its words are visually hidden. */}
-        <span role="columnheader">
+        <span role="columnheader" className={large ? "max-sm:sr-only" : undefined}>
           <span className="sr-only">Deviation</span>
         </span>
         {Array.from({ length: cols }, (_, col) => (
-          <span key={col} role="columnheader" data-testid="col-label" className={`text-center tabular-nums ${large ? "text-base text-neutral-400" : "text-[11px] text-faint"}`}>
+          <span key={col} role="columnheader" data-testid="col-label" className={`min-w-0 truncate text-center tabular-nums ${large ? "text-xs text-neutral-400 sm:text-base" : "text-[11px] text-faint"}`}>
             {colLabel(col)}
           </span>
         ))}
@@ -47,18 +55,24 @@ export function GridLayout({ plan, rows, cols, cells, track, scale = "regular", 
         const label = rowLabel(plan, cells, row);
         return (
           <div key={row} role="row" className="col-span-full grid grid-cols-subgrid items-center" {...rowAttributes?.(row)}>
-            <span role="rowheader" data-testid="row-label" className={`flex flex-col pr-1 font-mono tabular-nums leading-tight ${large ? "text-right text-2xl" : "text-xs sm:pr-2"}`}>
+            <span
+              role="rowheader"
+              data-testid="row-label"
+              className={`flex pr-1 font-mono tabular-nums leading-tight ${
+                large ? "col-span-full flex-row items-baseline gap-3 text-sm sm:col-span-1 sm:flex-col sm:items-stretch sm:gap-0 sm:text-right sm:text-2xl" : "flex-col text-xs sm:pr-2"
+              }`}
+            >
               <span className={large ? "font-semibold text-neutral-50" : "font-medium text-fg"} style={{ minWidth: labelWidth }}>
                 {label.main}
               </span>
               {label.detail ? (
                 <>
                   <span className="sr-only"> · </span>
-                  <span className={large ? "text-lg text-neutral-400" : "text-[11px] text-muted"}>{label.detail}</span>
+                  <span className={large ? "text-neutral-400 sm:text-lg" : "text-[11px] text-muted"}>{label.detail}</span>
                 </>
               ) : (
                 // A row that will get its average once cells arrive keeps that line's height now.
-                reservesDetail && <span aria-hidden="true" className={large ? "text-lg" : "text-[11px]"}>{"\u00a0"}</span>
+                reservesDetail && <span aria-hidden="true" className={large ? "sm:text-lg" : "text-[11px]"}>{"\u00a0"}</span>
               )}
             </span>
             {Array.from({ length: cols }, (_, col) => (

@@ -1,17 +1,9 @@
 "use client";
 
-import { useId, useSyncExternalStore, type ReactNode } from "react";
+import { useId, type ReactNode } from "react";
 import type { Description, Plan } from "../api";
 import { DEFAULT_TAIL, fixed, tailName } from "../format";
-import { LEGEND_KEY } from "./legend";
-
-// Open or folded lives on <html data-legend>, set before paint from localStorage; this reads it back and watches it.
-function subscribe(onChange: () => void) {
-  const observer = new MutationObserver(onChange);
-  observer.observe(document.documentElement, { attributes: true, attributeFilter: ["data-legend"] });
-  return () => observer.disconnect();
-}
-const isOpen = () => document.documentElement.getAttribute("data-legend") !== "closed";
+import { useViewPref } from "./useViewPref";
 
 interface GridLegendProps {
   plan: Plan;
@@ -25,18 +17,10 @@ interface GridLegendProps {
  */
 export function GridLegend({ plan, description, input }: GridLegendProps) {
   // Open on the server and during hydration; a folded legend is hidden by CSS until React catches up.
-  const open = useSyncExternalStore(subscribe, isOpen, () => true);
+  const [legend, setLegend] = useViewPref("legend");
+  const open = legend === "open";
   const bodyId = useId();
-
-  function toggle() {
-    const next = !isOpen();
-    document.documentElement.setAttribute("data-legend", next ? "open" : "closed");
-    try {
-      localStorage.setItem(LEGEND_KEY, next ? "open" : "closed");
-    } catch {
-      // Private modes may refuse storage; the legend still folds on this page.
-    }
-  }
+  const toggle = () => setLegend(open ? "closed" : "open");
 
   const tail = plan.kind === "geodesic" ? plan.tail : (description?.decoder?.tailQuantile ?? DEFAULT_TAIL);
   const tailAngle = description?.decoder?.tailAngle;

@@ -1,6 +1,6 @@
 import sharp from "sharp";
 import { composeGrid, type GridCellImage, withPngText } from "../engine/index";
-import { colLabels, gridTitle, type GridTitleParts, type LabelCell, type LabelPlan, RUN_KEY, rowLabels, type RunRecord } from "../record";
+import { cellFileName, colLabels, gridTitle, type GridTitleParts, type LabelCell, type LabelPlan, RUN_KEY, rowLabels, type RunRecord } from "../record";
 import { type Run, webRunRecord } from "./views";
 import { writeZip } from "./zip";
 
@@ -68,9 +68,9 @@ export async function runGridPng(run: Run, readImage: ReadImage): Promise<Buffer
   });
 }
 
-/** A zip of a done run's cell PNGs (`row<r>-col<c>.png`) and its record (`run.json`), dated when the run finished. */
+/** A zip of a done run's cell PNGs (`row<r>-sample<c+1>.png`, lib/record.ts's naming) and its record (`run.json`), dated when the run finished. */
 export async function runCellsZip(run: Run, readImage: ReadImage): Promise<Buffer> {
-  const entries = await Promise.all(run.cells.map(async (cell) => ({ name: `row${cell.row}-col${cell.col}.png`, data: await readImage(cell.image ?? "") })));
+  const entries = await Promise.all(run.cells.map(async (cell) => ({ name: cellFileName(cell.row, cell.col), data: await readImage(cell.image ?? "") })));
   entries.push({ name: "run.json", data: Buffer.from(`${JSON.stringify(webRunRecord(run), null, 2)}\n`) });
   return writeZip(entries, new Date(run.finishedAt ?? run.createdAt));
 }

@@ -330,7 +330,7 @@ describe("finished runs", () => {
 
     const zip = await service.cellsZip(run.id);
     const entries = readZip(zip);
-    expect(entries.map((entry) => entry.name)).toEqual(["row0-col0.png", "row0-col1.png", "row1-col0.png", "row1-col1.png", "run.json"]);
+    expect(entries.map((entry) => entry.name)).toEqual(["row0-sample1.png", "row0-sample2.png", "row1-sample1.png", "row1-sample2.png", "run.json"]);
     expect(entries[3].data).toEqual((await service.image(run.cells[3].image ?? "")).bytes);
     expect(JSON.parse(entries[4].data.toString("utf8"))).toEqual(record);
     if (existsSync("/usr/bin/unzip")) expect(await unzipTests(zip)).toBe(true);

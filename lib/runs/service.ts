@@ -201,7 +201,7 @@ export class RunService {
     return runGridPng(await this.finishedRun(id, "its grid"), (sha256) => this.blobs.read(sha256));
   }
 
-  /** A zip of every cell's PNG (`row<r>-col<c>.png`) and the run record (`run.json`). */
+  /** A zip of every cell's PNG (`row<r>-sample<c+1>.png`) and the run record (`run.json`). */
   async cellsZip(id: string): Promise<Buffer> {
     return runCellsZip(await this.finishedRun(id, "its cells"), (sha256) => this.blobs.read(sha256));
   }

@@ -155,7 +155,7 @@ describe("a run's endpoints", () => {
     expect(record.providers.unet.provider).toBe("cpu");
 
     const zip = readZip(Buffer.from(await (await call(getCells, `/api/runs/${run.id}/cells.zip`, {}, { id: run.id })).arrayBuffer()));
-    expect(zip.map((entry) => entry.name).sort()).toEqual(["row0-col0.png", "row0-col1.png", "row1-col0.png", "row1-col1.png", "run.json"]);
+    expect(zip.map((entry) => entry.name).sort()).toEqual(["row0-sample1.png", "row0-sample2.png", "row1-sample1.png", "row1-sample2.png", "run.json"]);
 
     // A finished run's stream is just its snapshot.
     const replay = await readEvents(await call(getEvents, `/api/runs/${run.id}/events`, {}, { id: run.id }));
