@@ -1,5 +1,5 @@
 /**
- * MODEL-CONTRACT.md as data: the models a preset names, the tensors each must take and give
+ * docs/model-contract.md as data: the models a preset names, the tensors each must take and give
  * (names, element types, shapes in terms of the preset's sizes), and the check of a model's graph
  * signature against them. Pure data and arithmetic: onnx.ts checks sessions with it when it opens
  * them, and preset-check checks files read by onnx-header.ts without onnxruntime.
@@ -68,7 +68,7 @@ export function contractDims(config: ContractSizes): ContractDims {
 const embeddingOut = (name: string): TensorSpec => ({ name, types: FLOAT, shapes: [["B", "D"]] });
 const latent: readonly Dim[] = ["B", "latentChannels", "latentSide", "latentSide"];
 
-/** MODEL-CONTRACT.md, "files". */
+/** docs/model-contract.md, "The models". */
 export const MODEL_CONTRACT: Readonly<Record<ModelKey, ModelSpec>> = {
   clipText: {
     inputs: [{ name: "input_ids", types: INTEGER, shapes: [["B", "contextLength"]] }],
@@ -152,7 +152,7 @@ function tensorProblems(kind: "input" | "output", specs: readonly TensorSpec[], 
 }
 
 /**
- * Every way `signature` breaks MODEL-CONTRACT.md for model `key` under the preset's sizes, one
+ * Every way `signature` breaks docs/model-contract.md for model `key` under the preset's sizes, one
  * sentence each starting with `where`; empty when it conforms. openModel throws on these, and
  * preset-check lists them all.
  */

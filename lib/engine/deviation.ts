@@ -18,7 +18,7 @@ import type { Rng } from "./random";
 /*
  * Deviation plans: which embeddings a grid decodes, one row per deviation
  * level (in the order given; callers list them from the mean outward) and
- * one column per base sample (SCIENCE.md, "Sampling and distance from the mean").
+ * one column per base sample (docs/science.md, sections 3 and 4).
  */
 
 /** Rows at x(λ) = μ + λ (x_s − μ): λ = 0 is the mean, 1 a typical sample, > 1 extrapolates. */

@@ -3,8 +3,7 @@ import type { Rng } from "./random";
 
 /*
  * The generalized Gaussian distribution (GGD) of a ProbVLM adapter and the
- * special functions it needs; formulas from docs SCIENCE.md ("ProbVLM
- * adapter", "Uncertainty", "Sampling and distance from the mean").
+ * special functions it needs; formulas from docs/science.md, sections 1 to 3.
  *
  * Per dimension j: p(x) = β / (2 α Γ(1/β)) · exp(−(|x − μ|/α)^β).
  * Special functions return NaN outside their domain, like Math.*; functions
@@ -295,7 +294,7 @@ function commonLength(...vectors: NumericVector[]): number {
 }
 
 /**
- * Turns the adapter's raw heads into a distribution (SCIENCE.md):
+ * Turns the adapter's raw heads into a distribution (docs/science.md, section 1):
  * α = clamp(1/(one_over_alpha + alphaEps)), β = clamp(beta + betaEps).
  * The eps keep ReLU zeros finite; the clamps keep sampling and Γ(1/β) sane.
  */

@@ -1,6 +1,6 @@
 /**
  * The one place that touches onnxruntime-node: choosing execution providers, creating (and
- * caching) sessions, checking each model against MODEL-CONTRACT.md (contract.ts), and converting
+ * caching) sessions, checking each model against docs/model-contract.md (contract.ts), and converting
  * tensors between the engine's float32/int32 arrays and whatever element types a model declares
  * (float16.ts for float16).
  */

@@ -1,7 +1,6 @@
 /**
- * What a preset knows, and whether an input lies outside it (docs/science.md, "Out of
- * distribution"). Two records of preset.json, both written by the adapter trainer
- * (models/training/ood.py):
+ * What a preset knows, and whether an input lies outside it (docs/science.md, section 2). Two
+ * records of preset.json, both written by the adapter trainer (models/training/ood.py):
  *
  * - `corpus`: the words of the captions the adapter was trained on and the most words one had.
  * - `epistemic`: per modality, a bank of training inputs (unit-length adapter inputs, float32) and

@@ -1,5 +1,5 @@
 /**
- * Model presets (MODEL-CONTRACT.md): finding a preset folder, validating its preset.json, and
+ * Model presets (docs/model-contract.md): finding a preset folder, validating its preset.json, and
  * handing out the paths of its files only after their sha256 matched what preset.json says.
  */
 import { createHash } from "node:crypto";

@@ -1,7 +1,7 @@
 /**
- * The Stable unCLIP decoder (diffusers' StableUnCLIPImg2ImgPipeline, SCIENCE.md): image
- * embeddings → noise-augmented class labels → classifier-free-guided denoising with a scheduler
- * → VAE → RGB bytes. Cells are decoded in batches as large as the preset allows.
+ * The Stable unCLIP decoder (diffusers' StableUnCLIPImg2ImgPipeline; docs/science.md, section 7):
+ * image embeddings → noise-augmented class labels → classifier-free-guided denoising with a
+ * scheduler → VAE → RGB bytes. Cells are decoded in batches as large as the preset allows.
  */
 import { EngineError } from "./errors";
 import { classLabels, type EmbeddingNormalizer, noiseAugment } from "./noise-augmentation";

@@ -30,7 +30,7 @@ BATCH = {0: "batch"}
 ADAPTER_FIELDS = ("adapter", "bridge", "uncertainty")
 ADAPTER_FILES = ("adapterText", "adapterImage")
 SCHEDULER_TYPES = {"PNDMScheduler": "pndm", "DDIMScheduler": "ddim", "DPMSolverMultistepScheduler": "dpmpp2m"}
-# Stable unCLIP's pipeline defaults (SCIENCE.md): 20 steps, guidance 10, noise level 0.
+# Stable unCLIP's pipeline defaults (docs/science.md, section 7): 20 steps, guidance 10, noise level 0.
 DEFAULTS = {"steps": 20, "guidanceScale": 10.0, "noiseLevel": 0}
 # maxBatch counts UNet rows (a guidance pair is two). These are conservative guesses for a 16 GB
 # GPU (fp16) and a workstation CPU (fp32), not measurements: raise them on bigger machines.

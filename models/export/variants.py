@@ -1,4 +1,4 @@
-"""The two Stable unCLIP presets Penumbra exports, as data (MODEL-CONTRACT.md, "Real presets")."""
+"""The two Stable unCLIP presets Penumbra exports, as data (docs/model-contract.md, "The presets there are")."""
 from __future__ import annotations
 
 from dataclasses import dataclass

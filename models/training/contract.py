@@ -1,4 +1,4 @@
-"""MODEL-CONTRACT.md's tensor signatures, checked against exported ONNX files (by tests and by hand)."""
+"""The tensor signatures of docs/model-contract.md ("The models"), checked against exported ONNX files (by tests and by hand)."""
 from __future__ import annotations
 
 from pathlib import Path

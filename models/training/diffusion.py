@@ -1,4 +1,4 @@
-"""Diffusion maths in PyTorch, as SCIENCE.md states it: the reference pipeline for training and evaluation.
+"""Diffusion maths in PyTorch, as docs/science.md (section 7) states it: the reference pipeline for training and evaluation.
 
 The engine (lib/engine) implements the same formulas in TypeScript; pytest pins the constants here.
 """

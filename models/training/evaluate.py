@@ -681,7 +681,7 @@ def _render_calibration(cal: Dict, candidates: int) -> List[str]:
                   "ordering quality, so no ordering's −S·R² is a ceiling, and it is reported as the paper's number, not judged against a bar."]
     else:
         lines += ["Here adding noise to that order lowers −S·R² (" + listed + f", against {exact['minus_S_R2']} for m exactly): on these queries this",
-                  "draw does not show the non-monotonicity of −S·R² that SCIENCE.md describes; it is reported as the paper's number, not judged against a bar."]
+                  "draw does not show the non-monotonicity of −S·R² that docs/science.md (section 6) describes; it is reported as the paper's number, not judged against a bar."]
     aurcs = [exact["aurc"]] + [row["aurc"] for row in noisy.values()]
     monotone = all(a <= b for a, b in zip(aurcs, aurcs[1:]))
     lines += [f"AURC {'rises' if monotone else 'does not rise monotonically'} with the noise: " + " → ".join(str(a) for a in aurcs) + "."]
@@ -717,7 +717,7 @@ def _render_adapter_comparison(comparison: Dict) -> List[str]:
         window = [loss for step, loss in c["history"] if step >= v["steps"] - c["patience"]]
         if v["stopped_by"] == "cap" and len(window) > 1 and window[0] != 0:
             lines += [f"Over its last {c['patience']} steps the validation loss still changed by {100 * (window[-1] - window[0]) / abs(window[0]):+.2f}%."]
-    lines += ["Under the surrogate the optimal β is about 0.684 whatever the data (SCIENCE.md).", "",
+    lines += ["Under the surrogate the optimal β is about 0.684 whatever the data (docs/science.md, section 8).", "",
               "| adapter | objective | T2 | λ | lr | steps | Spearman(named, uncertainty) | −S·R² | AURC gap closed | mean β (test captions) |",
               "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     lines += [f"| {k} | {v['objective']} | {v['t2']} | {v['lambda_cross']} | {v['lr']} | {_training_cell(v)} | {v['spearman']} | {v['minus_S_R2']} | "

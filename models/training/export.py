@@ -1,6 +1,6 @@
 """Stage `export`: ONNX files (opset 17, fp32) and preset.json for the bundled shapes preset.
 
-Tensor names, element types and ranks are MODEL-CONTRACT.md's, the same as the real Stable unCLIP
+Tensor names, element types and ranks are docs/model-contract.md's, the same as the real Stable unCLIP
 presets'. The adapter stage adds `adapterImage`, `adapterText`, `adapter`, `bridge`, `uncertainty`.
 A small parity.json records torch outputs on fixed inputs so the engine's tests can prove that
 onnxruntime-node computes what PyTorch computed.

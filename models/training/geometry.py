@@ -1,4 +1,4 @@
-"""The decoder's geometry of a caption's grid: where the "geodesic" plan puts its rows (SCIENCE.md, last section).
+"""The decoder's geometry of a caption's grid: where the "geodesic" plan puts its rows (docs/science.md, section 4).
 
 The decoder reads only a direction: an adapter-space point x reaches it as
 y(x) = normalize(x − textMean + imageMean) · imageNorm (`ShapesPipeline.bridge`). With the shifted mean

@@ -1,7 +1,8 @@
 """The shapes model family: CLIP-style dual encoder, VAE, unCLIP UNet, attribute checker.
 
-Sizes are chosen for 2 CPU cores (see ../shared/design/SHAPES-NOTES.md); the interfaces are those
-of the Stable unCLIP contract so one engine runs these and the real models.
+The networks are small on purpose: `npm run train:shapes` trains all of them on 2 CPU cores (its stage
+times are in models/shapes/build.json). The interfaces are those of the Stable unCLIP contract
+(docs/model-contract.md), so one engine runs these and the real models.
 """
 from __future__ import annotations
 
@@ -43,7 +44,8 @@ class TextTower(nn.Module):
         self.token_embedding = nn.Embedding(vocab_size, width)
         self.position_embedding = nn.Parameter(torch.randn(CONTEXT_LENGTH, width) * 0.01)
         layer = nn.TransformerEncoderLayer(width, heads, width * 4, dropout=0.0, activation="gelu", batch_first=True, norm_first=True)
-        # enable_nested_tensor=False: torch 1.13's fast path drops padded positions (SHAPES-NOTES.md).
+        # enable_nested_tensor=False keeps torch 1.13's nested-tensor fast path off: given a padding mask in eval
+        # mode it returns fewer positions than it was fed, and pooling reads the end-of-text token's position.
         self.transformer = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
         self.final_norm = nn.LayerNorm(width)
         self.projection = nn.Linear(width, dim, bias=False)

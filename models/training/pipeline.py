@@ -1,7 +1,7 @@
 """The PyTorch reference pipeline on the shapes weights: GGD sampling, bridging and unCLIP decoding.
 
 REPORT.md is computed with it, and the engine's benchmark runs it beside Penumbra as the baseline.
-It follows SCIENCE.md step for step; the TypeScript engine is the product, this is the yardstick.
+It follows docs/science.md step for step; the TypeScript engine is the product, this is the yardstick.
 """
 from __future__ import annotations
 
@@ -97,7 +97,7 @@ def gap_shift(text_space: torch.Tensor, bridge: dict) -> torch.Tensor:
 
 
 def sample_ggd(mu: torch.Tensor, alpha: torch.Tensor, beta: torch.Tensor, count: int, generator: torch.Generator) -> torch.Tensor:
-    """`count` draws x = μ + α·s·G^(1/β), G ~ Gamma(1/β, 1), s = ±1 (SCIENCE.md)."""
+    """`count` draws x = μ + α·s·G^(1/β), G ~ Gamma(1/β, 1), s = ±1 (docs/science.md, section 3)."""
     shape = (count,) + tuple(mu.shape)
     gamma = torch._standard_gamma((1.0 / beta).expand(shape).contiguous(), generator=generator)
     sign = torch.where(torch.rand(shape, generator=generator) < 0.5, -1.0, 1.0)

@@ -1,4 +1,4 @@
-"""Reading and writing a preset folder (see ../shared/design/MODEL-CONTRACT.md): preset.json and file hashes."""
+"""Reading and writing a preset folder (see docs/model-contract.md): preset.json and file hashes."""
 from __future__ import annotations
 
 import hashlib

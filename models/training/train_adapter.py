@@ -5,7 +5,7 @@ world the pairs came from, so the same script trains adapters for the shapes pre
 CLIP spaces. With --preset it exports `adapterImage` / `adapterText` and writes the preset's
 `adapter`, `bridge` and `uncertainty` fields.
 
-Objectives (SCIENCE.md):
+Objectives (docs/science.md, section 8):
   exact      the generalized-Gaussian NLL (r/α)^β − log β + log α + log Γ(1/β) + log 2, with α, β
              clamped as at run time and the power's exponent capped for stability (default);
   surrogate  the reference code's stabilised loss, (r/α)^β replaced by β·r/α.

@@ -1,6 +1,6 @@
 import type { SCHEDULER_TYPES } from "./names";
 
-/** The scheduler config as stored in a preset (MODEL-CONTRACT.md, field `scheduler`). */
+/** The scheduler config as stored in a preset (docs/model-contract.md, "The scheduler"). */
 export type SchedulerType = (typeof SCHEDULER_TYPES)[number];
 export type BetaSchedule = "scaled_linear" | "linear";
 export type PredictionType = "v_prediction" | "epsilon";

@@ -1,4 +1,4 @@
-"""The synthetic real-size presets: MODEL-CONTRACT.md's signatures at the real unclip-l / unclip-h sizes."""
+"""The synthetic real-size presets: docs/model-contract.md's signatures at the real unclip-l / unclip-h sizes."""
 import json
 from pathlib import Path
 
@@ -63,7 +63,7 @@ def test_vectors_have_length_d_and_the_preset_says_it_is_synthetic(preset):
     for vector in (config["noiseAugmentation"]["mean"], config["noiseAugmentation"]["std"], config["bridge"]["textMean"], config["bridge"]["imageMean"]):
         assert len(vector) == d
     identity = config["noiseAugmentation"]["mean"] == [0.0] * d and config["noiseAugmentation"]["std"] == [1.0] * d
-    # MODEL-CONTRACT.md: the -h normalizer is identity, the -l one carries real statistics.
+    # docs/model-contract.md, "The presets there are": the -h normalizer is identity, the -l one carries real statistics.
     assert identity == (config["name"] == "synthetic-unclip-h")
     assert config["provenance"]["synthetic"] is True
     assert "SYNTHETIC" in config["description"] and "Synthetic" in config["title"]

@@ -39,6 +39,35 @@ def test_surrogate_replaces_the_power_by_beta_times_ratio():
         train_adapter.ggd_nll(x, mu, alpha, beta, "mse")
 
 
+def _fit_scalar_ggd(x: torch.Tensor, objective: str):
+    """The one α and β that minimise the objective over samples x centred on μ = 0."""
+    log_alpha = torch.zeros((), dtype=torch.float64, requires_grad=True)
+    log_beta = torch.zeros((), dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.LBFGS([log_alpha, log_beta], max_iter=500, tolerance_grad=1e-12, tolerance_change=1e-15, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        loss = train_adapter.ggd_nll(x, torch.zeros_like(x), log_alpha.exp().expand_as(x), log_beta.exp().expand_as(x), objective)
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    return float(log_alpha.exp()), float(log_beta.exp())
+
+
+def test_surrogate_fixes_beta_whatever_the_data():
+    # docs/science.md, section 8: the surrogate's β part is ln Γ(1/β) alone, so its optimum is Γ's minimum.
+    generator = torch.Generator().manual_seed(0)
+    gaussian = torch.randn(20000, generator=generator, dtype=torch.float64)
+    uniform = lambda: torch.rand(20000, generator=generator, dtype=torch.float64)
+    laplace = 0.1 * (uniform().log() - uniform().log())  # the difference of two Exp(1) draws is Laplace(0, 1)
+    for x in (gaussian, laplace):
+        assert _fit_scalar_ggd(x, "surrogate")[1] == pytest.approx(0.684167, abs=1e-4)
+    # The exact NLL finds each data set's own shape instead.
+    assert _fit_scalar_ggd(gaussian, "exact")[1] == pytest.approx(2.0, abs=0.1)
+    assert _fit_scalar_ggd(laplace, "exact")[1] == pytest.approx(1.0, abs=0.1)
+
+
 def test_heads_to_params_applies_eps_and_clamps():
     alpha, beta = train_adapter.heads_to_params(torch.tensor([0.0, 1.0, 1e6]), torch.tensor([0.0, 1.0, 9.0]))
     assert alpha.tolist() == pytest.approx([5.0, 1 / (1 + 1e-4), 1e-4], rel=1e-4)

@@ -1,4 +1,4 @@
-"""The report's measures (calibration as SCIENCE.md defines it, rate intervals), checked against values worked out by hand."""
+"""The report's measures (calibration as docs/science.md, section 6, defines it, rate intervals), checked against values worked out by hand."""
 import itertools
 import random
 

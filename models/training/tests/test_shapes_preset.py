@@ -1,4 +1,4 @@
-"""The committed preset: every file present, hashed, and conforming to MODEL-CONTRACT.md."""
+"""The committed preset: every file present, hashed, and conforming to docs/model-contract.md."""
 import json
 from pathlib import Path
 
