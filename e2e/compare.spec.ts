@@ -50,3 +50,13 @@ test("comparing a vague and a specific caption shows two finished grids, the vag
   await expectImagesLoaded(page);
   await page.screenshot({ path: path.join(ARTIFACTS_DIR, "compare.png"), fullPage: true });
 });
+
+test("an empty input's error goes away once the inputs are filled in", async ({ page }) => {
+  await page.goto("/compare");
+  const inputs = page.getByTestId("compare-input");
+  await inputs.nth(1).fill(SPECIFIC);
+  await page.getByTestId("compare-submit").click();
+  await expect(page.getByTestId("form-error")).toContainText("Input 1 is empty");
+  await inputs.nth(0).fill(VAGUE);
+  await expect(page.getByTestId("form-error")).toHaveCount(0);
+});

@@ -76,3 +76,21 @@ test("Advanced warns when PNDM has too few steps to decode cleanly, and stops wh
   await page.getByTestId("steps-input").fill("20");
   await expect(advice).toHaveCount(0);
 });
+
+test("a caption over the preset's limit is kept whole, counted, and refused with the limit in words", async ({ page }) => {
+  await page.goto("/");
+  const caption = page.getByTestId("caption-input");
+  const long = `a red shape ${"and a blue one ".repeat(22)}`.trim();
+  expect([...long].length).toBeGreaterThan(300);
+  await caption.fill(long);
+  // Nothing is cut: the box holds every character, and the counter says how many there are.
+  await expect(caption).toHaveValue(long);
+  await expect(page.getByTestId("caption-count")).toHaveText(new RegExp(`^${[...long].length} / 300`));
+  await caption.press("Enter");
+  await expect(page.getByTestId("form-error")).toContainText("at most 300");
+  expect(new URL(page.url()).pathname).toBe("/");
+  // Editing clears the stale error, and a caption within the limit counts down again.
+  await caption.fill("a red shape");
+  await expect(page.getByTestId("form-error")).toHaveCount(0);
+  await expect(page.getByTestId("caption-count")).toHaveText("11 / 300");
+});

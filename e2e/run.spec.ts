@@ -149,6 +149,41 @@ test("a published run is found by its caption in the gallery", async ({ page }) 
   await expect(page).toHaveURL(new RegExp(`/runs/${run.id}$`));
 });
 
+test("gallery cards of one caption tell their seeds and settings apart, and the publisher can unpublish from the run page", async ({ page, browser }) => {
+  const caption = "an orange ring at the top left";
+  const runs: Run[] = [];
+  for (const seed of [31, 32]) {
+    runs.push(await openDoneRun(page, { input: { kind: "caption", text: caption }, seed, cols: 2, steps: 5, scheduler: "ddim" }));
+    await page.getByTestId("publish").click();
+    await expect(page.getByTestId("unpublish")).toBeVisible();
+  }
+  const search = `/gallery?q=${encodeURIComponent(caption)}`;
+  await page.goto(search);
+  const cards = page.getByTestId("gallery-card");
+  await expect(cards).toHaveCount(2);
+  const settings = await page.getByTestId("gallery-card-settings").allInnerTexts();
+  expect(settings.map((text) => /seed\s*(\d+)/.exec(text)?.[1]).sort()).toEqual(["31", "32"]);
+  for (const text of settings) expect(text).toMatch(/steps\s*5[\s\S]*scheduler\s*ddim/);
+
+  // Someone else reading the permalink gets no unpublish button: they hold no key.
+  const reader = await browser.newPage();
+  await reader.goto(`/runs/${runs[0].id}`);
+  await expect(reader.getByTestId("publish")).toHaveText(/Published/);
+  await expect(reader.getByTestId("unpublish")).toHaveCount(0);
+  await reader.close();
+
+  await page.goto(`/runs/${runs[0].id}`);
+  await page.getByTestId("unpublish").click();
+  await expect(page.getByTestId("publish")).toHaveText(/Publish to gallery/);
+  await expect(page.getByTestId("unpublish")).toHaveCount(0);
+  expect((await getRun(page.request, runs[0].id)).publishedAt).toBeNull();
+  await page.goto(search);
+  await expect(cards).toHaveCount(1);
+  await expect(cards).toHaveAttribute("href", `/runs/${runs[1].id}`);
+  await page.goto(`/runs/${runs[0].id}`);
+  await expect(page.getByTestId("run-status")).toHaveAttribute("data-status", "done");
+});
+
 test("each counted cell shows on the page within 300 ms of the event that counts it, mean row first", async ({ page }) => {
   // The page's own stream is the one measured: every event it receives is timestamped as it arrives,
   // and every frame the grid's loaded images are counted with the time they were first seen.

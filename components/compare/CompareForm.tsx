@@ -32,9 +32,14 @@ export function CompareForm({ presets }: { presets: PresetInfo[] }) {
   const [submitting, setSubmitting] = useState(false);
 
   const update = (key: number, changes: Partial<Entry>) => setEntries((current) => current.map((entry) => (entry.key === key ? { ...entry, ...changes } : entry)));
+  // The form's error answers the last submit; once an input or a setting changes it no longer holds.
+  const edit = (key: number, changes: Partial<Entry>) => {
+    setError(null);
+    update(key, changes);
+  };
 
   async function upload(key: number, file: File) {
-    update(key, { busy: true, error: null, image: null });
+    edit(key, { busy: true, error: null, image: null });
     try {
       update(key, { busy: false, image: await uploadImage(file) });
     } catch (problem) {
@@ -75,7 +80,10 @@ export function CompareForm({ presets }: { presets: PresetInfo[] }) {
                 <button
                   type="button"
                   data-testid="compare-remove"
-                  onClick={() => setEntries((current) => current.filter((candidate) => candidate.key !== entry.key))}
+                  onClick={() => {
+                    setError(null);
+                    setEntries((current) => current.filter((candidate) => candidate.key !== entry.key));
+                  }}
                   aria-label={`Remove input ${i + 1}`}
                   className="rounded-md px-2 py-0.5 text-xs text-muted hover:bg-sunken hover:text-fg"
                 >
@@ -87,7 +95,7 @@ export function CompareForm({ presets }: { presets: PresetInfo[] }) {
               id={`compare-${entry.key}`}
               data-testid="compare-input"
               value={entry.text}
-              onChange={(event) => update(entry.key, { text: event.target.value })}
+              onChange={(event) => edit(entry.key, { text: event.target.value })}
               rows={2}
               placeholder={i === 0 ? "a shape" : i === 1 ? "a large red circle" : "another caption"}
               className={`${field} resize-y`}
@@ -97,7 +105,7 @@ export function CompareForm({ presets }: { presets: PresetInfo[] }) {
               error={entry.error}
               busy={entry.busy}
               onFile={(file) => void upload(entry.key, file)}
-              onClear={() => update(entry.key, { image: null, error: null })}
+              onClear={() => edit(entry.key, { image: null, error: null })}
               inputTestId="compare-upload"
               compact
             />
@@ -123,7 +131,14 @@ export function CompareForm({ presets }: { presets: PresetInfo[] }) {
 
       <section aria-label="Shared settings" className="flex flex-col gap-2 rounded-xl border border-line bg-surface p-4 shadow-sm sm:p-5">
         <h2 className="text-xs font-semibold uppercase tracking-wider text-muted">Shared by every input</h2>
-        <SettingsFields presets={presets} settings={settings} onChange={setSettings} />
+        <SettingsFields
+          presets={presets}
+          settings={settings}
+          onChange={(next) => {
+            setError(null);
+            setSettings(next);
+          }}
+        />
       </section>
 
       <SubmitBar error={error} testId="compare-submit" disabled={submitting || entries.some((entry) => entry.busy)}>

@@ -30,6 +30,10 @@ export function ComposeForm({ presets, from }: ComposeFormProps) {
   const [dragging, setDragging] = useState(false);
   const captionRef = useRef<HTMLTextAreaElement>(null);
   const maxCaption = presets.find((p) => p.name === settings.preset)?.limits.maxCaptionLength;
+  // Counted as the server counts (code points of the trimmed caption), and never cut: a pasted
+  // caption that is too long stays whole, marked, until it is shortened.
+  const captionLength = [...caption.trim()].length;
+  const captionOverLimit = maxCaption !== undefined && captionLength > maxCaption;
 
   // The whole page accepts a dropped or pasted image, not only the drop zone.
   const send = upload.send;
@@ -92,6 +96,10 @@ export function ComposeForm({ presets, from }: ComposeFormProps) {
   function submit() {
     const text = caption.trim();
     if (upload.image) return void start({ kind: "image", upload: upload.image.sha256 });
+    if (captionOverLimit) {
+      setError(`The caption is ${captionLength} characters long; the ${settings.preset} preset takes at most ${maxCaption}. Shorten it to run it.`);
+      return captionRef.current?.focus();
+    }
     if (text) return void start({ kind: "caption", text });
     setError("Write a caption or add an image first.");
     captionRef.current?.focus();
@@ -129,17 +137,33 @@ export function ComposeForm({ presets, from }: ComposeFormProps) {
               ref={captionRef}
               data-testid="caption-input"
               value={caption}
-              onChange={(event) => setCaption(event.target.value)}
+              onChange={(event) => {
+                setCaption(event.target.value);
+                setError(null);
+              }}
               onKeyDown={onCaptionKey}
               rows={3}
-              maxLength={maxCaption}
               placeholder="a red shape"
-              aria-describedby="caption-hint"
+              aria-describedby="caption-hint caption-count"
+              aria-invalid={captionOverLimit || undefined}
               className={`${field} min-h-28 resize-y text-base leading-relaxed`}
             />
-            <p id="caption-hint" className="text-xs text-faint">
-              {upload.image ? "The image will be used; remove it to run the caption." : "Enter runs it · Shift+Enter for a new line"}
-            </p>
+            <div className="flex justify-between gap-3 text-xs">
+              <p id="caption-hint" className="text-faint">
+                {upload.image ? "The image will be used; remove it to run the caption." : "Enter runs it · Shift+Enter for a new line"}
+              </p>
+              {maxCaption !== undefined && (
+                <p
+                  id="caption-count"
+                  data-testid="caption-count"
+                  aria-live="polite"
+                  className={`shrink-0 tabular-nums ${captionOverLimit ? "font-medium text-danger" : captionLength > maxCaption * 0.9 ? "text-warn" : "text-faint"}`}
+                >
+                  {captionLength} / {maxCaption}
+                  {captionOverLimit && <span className="sr-only"> characters: too long</span>}
+                </p>
+              )}
+            </div>
           </div>
           <div className="flex flex-col gap-1.5">
             <span className="text-sm font-medium" aria-hidden="true">

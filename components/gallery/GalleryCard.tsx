@@ -1,6 +1,7 @@
 import Link from "next/link";
 import { imageUrl, type GalleryCard as Card } from "../api";
 import { dateTime, percentileText, significant } from "../format";
+import { RunSettings } from "../run/RunSettings";
 
 /** A published run: its mean image large, the λ = 1 row beside it, the caption and its reading. */
 export function GalleryCard({ card }: { card: Card }) {
@@ -43,6 +44,9 @@ export function GalleryCard({ card }: { card: Card }) {
         <p className="text-xs text-muted tabular-nums">
           <span className="font-mono text-fg">{significant(card.uncertainty, 3)}</span> · {percentileText(card.percentile, card.modality)}
         </p>
+        <div data-testid="gallery-card-settings" className="border-t border-line pt-1.5 [&_dl]:gap-x-2.5 [&_dl]:text-[11px]">
+          <RunSettings run={{ preset: card.preset, request: card.settings, rows: card.rows, cols: card.cols }} />
+        </div>
         <p className="text-[11px] text-faint">Published {dateTime(card.publishedAt)}</p>
       </div>
     </Link>

@@ -3,9 +3,10 @@
 import Link from "next/link";
 import { useRouter } from "next/navigation";
 import { useEffect, useState, type ReactNode } from "react";
-import { postJson, readableError, type Run } from "../api";
+import { deleteWithKey, postJson, readableError, type Run } from "../api";
 import { randomSeed, requestOf } from "../request";
 import { button } from "../ui/styles";
+import { forgetUnpublishKey, rememberUnpublishKey, useUnpublishKey } from "./unpublishKeys";
 
 interface RunActionsProps {
   run: Run;
@@ -16,7 +17,9 @@ interface RunActionsProps {
 export function RunActions({ run, onPublished }: RunActionsProps) {
   const router = useRouter();
   const [copied, setCopied] = useState(false);
-  const [busy, setBusy] = useState<"rerun" | "publish" | null>(null);
+  const [busy, setBusy] = useState<"rerun" | "publish" | "unpublish" | null>(null);
+  // Only the browser that published a run holds its unpublish key.
+  const unpublishKey = useUnpublishKey(run.id);
   const [message, setMessage] = useState<string | null>(null);
   const done = run.status === "done";
   const id = encodeURIComponent(run.id);
@@ -55,8 +58,24 @@ export function RunActions({ run, onPublished }: RunActionsProps) {
     setBusy("publish");
     setMessage(null);
     try {
-      const { run: published } = await postJson<{ run: Run }>(`/api/runs/${id}/publish`);
-      onPublished(published);
+      const answer = await postJson<{ run: Run; unpublishKey?: string }>(`/api/runs/${id}/publish`);
+      if (answer.unpublishKey) rememberUnpublishKey(run.id, answer.unpublishKey);
+      onPublished(answer.run);
+    } catch (error) {
+      setMessage(readableError(error));
+    } finally {
+      setBusy(null);
+    }
+  }
+
+  async function unpublish(key: string) {
+    setBusy("unpublish");
+    setMessage(null);
+    try {
+      const { run: unpublished } = await deleteWithKey<{ run: Run }>(`/api/runs/${id}/publish`, key);
+      forgetUnpublishKey(run.id);
+      onPublished(unpublished);
+      setMessage("Taken out of the gallery; the link still opens this run.");
     } catch (error) {
       setMessage(readableError(error));
     } finally {
@@ -99,6 +118,12 @@ export function RunActions({ run, onPublished }: RunActionsProps) {
           <Icon d={run.publishedAt ? "m5 10 3.5 3.5L15 7" : "M4 7h12M4 7l1 9h10l1-9M8 7V4h4v3"} />
           {run.publishedAt ? "Published" : busy === "publish" ? "Publishing…" : "Publish to gallery"}
         </button>
+        {run.publishedAt && unpublishKey && (
+          <button type="button" data-testid="unpublish" onClick={() => void unpublish(unpublishKey)} disabled={busy !== null} className={button.tool}>
+            <Icon d="M5 5l10 10M15 5 5 15" />
+            {busy === "unpublish" ? "Unpublishing…" : "Unpublish"}
+          </button>
+        )}
         <Link data-testid="present-link" href={`/runs/${id}/present`} className={button.tool}>
           <Icon d="M3 4h14v9H3zM10 13v3M7 17h6" />
           Present

@@ -1,8 +1,10 @@
 import type { Run } from "../api";
 import { planSummary } from "../format";
 
-/** The settings a run was made with, as one quiet line of label/value pairs. */
-export function RunSettings({ run }: { run: Pick<Run, "preset" | "request" | "rows" | "cols"> }) {
+type Settings = Pick<Run["request"], "plan" | "seed" | "steps" | "scheduler" | "guidanceScale" | "noiseLevel">;
+
+/** The settings a run was made with, as one quiet line of label/value pairs (also on gallery cards). */
+export function RunSettings({ run }: { run: { preset: Pick<Run["preset"], "name">; request: Settings; rows: number; cols: number } }) {
   const { request } = run;
   const items: [string, string][] = [
     ["preset", run.preset.name],

@@ -13,6 +13,7 @@ import { EngineError } from "../engine/index";
 export type RunErrorCode =
   | "invalid_input"
   | "not_found"
+  | "forbidden"
   | "conflict"
   | "payload_too_large"
   | "unsupported_media_type"
@@ -25,6 +26,7 @@ export type RunErrorCode =
 const STATUS: Readonly<Record<RunErrorCode, number>> = {
   invalid_input: 400,
   not_found: 404,
+  forbidden: 403,
   conflict: 409,
   payload_too_large: 413,
   unsupported_media_type: 415,

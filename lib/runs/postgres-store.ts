@@ -59,6 +59,8 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
      sha256 TEXT PRIMARY KEY,
      bytes BYTEA NOT NULL
    );`,
+  // Who may take a published run out of the gallery: the sha256 of the key its publisher was given.
+  `ALTER TABLE runs ADD COLUMN unpublish_key_hash TEXT;`,
 ];
 
 // Advisory lock keys (any two fixed numbers no other application on the database uses).
@@ -268,8 +270,17 @@ export class PostgresRunStore implements RunStore {
     return rows.map((row) => row.ms);
   }
 
-  async publish(id: string, at: number): Promise<void> {
-    await this.pool.query("UPDATE runs SET published_at = $1 WHERE id = $2 AND published_at IS NULL", [at, id]);
+  async publish(id: string, at: number, unpublishKeyHash: string): Promise<boolean> {
+    const result = await this.pool.query("UPDATE runs SET published_at = $1, unpublish_key_hash = $2 WHERE id = $3 AND published_at IS NULL", [at, unpublishKeyHash, id]);
+    return result.rowCount === 1;
+  }
+
+  async unpublish(id: string, unpublishKeyHash: string): Promise<boolean> {
+    const result = await this.pool.query(
+      "UPDATE runs SET published_at = NULL, unpublish_key_hash = NULL WHERE id = $1 AND published_at IS NOT NULL AND unpublish_key_hash = $2",
+      [id, unpublishKeyHash],
+    );
+    return result.rowCount === 1;
   }
 
   async gallery(query: string, limit: number, offset: number): Promise<{ rows: RunRow[]; total: number }> {

@@ -265,6 +265,28 @@ describe("recovery", () => {
 });
 
 describe("finished runs", () => {
+  it("unpublishes a run only for the key its publishing gave; the run stays and can be published again", async () => {
+    const service = await newService();
+    const run = await finish(service, { input: { kind: "caption", text: "a teal ring" }, plan: { kind: "interpolate", lambdas: [0, 1] }, cols: 1, steps: 1 });
+    const { unpublishKey } = await service.publish(run.id);
+    expect(unpublishKey).not.toBeNull();
+    await expect(service.unpublish(run.id, null)).rejects.toMatchObject({ code: "forbidden", status: 403 });
+    await expect(service.unpublish(run.id, "not-the-key")).rejects.toMatchObject({ code: "forbidden", status: 403 });
+    expect((await service.gallery({ q: "teal" })).total).toBe(1);
+
+    const unpublished = await service.unpublish(run.id, unpublishKey);
+    expect(unpublished.publishedAt).toBeNull();
+    expect((await service.gallery({ q: "teal" })).total).toBe(0);
+    expect((await service.getRun(run.id)).status).toBe("done");
+    await expect(service.unpublish(run.id, unpublishKey)).rejects.toMatchObject({ code: "conflict", status: 409 });
+
+    // A new publish hands out a new key; the old one no longer works.
+    const again = await service.publish(run.id);
+    expect(again.unpublishKey).not.toBe(unpublishKey);
+    await expect(service.unpublish(run.id, unpublishKey)).rejects.toMatchObject({ status: 403 });
+    expect((await service.unpublish(run.id, again.unpublishKey)).publishedAt).toBeNull();
+  });
+
   it("publishes done runs and finds them in the gallery by caption, page by page", async () => {
     let clock = Date.UTC(2026, 0, 1);
     const service = await newService({ now: () => (clock += 1000) });
@@ -272,7 +294,11 @@ describe("finished runs", () => {
     const runs: Run[] = [];
     for (let i = 0; i < 13; i++) runs.push(await finish(service, tiny(i === 5 ? "A RED 100% circle" : `shape ${i}`)));
     const published = await Promise.all(runs.map((run) => service.publish(run.id)));
-    expect((await service.publish(runs[0].id)).publishedAt).toBe(published[0].publishedAt);
+    const again = await service.publish(runs[0].id);
+    expect(again.run.publishedAt).toBe(published[0].run.publishedAt);
+    // Only the first publish hands out the key that can unpublish the run.
+    expect(published[0].unpublishKey).toMatch(/^[\w-]{32}$/);
+    expect(again.unpublishKey).toBeNull();
 
     const first = await service.gallery({ page: "1" });
     expect(first).toMatchObject({ total: 13, page: 1, pages: 2 });
@@ -295,6 +321,10 @@ describe("finished runs", () => {
       meanImage: run.cells[0].image,
       row: [run.cells[1].image],
       rowLabel: "λ = 1",
+      preset: { name: "shapes" },
+      rows: 2,
+      cols: 1,
+      settings: { plan: { kind: "interpolate", lambdas: [0, 1] }, cols: 1, seed: run.request.seed, steps: 1, scheduler: run.request.scheduler, guidanceScale: run.request.guidanceScale, noiseLevel: 0, prompt: "" },
       // "100" is no word of the shapes corpus, so the card carries the out-of-distribution badge.
       outOfDistribution: true,
     });

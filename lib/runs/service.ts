@@ -1,3 +1,4 @@
+import { createHash, randomBytes } from "node:crypto";
 import packageJson from "../../package.json";
 import type { ProviderReports } from "../engine/index";
 import { type ProviderChoice, providerChoices } from "../record";
@@ -175,11 +176,24 @@ export class RunService {
     return this.getRun(id);
   }
 
-  /** Lists a finished run in the gallery; publishing again keeps the first time. */
-  async publish(id: string): Promise<Run> {
+  /**
+   * Lists a finished run in the gallery; publishing again keeps the first time. Whoever publishes
+   * it gets the key that can unpublish it (only its hash is stored); a repeat gets no key.
+   */
+  async publish(id: string): Promise<{ run: Run; unpublishKey: string | null }> {
     const run = await this.getRun(id);
     if (run.status !== "done") throw new RunError("conflict", `run ${id} is ${run.status}; only done runs can be published`);
-    await this.store.publish(id, this.now());
+    const key = randomBytes(24).toString("base64url");
+    const published = await this.store.publish(id, this.now(), hashKey(key));
+    return { run: await this.getRun(id), unpublishKey: published ? key : null };
+  }
+
+  /** Takes a run out of the gallery, for whoever holds the key its publishing gave; its permalink keeps working. */
+  async unpublish(id: string, key: string | null): Promise<Run> {
+    const run = await this.getRun(id);
+    if (run.publishedAt === null) throw new RunError("conflict", `run ${id} is not published`);
+    if (key === null || key === "") throw new RunError("forbidden", "only its publisher can unpublish a run: send the key publishing gave, as Authorization: Bearer <key>");
+    if (!(await this.store.unpublish(id, hashKey(key)))) throw new RunError("forbidden", `that key does not unpublish run ${id}; only the key its publishing gave does`);
     return this.getRun(id);
   }
 
@@ -395,3 +409,5 @@ export class RunService {
     return id;
   }
 }
+
+const hashKey = (key: string) => createHash("sha256").update(key).digest("hex");

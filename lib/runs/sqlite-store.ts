@@ -60,6 +60,8 @@ export const MIGRATIONS: readonly string[] = [
   // The idle-cancel lease (storage.ts): when someone last watched the run, or when it was admitted.
   `ALTER TABLE runs ADD COLUMN watched_at INTEGER;
    UPDATE runs SET watched_at = created_at;`,
+  // Who may take a published run out of the gallery: the sha256 of the key its publisher was given.
+  `ALTER TABLE runs ADD COLUMN unpublish_key_hash TEXT;`,
 ];
 
 /**
@@ -228,8 +230,16 @@ export class SqliteRunStore implements RunStore {
     return rows.map((row) => row.ms);
   }
 
-  async publish(id: string, at: number): Promise<void> {
-    this.db.prepare("UPDATE runs SET published_at = ? WHERE id = ? AND published_at IS NULL").run(at, id);
+  async publish(id: string, at: number, unpublishKeyHash: string): Promise<boolean> {
+    const result = this.db.prepare("UPDATE runs SET published_at = ?, unpublish_key_hash = ? WHERE id = ? AND published_at IS NULL").run(at, unpublishKeyHash, id);
+    return result.changes === 1;
+  }
+
+  async unpublish(id: string, unpublishKeyHash: string): Promise<boolean> {
+    const result = this.db
+      .prepare("UPDATE runs SET published_at = NULL, unpublish_key_hash = NULL WHERE id = ? AND published_at IS NOT NULL AND unpublish_key_hash = ?")
+      .run(id, unpublishKeyHash);
+    return result.changes === 1;
   }
 
   async gallery(query: string, limit: number, offset: number): Promise<{ rows: RunRow[]; total: number }> {

@@ -134,7 +134,7 @@ export function storageContract(open: () => Promise<ContractStores>): void {
     await store.admit([{ id: a, insert: newRun(a, "a red shape", t) }], 8, t + 1);
     await store.claim(a, t + 2);
     await store.markDone(a, t + 3, {}, {});
-    await store.publish(a, t + 4);
+    await store.publish(a, t + 4, "k");
     expect(await store.getRun(a)).toMatchObject({ createdAt: t, startedAt: t + 2, finishedAt: t + 3, publishedAt: t + 4 });
     expect(await store.watchedAt(a)).toBe(t + 1);
     expect(await store.recentDurations(1)).toEqual([1]);
@@ -274,8 +274,8 @@ export function storageContract(open: () => Promise<ContractStores>): void {
     const [unpublished, image] = runIds.slice(captions.length);
     await store.admit(captions.map((caption, i) => ({ id: runIds[i], insert: newRun(runIds[i], caption.toLowerCase()) })), 8, 1000);
     await store.admit([{ id: unpublished, insert: newRun(unpublished, "a red unpublished") }, { id: image, insert: newRun(image, null) }], 8, 1000);
-    for (const [i] of captions.entries()) await store.publish(runIds[i], 2000 + i);
-    await store.publish(image, 2000);
+    for (const [i] of captions.entries()) await store.publish(runIds[i], 2000 + i, `key ${i}`);
+    await store.publish(image, 2000, "image key");
 
     const found = async (query: string) => (await store.gallery(query, 10, 0)).rows.map((row) => row.id);
     expect(await found("Red")).toEqual([runIds[3], runIds[0]]);
@@ -296,8 +296,14 @@ export function storageContract(open: () => Promise<ContractStores>): void {
     expect(await store.gallery("", 2, 2)).toMatchObject({ total: captions.length + 1, rows: [{ id: runIds[2] }, { id: runIds[1] }] });
     expect(await store.gallery("red", 1, 1)).toMatchObject({ total: 2, rows: [{ id: runIds[0] }] });
 
-    await store.publish(runIds[0], 9999);
+    expect(await store.publish(runIds[0], 9999, "another key")).toBe(false);
     expect((await store.getRun(runIds[0]))?.publishedAt).toBe(2000);
+    // Only the first publisher's key hash takes the run out again; then the gallery skips it.
+    expect(await store.unpublish(runIds[0], "another key")).toBe(false);
+    expect(await store.unpublish(runIds[0], "key 0")).toBe(true);
+    expect(await store.unpublish(runIds[0], "key 0")).toBe(false);
+    expect((await store.getRun(runIds[0]))?.publishedAt).toBeNull();
+    expect((await store.gallery("", 10, 0)).total).toBe(captions.length);
   });
 
   it("stores uploads and comparisons once", async () => {

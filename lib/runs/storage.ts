@@ -113,8 +113,13 @@ export interface RunStore {
   /** Wall-clock milliseconds of the most recently finished successful runs. */
   recentDurations(limit: number): Promise<number[]>;
 
-  /** Sets published_at once; publishing again keeps the first time. */
-  publish(id: string, at: number): Promise<void>;
+  /**
+   * Sets published_at and the hash of the publisher's unpublish key, once: publishing again keeps
+   * the first time and key. True when this call published the run.
+   */
+  publish(id: string, at: number, unpublishKeyHash: string): Promise<boolean>;
+  /** Takes a run out of the gallery when the key hash matches the publisher's; true when it did. */
+  unpublish(id: string, unpublishKeyHash: string): Promise<boolean>;
   /** Published runs newest first, optionally only those whose caption contains `query` (any case). */
   gallery(query: string, limit: number, offset: number): Promise<{ rows: RunRow[]; total: number }>;
 

@@ -98,6 +98,11 @@ export interface GalleryCard {
   readonly meanImage: string;
   readonly row: string[];
   readonly rowLabel: string;
+  /** What the run was made with, so cards of one caption with other seeds or settings tell apart. */
+  readonly preset: { readonly name: string };
+  readonly rows: number;
+  readonly cols: number;
+  readonly settings: Omit<StoredRequest, "input">;
   /** True when the run's input is outside what its preset knows (description.outOfDistribution.flagged). */
   readonly outOfDistribution?: boolean;
 }
@@ -191,6 +196,10 @@ function meanRow(plan: StoredRequest["plan"]): number {
   return levels.indexOf(Math.min(...levels));
 }
 
+function withoutInput({ input: _input, ...settings }: Run["request"]): Omit<StoredRequest, "input"> {
+  return settings;
+}
+
 export function galleryCard(run: Run): GalleryCard {
   const { description, request } = run;
   if (description === null || run.publishedAt === null) throw new Error(`run ${run.id} is not published`);
@@ -206,6 +215,10 @@ export function galleryCard(run: Run): GalleryCard {
     meanImage: images(meanRow(request.plan))[0],
     row: images(featured.row),
     rowLabel: featured.label,
+    preset: { name: run.preset.name },
+    rows: run.rows,
+    cols: run.cols,
+    settings: withoutInput(request),
     // Only flagged cards carry the field, so cards of in-distribution and older runs read as before.
     ...(description.outOfDistribution?.flagged ? { outOfDistribution: true } : {}),
   };

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { GalleryPage, Run } from "@/lib/runs/index";
-import { POST as publish } from "../runs/[id]/publish/route";
+import { DELETE as unpublish, POST as publish } from "../runs/[id]/publish/route";
 import { POST as createRun } from "../runs/route";
 import { call, postJson, useTestService, waitForStatus } from "../test-support";
 import { GET as gallery } from "./route";
@@ -47,5 +47,31 @@ describe("GET /api/gallery", () => {
     const response = await call(gallery, "/api/gallery?page=zero");
     expect(response.status).toBe(400);
     expect(((await response.json()) as { error: { message: string } }).error.message).toMatch(/page/);
+  });
+});
+
+describe("DELETE /api/runs/:id/publish", () => {
+  it("unpublishes for the bearer of the key the first publish answered, and the permalink keeps working", async () => {
+    const { run } = (await (await postJson(createRun, "/api/runs", { input: { kind: "caption", text: "a lilac ring" }, plan: { kind: "interpolate", lambdas: [0, 1] }, cols: 1, steps: 2 })).json()) as { run: Run };
+    await waitForStatus(run.id, ["done"]);
+    const published = await call(publish, "/", { method: "POST" }, { id: run.id });
+    const { unpublishKey } = (await published.json()) as { unpublishKey: string };
+    expect(typeof unpublishKey).toBe("string");
+    // Publishing again answers the run but no key: only the first publisher holds one.
+    expect(await (await call(publish, "/", { method: "POST" }, { id: run.id })).json()).not.toHaveProperty("unpublishKey");
+
+    const unpublishWith = (authorization?: string) => call(unpublish, "/", { method: "DELETE", headers: authorization ? { authorization } : {} }, { id: run.id });
+    for (const authorization of [undefined, "Bearer wrong", unpublishKey]) {
+      const refused = await unpublishWith(authorization);
+      expect(refused.status).toBe(403);
+      expect(((await refused.json()) as { error: { code: string; message: string } }).error).toMatchObject({ code: "forbidden", message: expect.stringMatching(/publisher|key/) });
+    }
+    expect((await page("?q=lilac")).total).toBe(1);
+
+    const done = await unpublishWith(`Bearer ${unpublishKey}`);
+    expect(done.status).toBe(200);
+    expect(((await done.json()) as { run: Run }).run.publishedAt).toBeNull();
+    expect((await page("?q=lilac")).total).toBe(0);
+    expect((await unpublishWith(`Bearer ${unpublishKey}`)).status).toBe(409);
   });
 });
