@@ -29,7 +29,9 @@ describe("npm run grid", () => {
     for (const cell of printed.cells) expect(cell.quantileTarget).toBe([0.1, 0.9][cell.row]);
 
     const png = await readFile(out);
-    const { files, ...record } = printed;
+    // The PNG holds the printed record but its timings, which differ on every run.
+    const { files, timings, ...record } = printed;
+    expect(timings).toEqual({ describeMs: expect.any(Number), planMs: expect.any(Number), decodeMs: expect.any(Number), totalMs: expect.any(Number) });
     expect(JSON.parse(readPngText(png)[RUN_KEY])).toEqual(record);
     const { width: cellWidth, height: cellHeight } = record.imageSize;
     const layout = gridLayout({ rows: 2, cols: 2, rowLabels: ["row 0  q = 0.1", "row 1  q = 0.9"], colLabels: ["sample 1", "sample 2"], title: readPngText(png).Title }, cellWidth, cellHeight);
@@ -40,6 +42,22 @@ describe("npm run grid", () => {
     const cell = await readFile(path.join(cellsDir, "row1-sample1.png"));
     expect(JSON.parse(readPngText(cell)["penumbra:cell"])).toEqual(record.cells.find((c: { row: number; col: number }) => c.row === 1 && c.col === 0));
     expect((await sharp(cell).metadata()).width).toBe(cellWidth);
+  });
+
+  it("writes the same bytes for the same request: the grid PNG and every cell file, from any folder", async () => {
+    const image = await encodeImage({ rgb: new Uint8Array(64 * 64 * 3).map((_, i) => (i * 13) & 0xff), width: 64, height: 64 }, "png");
+    const folders = [await mkdtemp(path.join(tmpdir(), "penumbra-same-")), await mkdtemp(path.join(tmpdir(), "penumbra-same-"))];
+    for (const folder of folders) {
+      await writeFile(path.join(folder, "in.png"), image);
+      const run = await runCli("grid.ts", ["--image", "in.png", "--rows", "2", "--cols", "2", "--steps", "2", "--scheduler", "ddim", "--out", "grid.png", "--cells-dir", "cells"], folder);
+      expect(run.code).toBe(0);
+    }
+    const [first, second] = folders;
+    const files = ["grid.png", ...(await readdir(path.join(first, "cells"))).map((name) => path.join("cells", name))];
+    expect(files).toHaveLength(5);
+    for (const file of files) {
+      expect((await readFile(path.join(second, file))).equals(await readFile(path.join(first, file))), file).toBe(true);
+    }
   });
 
   it("prints the summary and the per-cell table for a caption, writing relative paths where npm was run", async () => {

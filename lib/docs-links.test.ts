@@ -99,7 +99,8 @@ describe("documentation a clone can follow", () => {
     const problems: string[] = [];
     // `docs/science.md, section 4`, `docs/science.md (section 7)`, `[presets.md, "Limits"](…)`,
     // `docs/model-contract.md, "The models"`; a citation may wrap over comment lines.
-    const citation = /(?:docs\/)?([a-z][a-z-]*)\.md\]?(?:\([^)\s]*\))?,?\s*\(?(?:sections?\s+(\d+)|"([^"()\n]{1,80})")/g;
+    // The page name and the section are apart (a comma or a space): a quote right after ".md" ends a string in code.
+    const citation = /(?:docs\/)?([a-z][a-z-]*)\.md\]?(?:\([^)\s]*\))?(?:,\s*|\s+)\(?(?:sections?\s+(\d+)|"([^"()\n]{1,80})")/g;
     for (const file of files) {
       const text = read(file).replace(/\s*\n\s*(?:\*|\/\/|#)?\s*/g, " ");
       for (const match of text.matchAll(citation)) {

@@ -76,6 +76,15 @@ export function runRecord(source: RunRecordSource) {
 
 export type RunRecord = ReturnType<typeof runRecord>;
 
+/**
+ * The record as a PNG's "penumbra:run" text holds it: without the timings, which differ on every
+ * run, so the same request writes the same bytes. They stay in the JSON record (the CLI's --json,
+ * the zip's run.json, the API).
+ */
+export function embeddedRecord<Full extends RunRecord>({ timings: _timings, ...record }: Full): Omit<Full, "timings"> {
+  return record;
+}
+
 /** Each model's provider and the faster ones skipped, without anything else a report carries. */
 export function providerChoices(providers: Readonly<Record<string, ProviderChoice>>): Record<string, ProviderChoice> {
   return Object.fromEntries(Object.entries(providers).map(([model, report]) => [model, { provider: report.provider, skipped: report.skipped }]));

@@ -5,7 +5,7 @@ import type { GridPngInput } from "../../lib/runs/exports";
 
 /*
  * What a grid run leaves behind besides pixels: the JSON record (printed by
- * --json and embedded in the PNG as "penumbra:run") and what the grid PNG is
+ * --json, and embedded in the PNGs as "penumbra:run" less its timings) and what the grid PNG is
  * drawn from, built with the helpers the web app shares (lib/record.ts,
  * lib/runs/exports.ts).
  */

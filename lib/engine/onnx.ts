@@ -145,8 +145,13 @@ interface OpenedSession {
 const sessions = new Map<string, Promise<OpenedSession>>();
 /** Providers that failed once are not retried: a missing GPU library fails the same way for every model. */
 const failedProviders = new Map<ProviderName, string>();
-/** Sessions are created one at a time, so a provider's failure is known (and logged once) before the next model tries it. */
+/** Sessions are created one at a time, so a provider's failure is known before the next model tries it. */
 let creationQueue: Promise<unknown> = Promise.resolve();
+/**
+ * The provider lines already printed, each once however many models and runs follow: once per
+ * process, as the CLI opens its models on its main thread and the app and worker in their one decode thread.
+ */
+const announced = new Set<string>();
 
 export type Logger = (message: string) => void;
 
@@ -155,7 +160,7 @@ export interface OpenOptions {
   readonly providers?: readonly ProviderName[];
   /** Default: threadCount(). */
   readonly threads?: number;
-  /** Where provider fallbacks are reported, once each; default console.warn. */
+  /** Where the provider chosen (and why faster ones were not) is reported, once per process; default console.warn. */
   readonly log?: Logger;
 }
 
@@ -176,10 +181,21 @@ function sessionOptions(provider: ProviderName, threads: number): ort.InferenceS
   };
 }
 
-async function createSession(file: string, options: OpenOptions): Promise<OpenedSession> {
-  const providers = withCpuLast(options.providers ?? providerPreference());
-  const threads = options.threads ?? threadCount();
-  const log = options.log ?? ((message: string) => console.warn(message));
+/**
+ * A skipped provider's reason as the provider line words it. onnxruntime's usual one, "Failed to
+ * load shared library", says neither which library nor why; the exact text stays in the report.
+ */
+function plainReason(reason: string): string {
+  return /^OrtSessionOptionsAppendExecutionProvider_\w+: Failed to load shared library$/.test(reason) ? "its libraries did not load, see docs/cuda.md" : reason;
+}
+
+/** "penumbra: running on cpu (cuda: …)": the provider a session got and why each one before it was passed over. */
+function providerLine({ provider, skipped }: OpenedSession): string {
+  const reasons = skipped.map((skip) => `${skip.provider}: ${plainReason(skip.reason)}`);
+  return `penumbra: running on ${provider}${reasons.length ? ` (${reasons.join("; ")})` : ""}`;
+}
+
+async function openOnFirstProvider(file: string, providers: readonly ProviderName[], threads: number): Promise<OpenedSession> {
   const skipped: SkippedProvider[] = [];
   for (const provider of providers.slice(0, -1)) {
     const earlier = failedProviders.get(provider);
@@ -193,7 +209,6 @@ async function createSession(file: string, options: OpenOptions): Promise<Opened
       const reason = firstLine(error);
       failedProviders.set(provider, reason);
       skipped.push({ provider, reason });
-      log(`penumbra: execution provider ${provider} is unavailable (${reason}); falling back to the next provider`);
     }
   }
   try {
@@ -201,6 +216,22 @@ async function createSession(file: string, options: OpenOptions): Promise<Opened
   } catch (error) {
     throw new EngineError("invalid_preset", `${file}: onnxruntime cannot load this model: ${firstLine(error)}`, { cause: error });
   }
+}
+
+async function createSession(file: string, options: OpenOptions): Promise<OpenedSession> {
+  const providers = withCpuLast(options.providers ?? providerPreference());
+  const opened = await openOnFirstProvider(file, providers, options.threads ?? threadCount());
+  // With cpu alone there was no choice to report. A failed provider is not retried, so the models
+  // after the first land where it did and repeat its line, which is not printed again; a model
+  // that lands elsewhere gets a line of its own.
+  if (providers.length > 1) {
+    const line = providerLine(opened);
+    if (!announced.has(line)) {
+      announced.add(line);
+      (options.log ?? ((message: string) => console.warn(message)))(line);
+    }
+  }
+  return opened;
 }
 
 /** An opened model: its session, where it runs, and a `run` that speaks float32/int32. */

@@ -119,12 +119,13 @@ describe("runGridPng", () => {
     expect(web.equals(direct)).toBe(true);
   });
 
-  it("carries the web record, the title and the software as PNG text, and each cell's pixels in its place", async () => {
+  it("carries the web record less its timings, the title and the software as PNG text, and each cell's pixels in its place", async () => {
     const run = doneRun();
     const png = await runGridPng(run, await storedImages(run));
     const text = readPngText(png);
     expect(Object.keys(text)).toEqual([RUN_KEY, "Title", "Software"]);
-    expect(JSON.parse(text[RUN_KEY])).toEqual(webRunRecord(run));
+    const { timings: _timings, ...embedded } = webRunRecord(run);
+    expect(JSON.parse(text[RUN_KEY])).toEqual(embedded);
     expect(text.Title).toBe('"a red shape" · uncertainty 0.005074 (p46) · outside the preset · shapes · seed 3 · 4 steps ddim · guidance 3');
     expect(text.Software).toBe("Penumbra");
 
@@ -135,6 +136,13 @@ describe("runGridPng", () => {
       const at = ((layout.rowTops[cell.row] + 1) * info.width + layout.columnLefts[cell.col] + 1) * 3;
       expect([...data.subarray(at, at + 3)]).toEqual([...COLORS[cell.index]]);
     }
+  });
+
+  it("is the same bytes for the same run however long it took: the timings stay in the JSON record", async () => {
+    const run = doneRun();
+    const slower: Run = { ...run, finishedAt: "2026-03-14T15:10:27.000Z", timings: { describeMs: 13, decodeMs: 61_500, totalMs: 61_513 } };
+    const png = await runGridPng(run, await storedImages(run));
+    expect(png.equals(await runGridPng(slower, await storedImages(slower)))).toBe(true);
   });
 
   it("names an uploaded image by the start of its hash", async () => {
@@ -152,9 +160,9 @@ describe("runGridPng", () => {
 });
 
 describe("runPngText", () => {
-  it("holds the record as JSON, then the title and the software", () => {
-    const record = webRunRecord(doneRun());
-    expect(runPngText(record, "t")).toEqual({ [RUN_KEY]: JSON.stringify(record), Title: "t", Software: "Penumbra" });
+  it("holds the record as JSON without its timings, then the title and the software", () => {
+    const { timings: _timings, ...embedded } = webRunRecord(doneRun());
+    expect(runPngText(webRunRecord(doneRun()), "t")).toEqual({ [RUN_KEY]: JSON.stringify(embedded), Title: "t", Software: "Penumbra" });
   });
 });
 

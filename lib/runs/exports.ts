@@ -1,6 +1,6 @@
 import sharp from "sharp";
 import { composeGrid, type GridCellImage, withPngText } from "../engine/index";
-import { cellFileName, colLabels, gridTitle, type GridTitleParts, type LabelCell, type LabelPlan, RUN_KEY, rowLabels, type RunRecord } from "../record";
+import { cellFileName, colLabels, embeddedRecord, gridTitle, type GridTitleParts, type LabelCell, type LabelPlan, RUN_KEY, rowLabels, type RunRecord } from "../record";
 import { type Run, webRunRecord } from "./views";
 import { writeZip } from "./zip";
 
@@ -23,13 +23,13 @@ export interface GridPngInput {
   /** The cells' metrics: each row's label adds the average of its cells' q or q_dec. */
   readonly metrics: readonly LabelCell[];
   readonly title: GridTitleParts;
-  /** Embedded as JSON in the PNG's "penumbra:run" text. */
+  /** Embedded as JSON in the PNG's "penumbra:run" text, less its timings (embeddedRecord). */
   readonly record: RunRecord;
 }
 
-/** The text entries of a grid PNG, which the CLI's cell PNGs carry too. */
+/** The text entries of a grid PNG, which the CLI's cell PNGs carry too: the same for the same request. */
 export function runPngText(record: RunRecord, title: string): Record<string, string> {
-  return { [RUN_KEY]: JSON.stringify(record), Title: title, Software: "Penumbra" };
+  return { [RUN_KEY]: JSON.stringify(embeddedRecord(record)), Title: title, Software: "Penumbra" };
 }
 
 /** The labelled grid as PNG, with the record, the title and the software as PNG text. */

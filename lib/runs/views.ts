@@ -151,7 +151,7 @@ export function runJson(row: RunRow, cells: readonly CellRow[], upload: UploadRo
   };
 }
 
-/** The record in a grid PNG's "penumbra:run" text and in cells.zip's run.json: the CLI's record plus the run's id. */
+/** The record in cells.zip's run.json and, less its timings, in a grid PNG's "penumbra:run" text: the CLI's record plus the run's id. */
 export function webRunRecord(run: Run): { id: string } & RunRecord {
   const { input, ...settings } = run.request;
   const description = run.description;
