@@ -1,4 +1,5 @@
 import type { Metadata, Viewport } from "next";
+import { headers } from "next/headers";
 import type { ReactNode } from "react";
 import { SiteHeader } from "@/components/site/SiteHeader";
 import { VIEW_PREFS_SCRIPT } from "@/components/run/viewPrefs";
@@ -17,12 +18,14 @@ export const viewport: Viewport = {
   ],
 };
 
-export default function RootLayout({ children }: { children: ReactNode }) {
+export default async function RootLayout({ children }: { children: ReactNode }) {
+  // proxy.ts gives each page request a nonce; the policy lets only scripts that carry it run.
+  const nonce = (await headers()).get("x-nonce") ?? undefined;
   return (
     // The inline script sets the theme class (and the run pages' remembered view choices, components/run/viewPrefs.ts) before paint, so React must accept the changed attributes.
     <html lang="en" suppressHydrationWarning>
       <head>
-        <script dangerouslySetInnerHTML={{ __html: `${THEME_SCRIPT};${VIEW_PREFS_SCRIPT}` }} />
+        <script nonce={nonce} dangerouslySetInnerHTML={{ __html: `${THEME_SCRIPT};${VIEW_PREFS_SCRIPT}` }} />
       </head>
       <body className="flex min-h-dvh flex-col">
         <a href="#main" className="sr-only focus:not-sr-only focus:fixed focus:left-3 focus:top-3 focus:z-50 focus:rounded-md focus:bg-surface focus:px-3 focus:py-2 focus:shadow">
