@@ -5,7 +5,7 @@ import { ThemeToggle } from "./ThemeToggle";
 export function SiteHeader() {
   return (
     <header className="sticky top-0 z-30 border-b border-line bg-bg/90 backdrop-blur supports-[backdrop-filter]:bg-bg/75">
-      <div className="mx-auto flex h-14 max-w-6xl items-center gap-2 px-3 sm:gap-4 sm:px-6">
+      <div className="mx-auto flex h-14 max-w-[88rem] items-center gap-2 px-3 sm:gap-4 sm:px-6">
         <Link href="/" className="mr-auto flex items-center gap-2 rounded-md py-1 pr-1 font-semibold tracking-tight" aria-label="Penumbra, home">
           <Wordmark />
           <span className="hidden text-[15px] min-[400px]:inline">Penumbra</span>
