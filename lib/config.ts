@@ -1,5 +1,7 @@
 import { z } from "zod";
 import { configurationError } from "./runs/errors";
+import { FRONT_DEFAULTS, type FrontOptions } from "./server/front";
+import { parseBucketRule } from "./server/rate-limit";
 
 /*
  * The server's settings, read from the environment once, here, and validated as a whole: a bad
@@ -74,5 +76,42 @@ export function serverConfig(env: Environment = process.env): ServerConfig {
     defaultPreset: values.PENUMBRA_PRESET,
     distributed: databaseUrl !== undefined && queueUrl !== undefined ? { databaseUrl, queueUrl } : null,
     workerLockMs: values.PENUMBRA_WORKER_LOCK_MS,
+  };
+}
+
+const bucketRule = z.string().transform((text, context) => {
+  try {
+    return parseBucketRule(text);
+  } catch (error) {
+    context.addIssue({ code: "custom", message: (error as Error).message });
+    return z.NEVER;
+  }
+});
+const headerName = z
+  .string()
+  .trim()
+  .regex(/^[A-Za-z0-9-]+$/, { message: "must be a header name such as x-forwarded-for" })
+  .transform((name) => name.toLowerCase());
+
+const frontSchema = z.object({
+  PENUMBRA_READ_LIMIT: z.preprocess(blankAsUnset, bucketRule.optional()),
+  PENUMBRA_WRITE_LIMIT: z.preprocess(blankAsUnset, bucketRule.optional()),
+  PENUMBRA_CLIENT_ADDRESS_HEADER: z.preprocess(blankAsUnset, headerName.optional()),
+});
+
+/** The front server's settings (bin/serve.ts): per-client limits and where the client's address comes from. */
+export function frontConfig(env: Environment = process.env): FrontOptions {
+  const parsed = frontSchema.safeParse(env);
+  if (!parsed.success) {
+    const [issue] = parsed.error.issues;
+    const variable = String(issue.path[0] ?? "");
+    throw configurationError(variable || null, new Error(`${variable} ${issue.message}, got ${JSON.stringify(env[variable])}`));
+  }
+  const values = parsed.data;
+  return {
+    ...FRONT_DEFAULTS,
+    reads: values.PENUMBRA_READ_LIMIT === undefined ? FRONT_DEFAULTS.reads : values.PENUMBRA_READ_LIMIT,
+    writes: values.PENUMBRA_WRITE_LIMIT === undefined ? FRONT_DEFAULTS.writes : values.PENUMBRA_WRITE_LIMIT,
+    clientHeader: values.PENUMBRA_CLIENT_ADDRESS_HEADER ?? null,
   };
 }

@@ -5,6 +5,8 @@ import { api, isUnfinished, type Run } from "../api";
 import { parseStreamEvent, reduceRun, type RunState } from "./runState";
 
 const EVENT_NAMES = ["snapshot", "progress", "cell", "status"] as const;
+/** After the server refused a stream, about when one of its streams may have ended (its Retry-After). */
+const STREAM_RETRY_MS = 5000;
 
 /**
  * Follows a run from its server-rendered snapshot: subscribes to its event stream while it is
@@ -42,11 +44,16 @@ export function useRunStream(initial: Run) {
       }
     };
     for (const name of EVENT_NAMES) source.addEventListener(name, onEvent(name) as EventListener);
+    let retry: ReturnType<typeof setTimeout> | undefined;
     source.onerror = () => {
-      if (!isUnfinished(statusRef.current)) source.close();
+      if (!isUnfinished(statusRef.current)) return source.close();
+      // EventSource retries a dropped connection itself, but gives up on an error answer (a 429
+      // when the server has too many streams open): open a fresh stream after a pause then.
+      if (source.readyState === EventSource.CLOSED && retry === undefined) retry = setTimeout(() => setGeneration((g) => g + 1), STREAM_RETRY_MS);
     };
     return () => {
       closed = true;
+      clearTimeout(retry);
       source.close();
     };
   }, [id, generation]);

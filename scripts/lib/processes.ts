@@ -62,14 +62,18 @@ function started(child: ChildProcess): Started {
   };
 }
 
-/** `next start` of the existing production build on a port, with extra environment. */
+/**
+ * `npm start`'s server (bin/serve.ts) on the existing production build, with extra environment.
+ * Its per-client rate limits are off unless `env` sets them: the callers (benchmarks, browser
+ * tests) stand in for many users from one address.
+ */
 export function startWeb(port: number, env: Record<string, string>): Started {
   return started(
-    spawn(NEXT, ["start", "--hostname", "127.0.0.1", "--port", String(port)], {
+    spawn(TSX, [path.join(ROOT, "bin", "serve.ts"), "--hostname", "127.0.0.1", "--port", String(port)], {
       cwd: ROOT,
       detached: true,
       stdio: ["ignore", "ignore", "pipe"],
-      env: { ...process.env, NEXT_TELEMETRY_DISABLED: "1", ...env },
+      env: { ...process.env, NEXT_TELEMETRY_DISABLED: "1", PENUMBRA_READ_LIMIT: "off", PENUMBRA_WRITE_LIMIT: "off", ...env },
     }),
   );
 }

@@ -1,10 +1,16 @@
 import { getRunService, type RunEvent } from "@/lib/runs/index";
-import { type Params, respond } from "../../../respond";
+import { CLIENT_HEADER } from "@/lib/server/client-address";
+import { StreamSlots } from "@/lib/server/stream-slots";
+import { errorResponse, type Params, respond } from "../../../respond";
 
 export const dynamic = "force-dynamic";
 
 /** Proxies and browsers drop a silent connection; a comment line now and then keeps it open. */
 const HEARTBEAT_MS = 15_000;
+/** Open streams in this process, per run and per client (the front server names the client). */
+const slots = new StreamSlots();
+/** When a refused watcher should try again: about when another stream may have ended. */
+const STREAM_RETRY_SECONDS = 5;
 
 function isFinal(event: RunEvent): boolean {
   if (event.type === "status") return event.data.status !== "queued" && event.data.status !== "running";
@@ -18,6 +24,11 @@ export function GET(request: Request, { params }: Params<"id">) {
     const { id } = await params;
     const service = await getRunService();
     await service.getRun(id); // 404 before the stream starts
+    const slot = slots.acquire(id, request.headers.get(CLIENT_HEADER));
+    if (!("release" in slot)) {
+      const what = slot.reason === "run" ? "this run already has" : "this client already has";
+      return errorResponse("too_many_streams", `${what} ${slot.limit} open progress streams; close one or try again in ${STREAM_RETRY_SECONDS} s`, 429, { "Retry-After": String(STREAM_RETRY_SECONDS) });
+    }
     const encoder = new TextEncoder();
     let cleanup = () => {};
     const stream = new ReadableStream<Uint8Array>({
@@ -32,6 +43,7 @@ export function GET(request: Request, { params }: Params<"id">) {
         const heartbeat = setInterval(() => controller.enqueue(encoder.encode(": keep-alive\n\n")), HEARTBEAT_MS);
         let unsubscribe = () => {};
         cleanup = () => {
+          slot.release();
           clearInterval(heartbeat);
           unsubscribe();
           request.signal.removeEventListener("abort", close);
