@@ -28,6 +28,17 @@ const blankAsUnset = (value: unknown) => (typeof value === "string" && value.tri
 const environmentSchema = z.object({
   PENUMBRA_DATA: z.preprocess(blankAsUnset, z.string().default("./.data")),
   PENUMBRA_QUEUE_LIMIT: z.preprocess(blankAsUnset, count.default(8)),
+  // Eight of the default run: 5 rows × 4 samples × 20 steps, doubled by guidance (admission.ts, runCost).
+  PENUMBRA_QUEUE_COST_LIMIT: z.preprocess(blankAsUnset, count.default(6400)),
+  PENUMBRA_CLIENT_SHARE: z.preprocess(
+    blankAsUnset,
+    z
+      .string()
+      .trim()
+      .regex(/^(0(\.\d+)?|1(\.0+)?)$/, { message: "must be a share between 0 and 1, e.g. 0.5" })
+      .transform(Number)
+      .default(0.5),
+  ),
   PENUMBRA_IDLE_CANCEL_MS: z.preprocess(blankAsUnset, count.default(30_000)),
   PENUMBRA_MAX_UPLOAD_BYTES: z.preprocess(blankAsUnset, count.default(10 * MiB)),
   PENUMBRA_PRESET: z.preprocess(blankAsUnset, z.string().default("shapes")),
@@ -43,6 +54,10 @@ export interface ServerConfig {
   readonly dataDir: string;
   /** Most runs waiting for a worker, across every process. */
   readonly queueLimit: number;
+  /** Most decoding cost waiting (admission.ts, runCost); a bigger run still gets its turn when nothing else waits. */
+  readonly queueCostLimit: number;
+  /** Most share of queueCostLimit one client's waiting runs may hold. */
+  readonly clientShare: number;
   /** A queued or running run nobody has watched for this long is cancelled. */
   readonly idleCancelMs: number;
   readonly maxUploadBytes: number;
@@ -71,6 +86,8 @@ export function serverConfig(env: Environment = process.env): ServerConfig {
   return {
     dataDir: values.PENUMBRA_DATA,
     queueLimit: values.PENUMBRA_QUEUE_LIMIT,
+    queueCostLimit: values.PENUMBRA_QUEUE_COST_LIMIT,
+    clientShare: values.PENUMBRA_CLIENT_SHARE,
     idleCancelMs: values.PENUMBRA_IDLE_CANCEL_MS,
     maxUploadBytes: values.PENUMBRA_MAX_UPLOAD_BYTES,
     defaultPreset: values.PENUMBRA_PRESET,

@@ -59,6 +59,16 @@ export class PresetCatalog {
   }
 }
 
+/**
+ * What a run costs the decoder, in denoising evaluations of one cell: rows × samples × steps,
+ * doubled when classifier-free guidance runs the UNet twice a step (any scale but 1, as
+ * lib/engine/unclip.ts decodes). Admission weighs the queue in these units (storage.ts, AdmissionRules), so one client's 9 × 8 × 100-step runs cannot take
+ * every place at the price of small ones.
+ */
+export function runCost(request: Pick<StoredRequest, "plan" | "cols" | "steps" | "guidanceScale">): number {
+  return planLevels(request.plan).length * request.cols * request.steps * (request.guidanceScale !== 1 ? 2 : 1);
+}
+
 export class Admissions {
   constructor(
     private readonly catalog: PresetCatalog,
@@ -98,6 +108,7 @@ export class Admissions {
     const id = runId(digest, request);
     return {
       id,
+      cost: runCost(request),
       insert: {
         id,
         presetName: presetName ?? this.catalog.defaultPreset,

@@ -35,6 +35,8 @@ export async function openRunService(options: RunServiceOptions = {}): Promise<R
   const defaults = serverConfig({});
   const settings = {
     queueLimit: options.queueLimit ?? defaults.queueLimit,
+    queueCostLimit: options.queueCostLimit ?? defaults.queueCostLimit,
+    clientShare: options.clientShare ?? defaults.clientShare,
     idleCancelMs: options.idleCancelMs ?? defaults.idleCancelMs,
     maxUploadBytes: options.maxUploadBytes ?? defaults.maxUploadBytes,
     defaultPreset: options.defaultPreset ?? defaults.defaultPreset,

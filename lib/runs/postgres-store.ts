@@ -1,6 +1,6 @@
 import pg from "pg";
 import type { CellMetrics } from "../record";
-import type { AdmitResult, Admission, CellRow, ComparisonRow, QueueState, RunRow, RunStatus, RunStore, UploadRow } from "./storage";
+import { type AdmissionRules, admissionVerdict, costCap, type AdmitResult, type Admission, type CellRow, type ComparisonRow, costAndClient, firstOfEach, type QueueState, type RunRow, type RunStatus, type RunStore, type UploadRow } from "./storage";
 
 /*
  * The distributed deployment's run store: PostgreSQL, shared by every web and worker process.
@@ -61,6 +61,9 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
    );`,
   // Who may take a published run out of the gallery: the sha256 of the key its publisher was given.
   `ALTER TABLE runs ADD COLUMN unpublish_key_hash TEXT;`,
+  // What a queued run costs to decode and who asked for it, for cost-based admission (storage.ts).
+  `ALTER TABLE runs ADD COLUMN cost BIGINT NOT NULL DEFAULT 0;
+   ALTER TABLE runs ADD COLUMN client TEXT;`,
 ];
 
 // Advisory lock keys (any two fixed numbers no other application on the database uses).
@@ -159,7 +162,7 @@ export class PostgresRunStore implements RunStore {
     return rows.map((row) => ({ index: row.idx, metrics: JSON.parse(row.metrics) as CellMetrics, image: row.image }));
   }
 
-  async admit(runs: readonly Admission[], limit: number, now: number): Promise<AdmitResult> {
+  async admit(runs: readonly Admission[], rules: AdmissionRules, now: number): Promise<AdmitResult> {
     return this.transaction(async (client) => {
       await client.query("SELECT pg_advisory_xact_lock($1)", [ADMISSION_LOCK]);
       const ids = runs.map((run) => run.id);
@@ -171,22 +174,35 @@ export class PostgresRunStore implements RunStore {
         if (status === undefined || status === "failed" || status === "cancelled") toQueue.add(run.id);
         return status === undefined;
       });
-      const { rows: counted } = await client.query<{ n: number }>("SELECT count(*)::int AS n FROM runs WHERE status = 'queued'");
-      const depth = counted[0].n;
-      if (depth + toQueue.size > limit) return { admitted: false, depth, needed: toQueue.size };
+      const cap = costCap(rules);
+      const { rows: totals } = await client.query<{ depth: number; cost: string }>("SELECT count(*)::int AS depth, coalesce(sum(least(cost, $1)), 0) AS cost FROM runs WHERE status = 'queued'", [cap]);
+      const adding = firstOfEach(runs).filter((run) => toQueue.has(run.id)).map(costAndClient);
+      const { rows: byClient } = await client.query<{ client: string; cost: string }>(
+        "SELECT client, sum(least(cost, $2)) AS cost FROM runs WHERE status = 'queued' AND client = ANY($1) GROUP BY client",
+        [adding.flatMap((run) => (run.client === null ? [] : [run.client])), cap],
+      );
+      const costOf = new Map(byClient.map((row) => [row.client, Number(row.cost)]));
+      const refused = admissionVerdict(rules, { depth: totals[0].depth, cost: Number(totals[0].cost), costOf: (name) => costOf.get(name) ?? 0 }, adding);
+      if (refused) return refused;
       const queued: string[] = [];
       for (const [i, run] of runs.entries()) {
         if (!toQueue.delete(run.id)) continue;
+        const { cost, client: asker } = costAndClient(run);
         if (created[i]) {
           const row = run.insert;
           if (!row) throw new Error(`run ${run.id} is new but came without its row`);
           await client.query(
-            `INSERT INTO runs (id, preset_name, preset_digest, request, status, created_at, search_text, rows, cols, image_width, image_height, watched_at)
-             VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, $8, $9, $10, $11)`,
-            [row.id, row.presetName, row.presetDigest, row.request, row.createdAt, row.searchText, row.rows, row.cols, row.imageWidth, row.imageHeight, now],
+            `INSERT INTO runs (id, preset_name, preset_digest, request, status, created_at, search_text, rows, cols, image_width, image_height, watched_at, cost, client)
+             VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+            [row.id, row.presetName, row.presetDigest, row.request, row.createdAt, row.searchText, row.rows, row.cols, row.imageWidth, row.imageHeight, now, cost, asker],
           );
         } else {
-          await client.query("UPDATE runs SET status = 'queued', error = NULL, started_at = NULL, finished_at = NULL, watched_at = $1 WHERE id = $2", [now, run.id]);
+          await client.query("UPDATE runs SET status = 'queued', error = NULL, started_at = NULL, finished_at = NULL, watched_at = $1, cost = $2, client = $3 WHERE id = $4", [
+            now,
+            cost,
+            asker,
+            run.id,
+          ]);
         }
         queued.push(run.id);
       }

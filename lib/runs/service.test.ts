@@ -385,6 +385,18 @@ describe("comparisons, uploads and presets", () => {
     await expect(service.getComparison("123456789abc")).rejects.toMatchObject({ status: 404 });
   });
 
+  it("holds each client to its share of the queue's cost, in words, while other clients still get in", async () => {
+    // Share cap 500: a 5 × 4 × 20-step guided run costs 800 and counts 500.
+    const service = await newService({ queueCostLimit: 2000, clientShare: 0.25 });
+    const busy = (await service.createRun({ input: { kind: "caption", text: "a big busy shape" }, cols: 8, plan: { kind: "geodesic", rows: 9 }, steps: 20 }, "x")).run;
+    await until(async () => (await service.getRun(busy.id)).status === "running", "the first run starts");
+    await service.createRun({ input: { kind: "caption", text: "a red shape" }, cols: 4, steps: 20 }, "203.0.113.7");
+    const refused = service.createRun({ input: { kind: "caption", text: "a red circle" }, cols: 1, steps: 2 }, "203.0.113.7");
+    await expect(refused).rejects.toMatchObject({ code: "queue_full", status: 429, retryAfterSeconds: expect.any(Number) });
+    await expect(refused).rejects.toThrow(/your runs already waiting cost 500 of the 500 one client may hold, and this costs 20; wait until they start/);
+    expect((await service.createRun({ input: { kind: "caption", text: "a red circle" }, cols: 1, steps: 2 }, "203.0.113.8")).created).toBe(true);
+  });
+
   it("refuses a whole comparison when the queue cannot hold all its runs", async () => {
     const service = await newService({ queueLimit: 1 });
     const inputs = [{ kind: "caption", text: "one" }, { kind: "caption", text: "two" }];

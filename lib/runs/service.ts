@@ -2,7 +2,7 @@ import { createHash, randomBytes } from "node:crypto";
 import packageJson from "../../package.json";
 import type { ProviderReports } from "../engine/index";
 import { type ProviderChoice, providerChoices } from "../record";
-import { Admissions, PresetCatalog } from "./admission";
+import { Admissions, PresetCatalog, runCost } from "./admission";
 import { PresetOpenError } from "./decoder/index";
 import { readableMessage, RunError, toRunError } from "./errors";
 import type { EventHub, RunListener } from "./events";
@@ -11,7 +11,7 @@ import { isShortId } from "./ids";
 import type { RunQueue } from "./queue";
 import { readRun } from "./read";
 import { IDLE_CANCEL_REASON, lapsedBefore, leasePeriodMs } from "./runner";
-import type { Admission, BlobStore, RunStore } from "./storage";
+import type { Admission, AdmissionRules, BlobStore, RunStore } from "./storage";
 import { inspectUpload, sniffImageType, type UploadType } from "./uploads";
 import { galleryCard, type GalleryCard, type Run } from "./views";
 
@@ -42,6 +42,9 @@ export interface ServiceParts {
 export interface ServiceSettings {
   /** Most runs waiting for a worker. */
   readonly queueLimit: number;
+  /** Most decoding cost waiting, and one client's most share of it (storage.ts, AdmissionRules). */
+  readonly queueCostLimit: number;
+  readonly clientShare: number;
   /** A queued or running run with no watcher for this long is cancelled. */
   readonly idleCancelMs: number;
   readonly maxUploadBytes: number;
@@ -99,6 +102,7 @@ const RECENT_RUNS = 10;
 export class RunService {
   readonly dataDir: string | null;
   readonly queueLimit: number;
+  private readonly admissionRules: AdmissionRules;
   readonly idleCancelMs: number;
   readonly maxUploadBytes: number;
   readonly defaultPreset: string;
@@ -119,6 +123,7 @@ export class RunService {
   ) {
     ({ dataDir: this.dataDir, store: this.store, blobs: this.blobs, events: this.events, queue: this.queue } = parts);
     this.queueLimit = settings.queueLimit;
+    this.admissionRules = { maxRuns: settings.queueLimit, maxCost: settings.queueCostLimit, clientShare: settings.clientShare };
     this.idleCancelMs = settings.idleCancelMs;
     this.maxUploadBytes = settings.maxUploadBytes;
     this.defaultPreset = settings.defaultPreset;
@@ -153,9 +158,13 @@ export class RunService {
 
   // ───────────────────────── runs ─────────────────────────
 
-  /** Validates a run request and queues it, or returns the run it already is (queuing a failed or cancelled one again). */
-  async createRun(body: unknown): Promise<{ run: Run; created: boolean }> {
-    const admission = await this.admissions.run(body);
+  /**
+   * Validates a run request and queues it, or returns the run it already is (queuing a failed or
+   * cancelled one again). `client` (the front server's address for the asker) counts the run
+   * against that client's share of the queue.
+   */
+  async createRun(body: unknown, client: string | null = null): Promise<{ run: Run; created: boolean }> {
+    const admission = { ...(await this.admissions.run(body)), client };
     const [created] = await this.admit([admission]);
     return { run: await this.getRun(admission.id), created };
   }
@@ -167,12 +176,12 @@ export class RunService {
   }
 
   /** Queues a failed or cancelled run again; its finished cells are kept. */
-  async retry(id: string): Promise<Run> {
+  async retry(id: string, client: string | null = null): Promise<Run> {
     const run = await this.getRun(id);
     if (run.status !== "failed" && run.status !== "cancelled") {
       throw new RunError("conflict", `run ${id} is ${run.status}; only failed or cancelled runs can be retried`);
     }
-    await this.admit([{ id }]);
+    await this.admit([{ id, cost: runCost(run.request), client }]);
     return this.getRun(id);
   }
 
@@ -223,10 +232,10 @@ export class RunService {
   // ───────────────────────── comparisons ─────────────────────────
 
   /** 2–4 inputs with shared settings: one run each (created or reused), under one id. */
-  async createComparison(body: unknown): Promise<{ comparison: Comparison; created: boolean }> {
+  async createComparison(body: unknown, client: string | null = null): Promise<{ comparison: Comparison; created: boolean }> {
     const { id, runs } = await this.admissions.comparison(body);
     // All runs are admitted together, so a full queue refuses the whole comparison, not part of it.
-    await this.admit(runs);
+    await this.admit(runs.map((run) => ({ ...run, client })));
     const created = await this.store.insertComparison({ id, runIds: runs.map((run) => run.id), createdAt: this.now() });
     return { comparison: await this.getComparison(id), created };
   }
@@ -278,7 +287,7 @@ export class RunService {
     const run = await this.getRun(id);
     if (run.status === "cancelled") {
       try {
-        await this.admit([{ id }]);
+        await this.admit([{ id, cost: runCost(run.request) }]);
       } catch (error) {
         // The stream still opens; it says why the run stays cancelled and ends.
         listener({ type: "snapshot", data: run });
@@ -358,12 +367,16 @@ export class RunService {
     for (const run of runs) {
       if (!run.insert && !(await this.store.getRun(run.id))) throw new RunError("not_found", `no run with id ${run.id}`);
     }
-    const result = await this.store.admit(runs, this.queueLimit, this.now());
+    const result = await this.store.admit(runs, this.admissionRules, this.now());
     if (!result.admitted) {
       const retryAfterSeconds = await this.retryAfterSeconds();
-      throw new RunError("queue_full", `the queue is full (${result.depth} of ${this.queueLimit} runs waiting); try again in about ${retryAfterSeconds} s`, {
-        retryAfterSeconds,
-      });
+      const { maxCost = 0, clientShare = 0 } = this.admissionRules;
+      const why = {
+        runs: `the queue is full (${result.depth} of ${this.queueLimit} runs waiting)`,
+        cost: `the queue is full: the runs waiting cost ${result.queuedCost} of ${maxCost} (rows × samples × steps, doubled with guidance) and this costs ${result.neededCost}; a smaller grid or fewer steps may fit`,
+        client: `your runs already waiting cost ${result.queuedCost} of the ${Math.floor(maxCost * clientShare)} one client may hold, and this costs ${result.neededCost}; wait until they start`,
+      }[result.reason];
+      throw new RunError("queue_full", `${why}; try again in about ${retryAfterSeconds} s`, { retryAfterSeconds });
     }
     await this.queue.add(result.queued);
     for (const id of result.queued) await this.events.publish(id, { type: "status", data: { status: "queued", error: null } });

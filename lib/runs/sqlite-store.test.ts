@@ -30,7 +30,7 @@ describe("migrations", () => {
 
   it("leave an existing database's data alone and apply only the steps it has not seen", async () => {
     const first = SqliteRunStore.open(dataDir);
-    await first.admit([{ id: "aaaaaaaaaaaa", insert: newRun("aaaaaaaaaaaa") }], 8, 1000);
+    await first.admit([{ id: "aaaaaaaaaaaa", insert: newRun("aaaaaaaaaaaa") }], { maxRuns: 8 }, 1000);
     await first.close();
     const again = SqliteRunStore.open(dataDir);
     expect((await again.getRun("aaaaaaaaaaaa"))?.status).toBe("queued");
@@ -83,7 +83,7 @@ let admitted = 0;
 for (let i = 0; i < Number(RUNS); i++) {
   const id = PREFIX + String(i).padStart(12 - PREFIX.length, "0");
   const run = { id, presetName: "shapes", presetDigest: "d", request: "{}", createdAt: i, rows: 2, cols: 2, imageWidth: 64, imageHeight: 64, searchText: null };
-  if ((await store.admit([{ id, insert: run }], Number(LIMIT), i)).admitted) admitted++;
+  if ((await store.admit([{ id, insert: run }], { maxRuns: Number(LIMIT) }, i)).admitted) admitted++;
 }
 await store.close();
 console.log(admitted);

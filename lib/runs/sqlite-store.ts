@@ -2,7 +2,7 @@ import { mkdirSync } from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
 import type { CellMetrics } from "../record";
-import type { AdmitResult, Admission, CellRow, ComparisonRow, QueueState, RunRow, RunStatus, RunStore, UploadRow } from "./storage";
+import { type AdmissionRules, admissionVerdict, costCap, type AdmitResult, type Admission, type CellRow, type ComparisonRow, costAndClient, firstOfEach, type QueueState, type RunRow, type RunStatus, type RunStore, type UploadRow } from "./storage";
 
 /*
  * The embedded deployment's run store: one SQLite file per data folder, WAL so readers never wait
@@ -62,6 +62,9 @@ export const MIGRATIONS: readonly string[] = [
    UPDATE runs SET watched_at = created_at;`,
   // Who may take a published run out of the gallery: the sha256 of the key its publisher was given.
   `ALTER TABLE runs ADD COLUMN unpublish_key_hash TEXT;`,
+  // What a queued run costs to decode and who asked for it, for cost-based admission (storage.ts).
+  `ALTER TABLE runs ADD COLUMN cost INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE runs ADD COLUMN client TEXT;`,
 ];
 
 /**
@@ -128,14 +131,16 @@ export class SqliteRunStore implements RunStore {
     return rows.map((row) => ({ index: row.idx, metrics: JSON.parse(row.metrics) as CellMetrics, image: row.image }));
   }
 
-  async admit(runs: readonly Admission[], limit: number, now: number): Promise<AdmitResult> {
+  async admit(runs: readonly Admission[], rules: AdmissionRules, now: number): Promise<AdmitResult> {
     const statusOf = this.db.prepare("SELECT status FROM runs WHERE id = ?").pluck();
-    const queuedCount = this.db.prepare("SELECT count(*) FROM runs WHERE status = 'queued'").pluck();
+    const cap = costCap(rules);
+    const queuedTotals = this.db.prepare("SELECT count(*) AS depth, coalesce(sum(min(cost, @cap)), 0) AS cost FROM runs WHERE status = 'queued'");
+    const clientCost = this.db.prepare("SELECT coalesce(sum(min(cost, @cap)), 0) FROM runs WHERE status = 'queued' AND client = @client").pluck();
     const insert = this.db.prepare(
-      `INSERT INTO runs (id, preset_name, preset_digest, request, status, created_at, search_text, rows, cols, image_width, image_height, watched_at)
-       VALUES (@id, @presetName, @presetDigest, @request, 'queued', @createdAt, @searchText, @rows, @cols, @imageWidth, @imageHeight, @watchedAt)`,
+      `INSERT INTO runs (id, preset_name, preset_digest, request, status, created_at, search_text, rows, cols, image_width, image_height, watched_at, cost, client)
+       VALUES (@id, @presetName, @presetDigest, @request, 'queued', @createdAt, @searchText, @rows, @cols, @imageWidth, @imageHeight, @watchedAt, @cost, @client)`,
     );
-    const requeue = this.db.prepare("UPDATE runs SET status = 'queued', error = NULL, started_at = NULL, finished_at = NULL, watched_at = ? WHERE id = ?");
+    const requeue = this.db.prepare("UPDATE runs SET status = 'queued', error = NULL, started_at = NULL, finished_at = NULL, watched_at = ?, cost = ?, client = ? WHERE id = ?");
     const admit = this.db.transaction((): AdmitResult => {
       const toQueue = new Set<string>();
       const created = runs.map((run) => {
@@ -143,15 +148,18 @@ export class SqliteRunStore implements RunStore {
         if (status === undefined || status === "failed" || status === "cancelled") toQueue.add(run.id);
         return status === undefined;
       });
-      const depth = queuedCount.get() as number;
-      if (depth + toQueue.size > limit) return { admitted: false, depth, needed: toQueue.size };
+      const totals = queuedTotals.get({ cap }) as { depth: number; cost: number };
+      const adding = firstOfEach(runs).filter((run) => toQueue.has(run.id));
+      const refused = admissionVerdict(rules, { ...totals, costOf: (client) => clientCost.get({ cap, client }) as number }, adding.map(costAndClient));
+      if (refused) return refused;
       const queued: string[] = [];
       runs.forEach((run, i) => {
         if (!toQueue.delete(run.id)) return;
+        const { cost, client } = costAndClient(run);
         if (created[i]) {
           if (!run.insert) throw new Error(`run ${run.id} is new but came without its row`);
-          insert.run({ ...run.insert, watchedAt: now });
-        } else requeue.run(now, run.id);
+          insert.run({ ...run.insert, watchedAt: now, cost, client });
+        } else requeue.run(now, cost, client, run.id);
         queued.push(run.id);
       });
       return { admitted: true, created, queued };

@@ -52,7 +52,7 @@ export function storageContract(open: () => Promise<ContractStores>): void {
   it("admits new runs and requeues failed or cancelled ones, all or none within the queue limit", async () => {
     const { store } = await fresh();
     const [a, b, c, d, e] = ids(5);
-    expect(await store.admit([{ id: a, insert: newRun(a) }, { id: b, insert: newRun(b) }], 3, 5000)).toEqual({ admitted: true, created: [true, true], queued: [a, b] });
+    expect(await store.admit([{ id: a, insert: newRun(a) }, { id: b, insert: newRun(b) }], { maxRuns: 3 }, 5000)).toEqual({ admitted: true, created: [true, true], queued: [a, b] });
     expect(await store.getRun(a)).toEqual({
       id: a,
       presetName: "shapes",
@@ -75,22 +75,22 @@ export function storageContract(open: () => Promise<ContractStores>): void {
     expect(await store.watchedAt(a)).toBe(5000);
 
     // Over the limit: nothing of it is stored.
-    expect(await store.admit([{ id: c, insert: newRun(c) }, { id: d, insert: newRun(d) }], 3, 5000)).toEqual({ admitted: false, depth: 2, needed: 2 });
+    expect(await store.admit([{ id: c, insert: newRun(c) }, { id: d, insert: newRun(d) }], { maxRuns: 3 }, 5000)).toEqual({ admitted: false, reason: "runs", depth: 2, needed: 2, queuedCost: 0, neededCost: 0 });
     expect(await store.getRun(c)).toBeUndefined();
     // A queued run admitted again is neither created nor queued twice.
-    expect(await store.admit([{ id: a }, { id: c, insert: newRun(c) }], 3, 5000)).toEqual({ admitted: true, created: [false, true], queued: [c] });
+    expect(await store.admit([{ id: a }, { id: c, insert: newRun(c) }], { maxRuns: 3 }, 5000)).toEqual({ admitted: true, created: [false, true], queued: [c] });
 
     // Only queued runs count against the limit: running ones are not waiting.
     expect(await store.claim(a, 6000)).toBe(true);
     await store.markEnded(b, "failed", "boom", 7000);
     expect(await store.queueState()).toEqual({ queued: 1, running: [{ id: a, startedAt: 6000 }] });
     // A refused admission requeues nothing either.
-    expect(await store.admit([{ id: b }, { id: d, insert: newRun(d) }, { id: e, insert: newRun(e) }], 3, 7500)).toEqual({ admitted: false, depth: 1, needed: 3 });
+    expect(await store.admit([{ id: b }, { id: d, insert: newRun(d) }, { id: e, insert: newRun(e) }], { maxRuns: 3 }, 7500)).toEqual({ admitted: false, reason: "runs", depth: 1, needed: 3, queuedCost: 0, neededCost: 0 });
     expect(await store.getRun(b)).toMatchObject({ status: "failed", error: "boom", finishedAt: 7000 });
     expect(await store.getRun(d)).toBeUndefined();
 
     // A failed run comes back queued, its error and times cleared and its lease renewed; a running one stays as it is.
-    expect(await store.admit([{ id: b }, { id: a }], 2, 8000)).toEqual({ admitted: true, created: [false, false], queued: [b] });
+    expect(await store.admit([{ id: b }, { id: a }], { maxRuns: 2 }, 8000)).toEqual({ admitted: true, created: [false, false], queued: [b] });
     expect(await store.getRun(b)).toMatchObject({ status: "queued", error: null, startedAt: null, finishedAt: null });
     expect(await store.watchedAt(b)).toBe(8000);
     expect(await store.getRun(a)).toMatchObject({ status: "running", startedAt: 6000 });
@@ -98,17 +98,17 @@ export function storageContract(open: () => Promise<ContractStores>): void {
 
     // A done run is neither requeued nor counted.
     await store.markDone(a, 9000, {}, {});
-    expect(await store.admit([{ id: a }], 2, 9500)).toEqual({ admitted: true, created: [false], queued: [] });
+    expect(await store.admit([{ id: a }], { maxRuns: 2 }, 9500)).toEqual({ admitted: true, created: [false], queued: [] });
     expect((await store.getRun(a))?.status).toBe("done");
   });
 
   it("requeues cancelled runs and keeps the first row of an id admitted twice at once", async () => {
     const { store } = await fresh();
     const [a, b] = ids(2);
-    await store.admit([{ id: a, insert: newRun(a) }], 8, 1000);
+    await store.admit([{ id: a, insert: newRun(a) }], { maxRuns: 8 }, 1000);
     await store.markEnded(a, "cancelled", "nobody watched", 2000);
     // Each id is queued once; whether `created` counts the repeat as inserted is left open (storage.ts does not say).
-    expect(await store.admit([{ id: a }, { id: b, insert: newRun(b, "first") }, { id: b, insert: newRun(b, "second") }], 8, 3000)).toMatchObject({
+    expect(await store.admit([{ id: a }, { id: b, insert: newRun(b, "first") }, { id: b, insert: newRun(b, "second") }], { maxRuns: 8 }, 3000)).toMatchObject({
       admitted: true,
       queued: [a, b],
     });
@@ -117,12 +117,30 @@ export function storageContract(open: () => Promise<ContractStores>): void {
     expect((await store.queueState()).queued).toBe(2);
   });
 
+  it("weighs the queue by cost, each run counting at most one client's share, and holds each client to its share", async () => {
+    const { store } = await fresh();
+    const [a1, a2, b1, c1, n1, a3] = ids(6);
+    const rules = { maxRuns: 10, maxCost: 100, clientShare: 0.5 };
+    const run = (id: string, cost: number, client: string | null) => ({ id, insert: newRun(id), cost, client });
+    // A run larger than a share goes in when its client has nothing waiting, and counts one share (50).
+    expect(await store.admit([run(a1, 80, "a")], rules, 1000)).toMatchObject({ admitted: true, queued: [a1] });
+    expect(await store.admit([run(a2, 10, "a")], rules, 1000)).toEqual({ admitted: false, reason: "client", depth: 1, needed: 1, queuedCost: 50, neededCost: 10 });
+    expect(await store.admit([run(b1, 40, "b")], rules, 1000)).toMatchObject({ admitted: true, queued: [b1] });
+    expect(await store.admit([run(c1, 20, "c")], rules, 1000)).toEqual({ admitted: false, reason: "cost", depth: 2, needed: 1, queuedCost: 90, neededCost: 20 });
+    // An unnamed client is held to the whole queue's cost only.
+    expect(await store.admit([run(n1, 10, null)], rules, 1000)).toMatchObject({ admitted: true, queued: [n1] });
+    expect(await store.getRun(a2)).toBeUndefined();
+    // Once a's run is taken by a worker it no longer waits, and a may queue again.
+    expect(await store.claim(a1, 2000)).toBe(true);
+    expect(await store.admit([run(a3, 10, "a")], rules, 2000)).toMatchObject({ admitted: true, queued: [a3] });
+  });
+
   it("admits exactly up to the limit when 20 submissions race through two stores on the same data", async () => {
     const { store, openAnother } = await fresh();
     const racing = [store, await openAnother()];
-    const results = await Promise.all(ids(20).map((id, i) => racing[i % 2].admit([{ id, insert: newRun(id) }], 8, 1000)));
+    const results = await Promise.all(ids(20).map((id, i) => racing[i % 2].admit([{ id, insert: newRun(id) }], { maxRuns: 8 }, 1000)));
     expect(results.filter((result) => result.admitted)).toHaveLength(8);
-    expect(results.filter((result) => !result.admitted)).toEqual(Array.from({ length: 12 }, () => ({ admitted: false, depth: 8, needed: 1 })));
+    expect(results.filter((result) => !result.admitted)).toEqual(Array.from({ length: 12 }, () => ({ admitted: false, reason: "runs", depth: 8, needed: 1, queuedCost: 0, neededCost: 0 })));
     expect((await racing[0].queueState()).queued).toBe(8);
     expect((await racing[1].queueState()).queued).toBe(8);
   });
@@ -131,7 +149,7 @@ export function storageContract(open: () => Promise<ContractStores>): void {
     const { store } = await fresh();
     const [a] = ids(1);
     const t = 1_767_225_600_123;
-    await store.admit([{ id: a, insert: newRun(a, "a red shape", t) }], 8, t + 1);
+    await store.admit([{ id: a, insert: newRun(a, "a red shape", t) }], { maxRuns: 8 }, t + 1);
     await store.claim(a, t + 2);
     await store.markDone(a, t + 3, {}, {});
     await store.publish(a, t + 4, "k");
@@ -149,11 +167,11 @@ export function storageContract(open: () => Promise<ContractStores>): void {
     const { store } = await fresh();
     const [a] = ids(1);
     expect(await store.claim(a, 500)).toBe(false);
-    await store.admit([{ id: a, insert: newRun(a) }], 8, 1000);
+    await store.admit([{ id: a, insert: newRun(a) }], { maxRuns: 8 }, 1000);
     await store.markEnded(a, "cancelled", "nobody watched", 2000);
     expect(await store.claim(a, 3000)).toBe(false);
     expect((await store.getRun(a))?.status).toBe("cancelled");
-    await store.admit([{ id: a }], 8, 4000);
+    await store.admit([{ id: a }], { maxRuns: 8 }, 4000);
     expect(await store.claim(a, 5000)).toBe(true);
     // A worker taking over a run whose worker died claims it again.
     expect(await store.claim(a, 6000)).toBe(true);
@@ -172,8 +190,8 @@ export function storageContract(open: () => Promise<ContractStores>): void {
   it("puts a run back in the queue with its previous attempt's error and times cleared", async () => {
     const { store } = await fresh();
     const [a, b, c] = ids(3);
-    await store.admit([{ id: b, insert: newRun(b, null, 2000) }], 8, 2000);
-    await store.admit([{ id: a, insert: newRun(a, null, 1000) }, { id: c, insert: newRun(c, null, 2000) }], 8, 2000);
+    await store.admit([{ id: b, insert: newRun(b, null, 2000) }], { maxRuns: 8 }, 2000);
+    await store.admit([{ id: a, insert: newRun(a, null, 1000) }, { id: c, insert: newRun(c, null, 2000) }], { maxRuns: 8 }, 2000);
     await store.claim(a, 3000);
     await store.markEnded(a, "failed", "worker lost", 4000);
     await store.markQueued(a);
@@ -196,7 +214,7 @@ export function storageContract(open: () => Promise<ContractStores>): void {
     const { store } = await fresh();
     expect(await store.queueState()).toEqual({ queued: 0, running: [] });
     const [a, b, c, d] = ids(4);
-    await store.admit([a, b, c, d].map((id) => ({ id, insert: newRun(id) })), 8, 1000);
+    await store.admit([a, b, c, d].map((id) => ({ id, insert: newRun(id) })), { maxRuns: 8 }, 1000);
     await store.claim(a, 3000);
     await store.claim(b, 2000);
     await store.claim(c, 2500);
@@ -214,7 +232,7 @@ export function storageContract(open: () => Promise<ContractStores>): void {
     const { store } = await fresh();
     expect(await store.recentDurations(5)).toEqual([]);
     const [a, b, c, d] = ids(4);
-    await store.admit([a, b, c, d].map((id) => ({ id, insert: newRun(id) })), 8, 1000);
+    await store.admit([a, b, c, d].map((id) => ({ id, insert: newRun(id) })), { maxRuns: 8 }, 1000);
     for (const [id, started, finished] of [
       [a, 1000, 1100],
       [b, 1000, 3000],
@@ -233,7 +251,7 @@ export function storageContract(open: () => Promise<ContractStores>): void {
     const { store } = await fresh();
     const [a] = ids(1);
     expect(await store.getCells(a)).toEqual([]);
-    await store.admit([{ id: a, insert: newRun(a) }], 8, 1000);
+    await store.admit([{ id: a, insert: newRun(a) }], { maxRuns: 8 }, 1000);
     await store.saveDescription(a, { dim: 64, plan: { kind: "geodesic" } }, [CELL, { ...CELL, col: 1 }]);
     await store.setCellImage(a, 1, "f".repeat(64));
     await store.saveDescription(a, { dim: 64, plan: { kind: "geodesic" } }, [CELL, { ...CELL, col: 1, q: 0.6 }]);
@@ -247,8 +265,8 @@ export function storageContract(open: () => Promise<ContractStores>): void {
   it("cancels queued runs whose watch lease lapsed, never running or renewed ones", async () => {
     const { store } = await fresh();
     const [a, b, c, d] = ids(4);
-    await store.admit([a, b, c].map((id) => ({ id, insert: newRun(id) })), 8, 1000);
-    await store.admit([{ id: d, insert: newRun(d) }], 8, 2500);
+    await store.admit([a, b, c].map((id) => ({ id, insert: newRun(id) })), { maxRuns: 8 }, 1000);
+    await store.admit([{ id: d, insert: newRun(d) }], { maxRuns: 8 }, 2500);
     await store.claim(c, 1500);
     await store.touchWatched([], 9000);
     await store.touchWatched([b, "ffffffffffff"], 3000);
@@ -272,8 +290,8 @@ export function storageContract(open: () => Promise<ContractStores>): void {
     const captions = ["a red circle", "100% blue", "snake_case shape", "RED square", "back\\slash"];
     const runIds = ids(captions.length + 2);
     const [unpublished, image] = runIds.slice(captions.length);
-    await store.admit(captions.map((caption, i) => ({ id: runIds[i], insert: newRun(runIds[i], caption.toLowerCase()) })), 8, 1000);
-    await store.admit([{ id: unpublished, insert: newRun(unpublished, "a red unpublished") }, { id: image, insert: newRun(image, null) }], 8, 1000);
+    await store.admit(captions.map((caption, i) => ({ id: runIds[i], insert: newRun(runIds[i], caption.toLowerCase()) })), { maxRuns: 8 }, 1000);
+    await store.admit([{ id: unpublished, insert: newRun(unpublished, "a red unpublished") }, { id: image, insert: newRun(image, null) }], { maxRuns: 8 }, 1000);
     for (const [i] of captions.entries()) await store.publish(runIds[i], 2000 + i, `key ${i}`);
     await store.publish(image, 2000, "image key");
 

@@ -62,13 +62,34 @@ export interface ComparisonRow {
 export interface Admission {
   readonly id: string;
   readonly insert?: NewRun;
+  /** What decoding it costs (admission.ts's runCost); 0 when not counted. */
+  readonly cost?: number;
+  /** Who asks for it (the front server's client address), or null when unknown. */
+  readonly client?: string | null;
+}
+
+/** How much may wait for a worker, across every process sharing the store. */
+export interface AdmissionRules {
+  /** Most runs queued. */
+  readonly maxRuns: number;
+  /**
+   * Most cost queued. Each run counts at most one client's share of it (countedCost), so one very
+   * large run takes one client's room, not everyone's. Unset: cost is not counted.
+   */
+  readonly maxCost?: number;
+  /** Most share of maxCost one client's queued runs may hold; a client with nothing queued may always add one. */
+  readonly clientShare?: number;
 }
 
 export type AdmitResult =
   /** `created[i]`: runs[i] was inserted; `queued`: the ids now queued (new, or failed/cancelled ones requeued). */
   | { readonly admitted: true; readonly created: readonly boolean[]; readonly queued: readonly string[] }
-  /** Nothing changed: the queue holds `depth` runs and had no room for `needed` more. */
-  | { readonly admitted: false; readonly depth: number; readonly needed: number };
+  /**
+   * Nothing changed. `reason`: the queue's run count (`depth` runs, no room for `needed` more), its
+   * cost (`queuedCost` waiting, `neededCost` more), or the asking client's share (`queuedCost` of
+   * that client's own).
+   */
+  | { readonly admitted: false; readonly reason: "runs" | "cost" | "client"; readonly depth: number; readonly needed: number; readonly queuedCost: number; readonly neededCost: number };
 
 export interface QueueState {
   /** Runs waiting for a worker. */
@@ -86,7 +107,7 @@ export interface RunStore {
    * process sharing the store: refused when the queued runs plus those it would add exceed `limit`.
    * Admitted runs are watched until `now` (their idle-cancel lease starts at admission).
    */
-  admit(runs: readonly Admission[], limit: number, now: number): Promise<AdmitResult>;
+  admit(runs: readonly Admission[], rules: AdmissionRules, now: number): Promise<AdmitResult>;
   /** A worker takes the run: true (and marked running at `at`) only if it is queued or running. */
   claim(id: string, at: number): Promise<boolean>;
   /** Back in the queue: the previous attempt's error and times are cleared, its finished cells kept. */
@@ -143,3 +164,42 @@ export interface BlobStore {
   read(sha256: string): Promise<Buffer>;
   close(): Promise<void>;
 }
+
+/** The most one run counts against the queue's cost: one client's share (all of maxCost without shares). */
+export function costCap(rules: AdmissionRules): number {
+  return (rules.maxCost ?? Number.MAX_SAFE_INTEGER) * (rules.clientShare ?? 1);
+}
+
+/**
+ * The admission decision both stores make inside their transaction, from what is queued (the
+ * count, the counted cost and each asking client's counted cost, each run's capped at costCap)
+ * and the runs it would add.
+ */
+export function admissionVerdict(
+  rules: AdmissionRules,
+  queued: { readonly depth: number; readonly cost: number; readonly costOf: (client: string) => number },
+  adding: readonly { readonly cost: number; readonly client: string | null }[],
+): Extract<AdmitResult, { admitted: false }> | null {
+  const cap = costCap(rules);
+  const neededCost = adding.reduce((sum, run) => sum + Math.min(run.cost, cap), 0);
+  const refusal = (reason: "runs" | "cost" | "client", queuedCost: number) => ({ admitted: false as const, reason, depth: queued.depth, needed: adding.length, queuedCost, neededCost });
+  if (queued.depth + adding.length > rules.maxRuns) return refusal("runs", queued.cost);
+  if (rules.maxCost === undefined || adding.length === 0) return null;
+  if (queued.cost + neededCost > rules.maxCost) return refusal("cost", queued.cost);
+  if (rules.clientShare === undefined) return null;
+  const byClient = new Map<string, number>();
+  for (const run of adding) if (run.client !== null) byClient.set(run.client, (byClient.get(run.client) ?? 0) + Math.min(run.cost, cap));
+  for (const [client, cost] of byClient) {
+    const own = queued.costOf(client);
+    if (own > 0 && own + cost > cap) return refusal("client", own);
+  }
+  return null;
+}
+
+/** Each id once, as first given (a request may name one run twice). */
+export function firstOfEach(runs: readonly Admission[]): Admission[] {
+  const seen = new Set<string>();
+  return runs.filter((run) => !seen.has(run.id) && Boolean(seen.add(run.id)));
+}
+
+export const costAndClient = (run: Admission) => ({ cost: run.cost ?? 0, client: run.client ?? null });

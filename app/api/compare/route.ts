@@ -1,3 +1,4 @@
+import { CLIENT_HEADER } from "@/lib/server/client-address";
 import { getRunService } from "@/lib/runs/index";
 import { readJson, respond } from "../respond";
 
@@ -5,7 +6,7 @@ export const dynamic = "force-dynamic";
 
 export function POST(request: Request) {
   return respond(async () => {
-    const { comparison, created } = await (await getRunService()).createComparison(await readJson(request));
+    const { comparison, created } = await (await getRunService()).createComparison(await readJson(request), request.headers.get(CLIENT_HEADER));
     return Response.json({ comparison }, { status: created ? 201 : 200, headers: { Location: `/compare/${comparison.id}` } });
   });
 }

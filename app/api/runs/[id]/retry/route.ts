@@ -1,8 +1,9 @@
 import { getRunService } from "@/lib/runs/index";
+import { CLIENT_HEADER } from "@/lib/server/client-address";
 import { type Params, respond } from "../../../respond";
 
 export const dynamic = "force-dynamic";
 
-export function POST(_request: Request, { params }: Params<"id">) {
-  return respond(async () => Response.json({ run: await (await getRunService()).retry((await params).id) }));
+export function POST(request: Request, { params }: Params<"id">) {
+  return respond(async () => Response.json({ run: await (await getRunService()).retry((await params).id, request.headers.get(CLIENT_HEADER)) }));
 }
