@@ -93,6 +93,7 @@ export default defineConfig({
       // One browser stands in for every user here; the limits themselves are tested in lib/server.
       PENUMBRA_READ_LIMIT: "off",
       PENUMBRA_WRITE_LIMIT: "off",
+      PENUMBRA_CLIENT_SHARE: "1",
       NEXT_TELEMETRY_DISABLED: "1",
     },
   },

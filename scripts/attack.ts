@@ -394,7 +394,7 @@ async function main(): Promise<void> {
   const base = `http://127.0.0.1:${port}`;
   const dataDir = mkdtempSync(path.join(tmpdir(), "penumbra-attack-"));
   // The server's own default limits, and every case a client of its own behind a trusted proxy.
-  const env = { PENUMBRA_DATA: dataDir, PENUMBRA_READ_LIMIT: "300/50", PENUMBRA_WRITE_LIMIT: "30/0.5", PENUMBRA_CLIENT_ADDRESS_HEADER: "x-forwarded-for", PENUMBRA_IDLE_CANCEL_MS: "120000" };
+  const env = { PENUMBRA_DATA: dataDir, PENUMBRA_READ_LIMIT: "300/50", PENUMBRA_WRITE_LIMIT: "30/0.5", PENUMBRA_CLIENT_ADDRESS_HEADER: "x-forwarded-for", PENUMBRA_CLIENT_SHARE: "0.5", PENUMBRA_IDLE_CANCEL_MS: "120000" };
   let server = startWeb(port, env);
   const results: CaseResult[] = [];
   let rssBefore = 0;

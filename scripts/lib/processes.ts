@@ -64,8 +64,8 @@ function started(child: ChildProcess): Started {
 
 /**
  * `npm start`'s server (bin/serve.ts) on the existing production build, with extra environment.
- * Its per-client rate limits are off unless `env` sets them: the callers (benchmarks, browser
- * tests) stand in for many users from one address.
+ * Its per-client rate limits and queue share are off unless `env` sets them: the callers
+ * (benchmarks, browser tests) stand in for many users from one address.
  */
 export function startWeb(port: number, env: Record<string, string>): Started {
   return started(
@@ -73,7 +73,7 @@ export function startWeb(port: number, env: Record<string, string>): Started {
       cwd: ROOT,
       detached: true,
       stdio: ["ignore", "ignore", "pipe"],
-      env: { ...process.env, NEXT_TELEMETRY_DISABLED: "1", PENUMBRA_READ_LIMIT: "off", PENUMBRA_WRITE_LIMIT: "off", ...env },
+      env: { ...process.env, NEXT_TELEMETRY_DISABLED: "1", PENUMBRA_READ_LIMIT: "off", PENUMBRA_WRITE_LIMIT: "off", PENUMBRA_CLIENT_SHARE: "1", ...env },
     }),
   );
 }
