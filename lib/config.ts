@@ -41,6 +41,8 @@ const environmentSchema = z.object({
   ),
   PENUMBRA_IDLE_CANCEL_MS: z.preprocess(blankAsUnset, count.default(30_000)),
   PENUMBRA_MAX_UPLOAD_BYTES: z.preprocess(blankAsUnset, count.default(10 * MiB)),
+  PENUMBRA_UPLOAD_QUOTA_BYTES: z.preprocess(blankAsUnset, count.default(100 * MiB)),
+  PENUMBRA_UPLOAD_RETENTION_MS: z.preprocess(blankAsUnset, count.default(24 * 60 * 60 * 1000)),
   PENUMBRA_PRESET: z.preprocess(blankAsUnset, z.string().default("shapes")),
   PENUMBRA_DATABASE_URL: z.preprocess(blankAsUnset, url(["postgres:", "postgresql:"]).optional()),
   PENUMBRA_QUEUE_URL: z.preprocess(blankAsUnset, url(["redis:", "rediss:"]).optional()),
@@ -61,6 +63,10 @@ export interface ServerConfig {
   /** A queued or running run nobody has watched for this long is cancelled. */
   readonly idleCancelMs: number;
   readonly maxUploadBytes: number;
+  /** Most bytes of uploads one client may store in 24 hours. */
+  readonly uploadQuotaBytes: number;
+  /** An upload no run names is deleted once it is this old. */
+  readonly uploadRetentionMs: number;
   /** The preset of requests that name none. */
   readonly defaultPreset: string;
   /** Where runs, cells and uploads live in the distributed deployment; both URLs or neither. */
@@ -90,6 +96,8 @@ export function serverConfig(env: Environment = process.env): ServerConfig {
     clientShare: values.PENUMBRA_CLIENT_SHARE,
     idleCancelMs: values.PENUMBRA_IDLE_CANCEL_MS,
     maxUploadBytes: values.PENUMBRA_MAX_UPLOAD_BYTES,
+    uploadQuotaBytes: values.PENUMBRA_UPLOAD_QUOTA_BYTES,
+    uploadRetentionMs: values.PENUMBRA_UPLOAD_RETENTION_MS,
     defaultPreset: values.PENUMBRA_PRESET,
     distributed: databaseUrl !== undefined && queueUrl !== undefined ? { databaseUrl, queueUrl } : null,
     workerLockMs: values.PENUMBRA_WORKER_LOCK_MS,

@@ -39,6 +39,8 @@ export async function openRunService(options: RunServiceOptions = {}): Promise<R
     clientShare: options.clientShare ?? defaults.clientShare,
     idleCancelMs: options.idleCancelMs ?? defaults.idleCancelMs,
     maxUploadBytes: options.maxUploadBytes ?? defaults.maxUploadBytes,
+    uploadQuotaBytes: options.uploadQuotaBytes ?? defaults.uploadQuotaBytes,
+    uploadRetentionMs: options.uploadRetentionMs ?? defaults.uploadRetentionMs,
     defaultPreset: options.defaultPreset ?? defaults.defaultPreset,
     now: options.now,
   };
@@ -49,6 +51,7 @@ export async function openRunService(options: RunServiceOptions = {}): Promise<R
     const blobs = await PostgresBlobStore.connect(databaseUrl);
     const service = new RunService({ dataDir: null, store, blobs, events: new RedisEventHub(queueUrl), queue: new BullRunQueue(queueUrl), providers: null }, settings);
     await service.reconcile();
+    await service.sweepUploads();
     return service;
   }
   // The data folder is the operator's, not part of the app: the bundler must not trace it.
@@ -63,6 +66,7 @@ export async function openRunService(options: RunServiceOptions = {}): Promise<R
     settings,
   );
   await service.recover();
+  await service.sweepUploads();
   return service;
 }
 

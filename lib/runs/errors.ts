@@ -18,6 +18,7 @@ export type RunErrorCode =
   | "payload_too_large"
   | "unsupported_media_type"
   | "queue_full"
+  | "quota_exceeded"
   | "invalid_preset"
   | "model_error"
   | "configuration"
@@ -31,6 +32,7 @@ const STATUS: Readonly<Record<RunErrorCode, number>> = {
   payload_too_large: 413,
   unsupported_media_type: 415,
   queue_full: 429,
+  quota_exceeded: 429,
   invalid_preset: 500,
   model_error: 500,
   configuration: 500,

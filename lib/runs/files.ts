@@ -48,6 +48,10 @@ export class FileStore implements BlobStore {
     }
   }
 
+  async remove(sha256: string): Promise<void> {
+    await rm(this.pathOf(sha256), { force: true });
+  }
+
   /** Files need no connection closed. */
   async close(): Promise<void> {}
 

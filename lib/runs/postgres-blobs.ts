@@ -43,6 +43,10 @@ export class PostgresBlobStore implements BlobStore {
     return rows[0].bytes;
   }
 
+  async remove(sha256: string): Promise<void> {
+    await this.pool.query("DELETE FROM blobs WHERE sha256 = $1", [checked(sha256)]);
+  }
+
   async close(): Promise<void> {
     if (this.ownsPool) await this.pool.end();
   }

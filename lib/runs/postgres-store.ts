@@ -64,6 +64,9 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   // What a queued run costs to decode and who asked for it, for cost-based admission (storage.ts).
   `ALTER TABLE runs ADD COLUMN cost BIGINT NOT NULL DEFAULT 0;
    ALTER TABLE runs ADD COLUMN client TEXT;`,
+  // Who stored an upload, for the per-client upload quota (service.ts).
+  `ALTER TABLE uploads ADD COLUMN client TEXT;
+   CREATE INDEX uploads_by_client ON uploads (client, created_at);`,
 ];
 
 // Advisory lock keys (any two fixed numbers no other application on the database uses).
@@ -316,10 +319,25 @@ export class PostgresRunStore implements RunStore {
 
   async insertUpload(upload: UploadRow): Promise<boolean> {
     const result = await this.pool.query(
-      "INSERT INTO uploads (sha256, type, bytes, width, height, created_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (sha256) DO NOTHING",
-      [upload.sha256, upload.type, upload.bytes, upload.width, upload.height, upload.createdAt],
+      "INSERT INTO uploads (sha256, type, bytes, width, height, created_at, client) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (sha256) DO NOTHING",
+      [upload.sha256, upload.type, upload.bytes, upload.width, upload.height, upload.createdAt, upload.client ?? null],
     );
     return result.rowCount === 1;
+  }
+
+  async uploadBytesSince(client: string, since: number): Promise<number> {
+    const { rows } = await this.pool.query<{ bytes: string }>("SELECT coalesce(sum(bytes), 0) AS bytes FROM uploads WHERE client = $1 AND created_at >= $2", [client, since]);
+    return Number(rows[0].bytes);
+  }
+
+  async removeUnreferencedUploads(before: number): Promise<{ sha256: string; sharedWithCell: boolean }[]> {
+    // A run names its upload inside its request's JSON ("upload":"<sha256>"), which a LIKE finds.
+    const { rows } = await this.pool.query<{ sha256: string; shared: boolean }>(
+      `DELETE FROM uploads WHERE created_at < $1 AND NOT EXISTS (SELECT 1 FROM runs WHERE runs.request LIKE '%"upload":"' || uploads.sha256 || '"%')
+       RETURNING sha256, EXISTS (SELECT 1 FROM cells WHERE cells.image = uploads.sha256) AS shared`,
+      [before],
+    );
+    return rows.map((row) => ({ sha256: row.sha256, sharedWithCell: row.shared }));
   }
 
   async getUpload(sha256: string): Promise<UploadRow | undefined> {

@@ -407,6 +407,29 @@ describe("comparisons, uploads and presets", () => {
     expect((await roomy.createRun({ input: inputs[0], steps: 1 })).run.id).toBe(comparison.runs[0].id);
   });
 
+  it("holds each client to its daily upload quota, and removes old uploads no run names with their files", async () => {
+    let clock = Date.UTC(2026, 0, 1);
+    const service = await newService({ uploadQuotaBytes: 250, uploadRetentionMs: 60_000, now: () => clock });
+    const [red, green, blue] = await Promise.all(["#c02020", "#20c020", "#2020c0"].map((colour) => png(16, 16, colour)));
+    expect(red.length + green.length).toBeLessThanOrEqual(250);
+    expect(red.length + green.length + blue.length).toBeGreaterThan(250);
+    const kept = await service.saveUpload(red, "image/png", "203.0.113.1");
+    await service.saveUpload(green, "image/png", "203.0.113.1");
+    await expect(service.saveUpload(blue, "image/png", "203.0.113.1")).rejects.toMatchObject({ code: "quota_exceeded", status: 429, message: expect.stringMatching(/stored .* of uploads in the last 24 hours; the limit is 250 bytes a day/) });
+    const other = await service.saveUpload(blue, "image/png", "203.0.113.2");
+    // A run names the red upload, so it stays however old it gets.
+    await finish(service, { input: { kind: "image", upload: kept.upload.sha256 }, plan: { kind: "shell", quantiles: [0.5] }, cols: 1, steps: 1 });
+
+    expect(await service.sweepUploads()).toBe(0);
+    clock += 61_000;
+    expect(await service.sweepUploads()).toBe(2);
+    await expect(service.image(other.upload.sha256)).rejects.toMatchObject({ status: 404 });
+    expect((await service.image(kept.upload.sha256)).bytes.equals(red)).toBe(true);
+    // A day later the quota has room again.
+    clock += 24 * 60 * 60 * 1000;
+    expect((await service.saveUpload(blue, "image/png", "203.0.113.1")).created).toBe(true);
+  });
+
   it("stores an upload once by its bytes and refuses bad ones", async () => {
     const service = await newService({ maxUploadBytes: 4096 });
     const bytes = await png(20, 10, "#ffffff");

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
 import packageJson from "../../package.json";
+import { formatBytes } from "../format";
 import type { ProviderReports } from "../engine/index";
 import { type ProviderChoice, providerChoices } from "../record";
 import { Admissions, PresetCatalog, runCost } from "./admission";
@@ -48,6 +49,10 @@ export interface ServiceSettings {
   /** A queued or running run with no watcher for this long is cancelled. */
   readonly idleCancelMs: number;
   readonly maxUploadBytes: number;
+  /** Most bytes of uploads one client may store in 24 hours. */
+  readonly uploadQuotaBytes: number;
+  /** An upload no run names is deleted once it is this old. */
+  readonly uploadRetentionMs: number;
   /** The preset of requests that name none; its maxImageSide bounds uploads. */
   readonly defaultPreset: string;
   /** Milliseconds since the epoch, for the stored timestamps. */
@@ -97,6 +102,8 @@ export const GALLERY_PAGE_SIZE = 12;
 export const STOPPED_REASON = "the server stopped before this run finished; retry it";
 /** Assumed run length for Retry-After before any run has finished. */
 const DEFAULT_RUN_MS = 10_000;
+const UPLOAD_QUOTA_WINDOW_MS = 24 * 60 * 60 * 1000;
+const UPLOAD_SWEEP_MS = 60 * 60 * 1000;
 const RECENT_RUNS = 10;
 
 export class RunService {
@@ -105,6 +112,8 @@ export class RunService {
   private readonly admissionRules: AdmissionRules;
   readonly idleCancelMs: number;
   readonly maxUploadBytes: number;
+  readonly uploadQuotaBytes: number;
+  readonly uploadRetentionMs: number;
   readonly defaultPreset: string;
   private readonly store: RunStore;
   private readonly blobs: BlobStore;
@@ -114,6 +123,8 @@ export class RunService {
   private readonly admissions: Admissions;
   private readonly now: () => number;
   private readonly leases: NodeJS.Timeout;
+  private readonly sweeps: NodeJS.Timeout;
+  private sweeping: Promise<void> = Promise.resolve();
   private renewing: Promise<void> = Promise.resolve();
   private closed = false;
 
@@ -126,6 +137,8 @@ export class RunService {
     this.admissionRules = { maxRuns: settings.queueLimit, maxCost: settings.queueCostLimit, clientShare: settings.clientShare };
     this.idleCancelMs = settings.idleCancelMs;
     this.maxUploadBytes = settings.maxUploadBytes;
+    this.uploadQuotaBytes = settings.uploadQuotaBytes;
+    this.uploadRetentionMs = settings.uploadRetentionMs;
     this.defaultPreset = settings.defaultPreset;
     this.now = settings.now ?? Date.now;
     this.catalog = new PresetCatalog(this.defaultPreset);
@@ -135,17 +148,42 @@ export class RunService {
     }, leasePeriodMs(this.idleCancelMs));
     // Lease upkeep must not keep a finished process alive.
     this.leases.unref();
+    this.sweeps = setInterval(() => {
+      this.sweeping = this.sweeping.then(() => this.sweepUploads().then(() => undefined)).catch((error: unknown) => console.error("penumbra: removing old uploads failed", error));
+    }, UPLOAD_SWEEP_MS);
+    this.sweeps.unref();
   }
 
   // ───────────────────────── uploads and images ─────────────────────────
 
-  /** Checks and stores an image upload by its sha256; `created` is false when the same bytes were stored before. */
-  async saveUpload(bytes: Uint8Array, declaredType?: string): Promise<{ upload: Upload; created: boolean }> {
+  /**
+   * Checks and stores an image upload by its sha256; `created` is false when the same bytes were
+   * stored before. A named client may store at most uploadQuotaBytes a day.
+   */
+  async saveUpload(bytes: Uint8Array, declaredType?: string, client: string | null = null): Promise<{ upload: Upload; created: boolean }> {
     const maxSide = this.catalog.rulesFor().config.limits.maxImageSide;
     const { type, width, height } = await inspectUpload(bytes, { maxBytes: this.maxUploadBytes, maxSide }, declaredType);
+    if (client !== null) {
+      const used = await this.store.uploadBytesSince(client, this.now() - UPLOAD_QUOTA_WINDOW_MS);
+      if (used + bytes.length > this.uploadQuotaBytes) {
+        throw new RunError("quota_exceeded", `this client stored ${formatBytes(used)} of uploads in the last 24 hours; the limit is ${formatBytes(this.uploadQuotaBytes)} a day`, {
+          retryAfterSeconds: UPLOAD_QUOTA_WINDOW_MS / 1000,
+        });
+      }
+    }
     const { sha256 } = await this.blobs.put(bytes);
-    const created = await this.store.insertUpload({ sha256, type, bytes: bytes.length, width, height, createdAt: this.now() });
+    const created = await this.store.insertUpload({ sha256, type, bytes: bytes.length, width, height, createdAt: this.now(), client });
     return { upload: { sha256, type, bytes: bytes.length, width, height }, created };
+  }
+
+  /**
+   * Deletes uploads no run names once they are older than uploadRetentionMs (rows, then files no
+   * cell shares). Runs at start-up and then every hour; answers how many went.
+   */
+  async sweepUploads(): Promise<number> {
+    const removed = await this.store.removeUnreferencedUploads(this.now() - this.uploadRetentionMs);
+    for (const { sha256, sharedWithCell } of removed) if (!sharedWithCell) await this.blobs.remove(sha256);
+    return removed.length;
   }
 
   /** A stored cell PNG or upload, with its type read from its bytes. */
@@ -350,7 +388,8 @@ export class RunService {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.leases);
-    await this.renewing;
+    clearInterval(this.sweeps);
+    await Promise.all([this.renewing, this.sweeping]);
     await this.queue.close();
     await this.parts.closeExtra?.();
     await this.events.close();

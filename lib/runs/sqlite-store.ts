@@ -65,6 +65,9 @@ export const MIGRATIONS: readonly string[] = [
   // What a queued run costs to decode and who asked for it, for cost-based admission (storage.ts).
   `ALTER TABLE runs ADD COLUMN cost INTEGER NOT NULL DEFAULT 0;
    ALTER TABLE runs ADD COLUMN client TEXT;`,
+  // Who stored an upload, for the per-client upload quota (service.ts).
+  `ALTER TABLE uploads ADD COLUMN client TEXT;
+   CREATE INDEX uploads_by_client ON uploads (client, created_at);`,
 ];
 
 /**
@@ -264,11 +267,31 @@ export class SqliteRunStore implements RunStore {
   async insertUpload(upload: UploadRow): Promise<boolean> {
     const result = this.db
       .prepare(
-        `INSERT INTO uploads (sha256, type, bytes, width, height, created_at) VALUES (@sha256, @type, @bytes, @width, @height, @createdAt)
+        `INSERT INTO uploads (sha256, type, bytes, width, height, created_at, client) VALUES (@sha256, @type, @bytes, @width, @height, @createdAt, @client)
          ON CONFLICT (sha256) DO NOTHING`,
       )
-      .run(upload);
+      .run({ ...upload, client: upload.client ?? null });
     return result.changes === 1;
+  }
+
+  async uploadBytesSince(client: string, since: number): Promise<number> {
+    return this.db.prepare("SELECT coalesce(sum(bytes), 0) FROM uploads WHERE client = ? AND created_at >= ?").pluck().get(client, since) as number;
+  }
+
+  async removeUnreferencedUploads(before: number): Promise<{ sha256: string; sharedWithCell: boolean }[]> {
+    // A run names its upload inside its request's JSON ("upload":"<sha256>"), which a LIKE finds.
+    const sweep = this.db.transaction(() => {
+      const stale = this.db
+        .prepare(
+          `SELECT sha256, EXISTS (SELECT 1 FROM cells WHERE cells.image = uploads.sha256) AS shared FROM uploads
+           WHERE created_at < ? AND NOT EXISTS (SELECT 1 FROM runs WHERE runs.request LIKE '%"upload":"' || uploads.sha256 || '"%')`,
+        )
+        .all(before) as { sha256: string; shared: number }[];
+      const remove = this.db.prepare("DELETE FROM uploads WHERE sha256 = ?");
+      for (const row of stale) remove.run(row.sha256);
+      return stale.map((row) => ({ sha256: row.sha256, sharedWithCell: row.shared === 1 }));
+    });
+    return sweep.immediate();
   }
 
   async getUpload(sha256: string): Promise<UploadRow | undefined> {

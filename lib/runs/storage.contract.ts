@@ -135,6 +135,36 @@ export function storageContract(open: () => Promise<ContractStores>): void {
     expect(await store.admit([run(a3, 10, "a")], rules, 2000)).toMatchObject({ admitted: true, queued: [a3] });
   });
 
+  it("sums a client's recent uploads, and removes old uploads no run names, saying which share a cell's bytes", async () => {
+    const { store } = await fresh();
+    const sha = (c: string) => c.repeat(64);
+    const upload = (sha256: string, createdAt: number, client: string | null, bytes = 100) => store.insertUpload({ sha256, type: "image/png", bytes, width: 1, height: 1, createdAt, client });
+    await upload(sha("a"), 1000, "x", 300);
+    await upload(sha("b"), 5000, "x", 200);
+    await upload(sha("c"), 1000, "y");
+    await upload(sha("d"), 1000, null);
+    await upload(sha("e"), 1000, null);
+    expect(await store.uploadBytesSince("x", 0)).toBe(500);
+    expect(await store.uploadBytesSince("x", 2000)).toBe(200);
+    expect(await store.uploadBytesSince("nobody", 0)).toBe(0);
+
+    // c is named by a run; d's bytes are also a cell's image; b is too new.
+    const [run] = ids(1);
+    await store.admit([{ id: run, insert: { ...newRun(run), request: JSON.stringify({ input: { kind: "image", upload: sha("c") } }) } }], { maxRuns: 8 }, 1000);
+    await store.saveDescription(run, {}, [CELL]);
+    await store.setCellImage(run, 0, sha("d"));
+    const removed = await store.removeUnreferencedUploads(3000);
+    expect(removed.sort((p, q) => p.sha256.localeCompare(q.sha256))).toEqual([
+      { sha256: sha("a"), sharedWithCell: false },
+      { sha256: sha("d"), sharedWithCell: true },
+      { sha256: sha("e"), sharedWithCell: false },
+    ]);
+    expect(await store.getUpload(sha("a"))).toBeUndefined();
+    expect(await store.getUpload(sha("c"))).toBeDefined();
+    expect(await store.getUpload(sha("b"))).toBeDefined();
+    expect(await store.removeUnreferencedUploads(3000)).toEqual([]);
+  });
+
   it("admits exactly up to the limit when 20 submissions race through two stores on the same data", async () => {
     const { store, openAnother } = await fresh();
     const racing = [store, await openAnother()];

@@ -50,6 +50,8 @@ export interface UploadRow {
   readonly width: number;
   readonly height: number;
   readonly createdAt: number;
+  /** Who uploaded it (the front server's client address), for the upload quota; null when unknown. */
+  readonly client?: string | null;
 }
 
 export interface ComparisonRow {
@@ -147,6 +149,13 @@ export interface RunStore {
   /** Inserts the upload unless its bytes were stored before; true when it is new. */
   insertUpload(upload: UploadRow): Promise<boolean>;
   getUpload(sha256: string): Promise<UploadRow | undefined>;
+  /** Bytes of the uploads `client` stored since `since` (the upload quota's window). */
+  uploadBytesSince(client: string, since: number): Promise<number>;
+  /**
+   * Deletes the rows of uploads stored before `before` that no run's request names, and answers
+   * their sha256s; the caller removes their files, except any a cell image shares.
+   */
+  removeUnreferencedUploads(before: number): Promise<{ sha256: string; sharedWithCell: boolean }[]>;
 
   /** Inserts the comparison unless it exists; true when it is new. */
   insertComparison(comparison: ComparisonRow): Promise<boolean>;
@@ -162,6 +171,8 @@ export interface BlobStore {
   has(sha256: string): Promise<boolean>;
   /** The stored bytes; a not_found RunError when there are none. */
   read(sha256: string): Promise<Buffer>;
+  /** Deletes the stored bytes; nothing happens when there are none. */
+  remove(sha256: string): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -1,4 +1,5 @@
 import { getRunService } from "@/lib/runs/index";
+import { CLIENT_HEADER } from "@/lib/server/client-address";
 import { readBody, respond } from "../respond";
 
 export const dynamic = "force-dynamic";
@@ -19,7 +20,7 @@ export function POST(request: Request) {
       bytes = new Uint8Array(await file.arrayBuffer());
       declaredType = file.type || undefined;
     }
-    const { upload, created } = await service.saveUpload(bytes, declaredType);
+    const { upload, created } = await service.saveUpload(bytes, declaredType, request.headers.get(CLIENT_HEADER));
     return Response.json({ upload }, { status: created ? 201 : 200 });
   });
 }
