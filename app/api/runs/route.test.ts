@@ -107,6 +107,33 @@ describe("POST /api/runs", () => {
     expect(await errorOf(await call(createRun, "/api/runs", { method: "POST", headers: json, body: huge }))).toMatchObject({ status: 413, code: "payload_too_large" });
   });
 
+  it("reads a body as JSON only when declared application/json (charset utf-8 at most), and only as strict UTF-8 without a BOM; nothing of a refused body is stored", async () => {
+    const body = (text: string) => JSON.stringify(caption(text));
+    const post = (contentType: string | null, bytes: string | Uint8Array<ArrayBuffer>) =>
+      call(createRun, "/api/runs", { method: "POST", headers: contentType === null ? {} : { "content-type": contentType }, body: bytes });
+    for (const type of ["application/jsonp", "application/json; charset=utf-16", "application/json; charset=latin1", "application/json-seq", "text/json", "application/json; boundary=x", null]) {
+      const error = await errorOf(await post(type, body("a declared shape")));
+      expect(error, String(type)).toMatchObject({ status: 415, code: "unsupported_media_type", message: expect.stringContaining("application/json (optionally with charset=utf-8") });
+    }
+    const [prefix, suffix] = body("a @ shape").split("@");
+    const encode = (text: string) => new TextEncoder().encode(text);
+    const withInvalidByte = new Uint8Array([...encode(prefix), 0xff, ...encode(suffix)]);
+    expect(await errorOf(await post("application/json", withInvalidByte))).toMatchObject({ status: 400, code: "invalid_input", message: expect.stringMatching(/not valid UTF-8/) });
+    const withBom = new Uint8Array([0xef, 0xbb, 0xbf, ...encode(body("a marked shape"))]);
+    expect(await errorOf(await post("application/json", withBom))).toMatchObject({ status: 400, code: "invalid_input", message: expect.stringMatching(/byte order mark/) });
+
+    // Each refused body, sent right, is a new run (201): none of them was stored, and U+FFFD never stood in for the invalid byte.
+    for (const [type, bytes] of [
+      ["application/json", `${prefix}\ufffd${suffix}`],
+      ['Application/JSON; Charset="UTF-8"', body("a declared shape")],
+      ["application/json;charset=utf-8", body("a marked shape")],
+    ]) {
+      const response = await post(type, bytes);
+      expect(response.status, await response.clone().text()).toBe(201);
+      await waitForStatus(((await response.json()) as { run: Run }).run.id, ["done"]);
+    }
+  });
+
   it("answers 429 with Retry-After when the queue is full, and stores nothing for the refused run", async () => {
     // The queue holds 2 waiting runs (plus the one decoding); 5×4 grids at 20 steps keep it busy for a moment.
     const busy = (seed: number) => caption("an object", { plan: { kind: "interpolate", rows: 5 }, cols: 4, steps: 20, seed });
