@@ -106,3 +106,27 @@ export async function readJson(request: Request): Promise<unknown> {
 
 /** Next.js passes dynamic segments as a promise. */
 export type Params<K extends string> = { params: Promise<Record<K, string>> };
+
+/** Every method Next.js hands to a route module (its HTTP_METHODS); it answers any other itself. */
+export const ROUTE_METHODS = ["GET", "HEAD", "OPTIONS", "POST", "PUT", "DELETE", "PATCH"] as const;
+export type RouteMethod = (typeof ROUTE_METHODS)[number];
+type Handler<Context> = (request: Request, context: Context) => Promise<Response> | Response;
+
+/**
+ * A route module's exports for every method Next.js routes: the given handlers, HEAD answered by GET,
+ * OPTIONS answered 204, and every other method 405 method_not_allowed in the API's error shape, all
+ * with an Allow header listing what the route implements. Next.js's own answer to a method a module
+ * does not export is a bare 405 with no body and no Allow, and its OPTIONS would list every method
+ * exported here, so each route exports all of them: `export const { GET, HEAD, OPTIONS, POST, PUT,
+ * DELETE, PATCH } = apiRoute({ GET: ... })`.
+ */
+export function apiRoute<Context>(handlers: Partial<Record<Exclude<RouteMethod, "HEAD" | "OPTIONS">, Handler<Context>>>): Record<RouteMethod, Handler<Context>> {
+  const implemented = Object.keys(handlers) as RouteMethod[];
+  const allow = [...implemented, ...(handlers.GET ? ["HEAD" as const] : []), "OPTIONS" as const].sort().join(", ");
+  const methodNotAllowed = (request: Request) =>
+    errorResponse("method_not_allowed", `${request.method} is not allowed on ${new URL(request.url).pathname}; allowed: ${allow}`, 405, { Allow: allow });
+  const route = Object.fromEntries(ROUTE_METHODS.map((method) => [method, handlers[method as keyof typeof handlers] ?? methodNotAllowed])) as Record<RouteMethod, Handler<Context>>;
+  if (handlers.GET) route.HEAD = handlers.GET;
+  route.OPTIONS = () => new Response(null, { status: 204, headers: { Allow: allow } });
+  return route;
+}

@@ -1,5 +1,5 @@
 import { getRunService, type RunEvent } from "@/lib/runs/index";
-import { type Params, respond } from "../../../respond";
+import { apiRoute, type Params, respond } from "../../../respond";
 
 export const dynamic = "force-dynamic";
 
@@ -13,7 +13,7 @@ function isFinal(event: RunEvent): boolean {
 }
 
 /** Server-sent events: a snapshot of the run, then progress, cells and status changes until it ends. */
-export function GET(request: Request, { params }: Params<"id">) {
+function streamEvents(request: Request, { params }: Params<"id">) {
   return respond(async () => {
     const { id } = await params;
     const service = await getRunService();
@@ -69,3 +69,5 @@ export function GET(request: Request, { params }: Params<"id">) {
     });
   });
 }
+
+export const { GET, HEAD, OPTIONS, POST, PUT, DELETE, PATCH } = apiRoute({ GET: streamEvents });
