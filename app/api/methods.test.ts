@@ -58,6 +58,15 @@ describe("every API route's methods", () => {
     }
   });
 
+  it("answer paths no route claims with the API's JSON 404, for every method", async () => {
+    const route = (await import(path.join(API_DIR, CATCH_ALL, "route.ts"))) as Record<RouteMethod, (request: Request) => Response>;
+    for (const method of ROUTE_METHODS) {
+      const response = await call(route[method], "/api/runs/000000000000/nope", { method });
+      expect(response.headers.get("content-type"), method).toMatch(/^application\/json/);
+      expect(await errorOf(response)).toEqual({ status: 404, code: "not_found", message: "there is no API endpoint at /api/runs/000000000000/nope; docs/web-api.md lists the endpoints" });
+    }
+  });
+
   it("cannot be asked TRACE, CONNECT or TRACK: Node's Request refuses to carry them, so no handler ever sees one", () => {
     // If this starts to pass a method through, the handlers above must answer it too.
     for (const method of ["TRACE", "CONNECT", "TRACK"]) expect(() => new Request("http://penumbra.test/api/runs", { method }), method).toThrow(/unsupported/);

@@ -195,7 +195,16 @@ describe("a run's endpoints", () => {
     }
     expect(await errorOf(await call(publish, "/api/runs/x", { method: "POST" }, { id: "000000000000" }))).toMatchObject({ status: 404 });
     expect((await call(getImage, "/api/images/x", {}, { sha256: "f".repeat(64) })).status).toBe(404);
-    expect(await errorOf(await call(getImage, "/api/images/x", {}, { sha256: "../penumbra.db" }))).toMatchObject({ status: 400, code: "invalid_input" });
+    expect(await errorOf(await call(getImage, "/api/images/x", {}, { sha256: "../penumbra.db" }))).toMatchObject({ status: 400, code: "invalid_input", message: expect.stringMatching(/64 lowercase hex digits/) });
+  });
+
+  it("answers ids that are not ids, such as ../../etc (/api/runs/..%2F..%2Fetc), with a JSON 404 that says what an id is", async () => {
+    for (const id of ["../../etc", "..", "000000000000/../x", "ABCDEF012345", "0".repeat(13)]) {
+      for (const handler of [getRun, getGrid, getCells, getEvents]) {
+        expect(await errorOf(await call(handler, `/api/runs/${encodeURIComponent(id)}`, {}, { id }))).toMatchObject({ status: 404, code: "not_found", message: `${JSON.stringify(id)} is not an id; ids are 12 lowercase hex digits` });
+      }
+      for (const handler of [publish, retry]) expect(await errorOf(await call(handler, "/", { method: "POST" }, { id }))).toMatchObject({ status: 404, message: expect.stringMatching(/12 lowercase hex digits/) });
+    }
   });
 
   it("refuses exports, publishing and retrying out of turn with 409", async () => {
