@@ -138,17 +138,43 @@ export type ProviderReports = Readonly<Record<ModelKey, ProviderReport>>;
 
 // ───────────────────────── requests ─────────────────────────
 
-/** The zod schema of an engine input: a caption within the preset's length limit, or image bytes. */
+/** A character a reader sees: a letter, digit, punctuation mark or symbol (not a space, a lone combining mark, a zero-width or control character). */
+const VISIBLE_CHARACTER = /[\p{L}\p{N}\p{P}\p{S}]/u;
+/** C0 and C1 control characters other than tab and newline. */
+const CONTROL_CHARACTER = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/u;
+/** Half of a UTF-16 surrogate pair without its other half (JSON's "\ud800"): no character at all, and not storable as UTF-8. */
+const LONE_SURROGATE = /\p{Cs}/u;
+
+const codePoint = (character: string) => `U+${character.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")}`;
+
+/**
+ * The rules of text a person gives the models (a caption, a decoder prompt): at most `maxLength`
+ * characters, at least one visible character (unless `emptyAllowed` and it is ""), no control
+ * character but tab and newline, and no lone surrogate. Text of only zero-width or control
+ * characters would otherwise pass as a caption that shows nothing.
+ */
+function personText(what: string, maxLength: number, emptyAllowed = false) {
+  return z.string().superRefine((text, context) => {
+    if (emptyAllowed && text === "") return;
+    if (!VISIBLE_CHARACTER.test(text)) {
+      context.addIssue({ code: "custom", message: `the ${what} is empty: it needs at least one visible character (a letter, digit, punctuation mark or symbol)` });
+    }
+    const control = CONTROL_CHARACTER.exec(text)?.[0];
+    if (control !== undefined) {
+      context.addIssue({ code: "custom", message: `the ${what} contains the control character ${codePoint(control)}; only tab and newline may appear besides printable text` });
+    }
+    const surrogate = LONE_SURROGATE.exec(text)?.[0];
+    if (surrogate !== undefined) {
+      context.addIssue({ code: "custom", message: `the ${what} contains ${codePoint(surrogate)}, half of a UTF-16 surrogate pair without its other half; send the whole character` });
+    }
+    if ([...text].length > maxLength) context.addIssue({ code: "custom", message: `the ${what} is longer than ${maxLength} characters` });
+  });
+}
+
+/** The zod schema of an engine input: a caption by personText's rules within the preset's length limit, or image bytes. */
 export function inputSchema(config: PresetConfig) {
-  const { maxCaptionLength } = config.limits;
   return z.discriminatedUnion("kind", [
-    z.strictObject({
-      kind: z.literal("caption"),
-      text: z
-        .string()
-        .refine((text) => text.trim() !== "", { message: "the caption is empty" })
-        .refine((text) => [...text].length <= maxCaptionLength, { message: `the caption is longer than ${maxCaptionLength} characters` }),
-    }),
+    z.strictObject({ kind: z.literal("caption"), text: personText("caption", config.limits.maxCaptionLength) }),
     z.strictObject({
       kind: z.literal("image"),
       bytes: z
@@ -166,8 +192,8 @@ function decodeSettingsShape(config: PresetConfig) {
     guidanceScale: z.number().min(0).default(defaults.guidanceScale),
     noiseLevel: z.number().int().min(0).max(config.noiseAugmentation.trainTimesteps - 1).default(defaults.noiseLevel),
     scheduler: z.enum(SCHEDULER_TYPES).default(config.scheduler.type),
-    /** The prompt encoder's text; "" is Stable unCLIP's image-variation setting. */
-    prompt: z.string().max(limits.maxCaptionLength).default(""),
+    /** The prompt encoder's text; "" is Stable unCLIP's image-variation setting, any other prompt follows a caption's rules. */
+    prompt: personText("prompt", limits.maxCaptionLength, true).default(""),
   };
 }
 

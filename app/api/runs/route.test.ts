@@ -84,6 +84,9 @@ describe("POST /api/runs", () => {
   it.each([
     ["an empty caption", caption("   "), /caption is empty/],
     ["a caption over the preset's limit", caption("x".repeat(301)), /longer than 300 characters/],
+    ["a caption of zero-width characters", caption("\u200d\ufeff\u2060"), /caption is empty: it needs at least one visible character/],
+    ["a caption with a NUL", caption("a red\u0000 shape"), /caption contains the control character U\+0000; only tab and newline/],
+    ["a prompt of zero-width spaces", caption("a shape", { prompt: "\u200b\u200b" }), /prompt is empty/],
     ["too many columns", caption("a shape", { cols: 99 }), /cols/],
     ["too many steps", caption("a shape", { steps: 1000 }), /steps/],
     ["an unknown scheduler", caption("a shape", { scheduler: "euler" }), /scheduler/],
