@@ -56,3 +56,39 @@ describe("caption and prompt text", () => {
     expect(rules.normalize({ ...caption("a shape"), prompt: "🔴".repeat(300) }).prompt).toHaveLength(600);
   });
 });
+
+describe("the numbers of a run request", () => {
+  const shapes = { input: { kind: "caption", text: "a shape" } } as const;
+  const past = (edge: number, direction: 1 | -1) => edge + direction * Math.max(1e-9, Math.abs(edge) * 1e-9);
+  // Each field: a request setting it, its range in words, the edges (accepted) and values just past them (refused).
+  const fields: [string, (value: number) => RunRequest, string, number[], number[]][] = [
+    ["steps", (steps) => ({ ...shapes, steps }), "an integer from 1 to 100", [1, 100], [0, 101, 2.5]],
+    ["cols", (cols) => ({ ...shapes, cols }), "an integer from 1 to 8", [1, 8], [0, 9]],
+    ["seed", (seed) => ({ ...shapes, seed }), `an integer from 0 to ${Number.MAX_SAFE_INTEGER}`, [0, Number.MAX_SAFE_INTEGER], [-1, Number.MAX_SAFE_INTEGER + 1]],
+    ["guidanceScale", (guidanceScale) => ({ ...shapes, guidanceScale }), "a number from 0 to 20", [0, 20], [past(0, -1), past(20, 1), 1e308]],
+    ["noiseLevel", (noiseLevel) => ({ ...shapes, noiseLevel }), "an integer from 0 to 999", [0, 999], [-1, 1000]],
+    ["plan.rows", (rows) => ({ ...shapes, plan: { kind: "interpolate", rows } }), "an integer from 1 to 9", [1, 9], [0, 10]],
+    ["plan.lambdas.0", (lambda) => ({ ...shapes, plan: { kind: "interpolate", lambdas: [lambda] } }), "a number from 0 to 10", [0, 10], [past(0, -1), past(10, 1), 1e308]],
+    ["plan.fractions.0", (fraction) => ({ ...shapes, plan: { kind: "geodesic", fractions: [fraction] } }), "a number from 0 to 2", [0, 2], [past(0, -1), past(2, 1)]],
+    ["plan.quantiles.0", (quantile) => ({ ...shapes, plan: { kind: "shell", quantiles: [quantile] } }), "a number strictly between 0 and 1", [1e-9, 1 - 1e-9], [0, 1]],
+    ["plan.tail", (tail) => ({ ...shapes, plan: { kind: "geodesic", tail } }), "a number strictly between 0 and 1", [1e-9, 1 - 1e-9], [0, 1]],
+  ];
+
+  it.each(fields)("%s accepts its edges and refuses values just past them, saying the range", (field, request, range, edges, pastEdges) => {
+    for (const edge of edges) expect(() => rules.normalize(request(edge)), `${field} = ${edge}`).not.toThrow();
+    for (const value of [...pastEdges, Number.NaN, Number.POSITIVE_INFINITY]) {
+      expect(refusal(request(value))).toBe(`invalid run request: ${field}: must be ${range}, got ${String(value)}`);
+    }
+  });
+
+  it("says the range when a number is not a number at all", () => {
+    expect(refusal({ ...shapes, steps: "10" as never })).toBe('invalid run request: steps: must be an integer from 1 to 100, got "10"');
+  });
+
+  it("holds a plan to 1 to 9 levels, one per row", () => {
+    expect(rules.normalize({ ...shapes, plan: { kind: "interpolate", lambdas: Array(9).fill(1) } }).plan).toMatchObject({ lambdas: Array(9).fill(1) });
+    for (const lambdas of [[], Array(10).fill(1)]) {
+      expect(refusal({ ...shapes, plan: { kind: "interpolate", lambdas } })).toBe("invalid run request: plan.lambdas: must list 1 to 9 levels, one per row");
+    }
+  });
+});

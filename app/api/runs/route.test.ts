@@ -89,6 +89,8 @@ describe("POST /api/runs", () => {
     ["a prompt of zero-width spaces", caption("a shape", { prompt: "\u200b\u200b" }), /prompt is empty/],
     ["too many columns", caption("a shape", { cols: 99 }), /cols/],
     ["too many steps", caption("a shape", { steps: 1000 }), /steps/],
+    ["a guidance scale of 1e308", caption("a shape", { guidanceScale: 1e308 }), /guidanceScale: must be a number from 0 to 20, got 1e\+308/],
+    ["a lambda of 1e308", caption("a shape", { plan: { kind: "interpolate", lambdas: [0, 1e308] } }), /plan\.lambdas\.1: must be a number from 0 to 10, got 1e\+308/],
     ["an unknown scheduler", caption("a shape", { scheduler: "euler" }), /scheduler/],
     ["an unknown preset", caption("a shape", { preset: "nope" }), /nope/],
     ["an upload that was never made", { input: { kind: "image", upload: "0".repeat(64) } }, /upload/],
