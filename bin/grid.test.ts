@@ -97,6 +97,10 @@ describe("npm run grid", () => {
     expect(engine.stderr).toMatch(/^error: [^\n]*cols[^\n]*\n$/);
     expect(engine.stderr).not.toMatch(/\n\s+at /);
 
+    // A caption of zero-width characters is refused by the engine's rule, in the same words as the web's 400.
+    const invisible = await runCli("grid.ts", ["\u200b\u200b", "--out", path.join(tmpdir(), "penumbra-unused.png")]);
+    expect(invisible).toMatchObject({ code: 1, stderr: expect.stringContaining("the caption is empty: it needs at least one visible character") });
+
     // A negative number is the flag's value, refused by the flag's own rule, not "ambiguous" to the parser.
     const negative = await runCli("grid.ts", ["a red shape", "--seed", "-4"]);
     expect(negative).toEqual({ code: 2, stdout: "", stderr: `error: --seed must be an integer from 0 to ${Number.MAX_SAFE_INTEGER}, got "-4"\nrun with --help for usage\n` });

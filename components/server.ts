@@ -10,7 +10,9 @@ import type { Comparison, GalleryPage, PresetInfo, Run } from "./api";
  * A missing record becomes the segment's not-found page; other errors reach the error boundary.
  */
 
-const isNotFound = (error: unknown) => typeof error === "object" && error !== null && "code" in error && error.code === "not_found";
+const hasCode = (error: unknown, code: string) => typeof error === "object" && error !== null && "code" in error && error.code === code;
+const isNotFound = (error: unknown) => hasCode(error, "not_found");
+const isInvalidInput = (error: unknown) => hasCode(error, "invalid_input");
 
 async function orNotFound<T>(load: () => Promise<T>): Promise<T> {
   try {
@@ -26,7 +28,23 @@ export const loadRun = cache((id: string): Promise<Run> => orNotFound(async () =
 
 export const loadComparison = cache((id: string): Promise<Comparison> => orNotFound(async () => (await getRunService()).getComparison(id)));
 
-export const loadGallery = async (q: string, page: number): Promise<GalleryPage> => (await getRunService()).gallery({ q, page });
+/**
+ * A gallery page, or the gallery's not-found page for a page it does not have: one past the end (an
+ * old link after unpublishing, a typed URL) or a `page` the API refuses with 400 ("1e20", "0"), since
+ * a page can answer 404 but not 400.
+ */
+export async function loadGallery(q: string, page: string): Promise<GalleryPage> {
+  const service = await getRunService();
+  let gallery: GalleryPage;
+  try {
+    gallery = await service.gallery({ q, page });
+  } catch (error) {
+    if (isInvalidInput(error)) notFound();
+    throw error;
+  }
+  if (gallery.page > gallery.pages) notFound();
+  return gallery;
+}
 
 export const loadPresets = async (): Promise<PresetInfo[]> => (await getRunService()).presets();
 

@@ -1,6 +1,5 @@
 import type { Metadata } from "next";
 import Link from "next/link";
-import { notFound } from "next/navigation";
 import { GalleryCard } from "@/components/gallery/GalleryCard";
 import { GalleryPager } from "@/components/gallery/GalleryPager";
 import { GallerySearch } from "@/components/gallery/GallerySearch";
@@ -12,10 +11,8 @@ export const metadata: Metadata = { title: "Gallery" };
 export default async function GalleryPage({ searchParams }: { searchParams: Promise<Record<string, string | string[] | undefined>> }) {
   const params = await searchParams;
   const q = typeof params.q === "string" ? params.q.trim() : "";
-  const requested = Number(typeof params.page === "string" ? params.page : 1);
-  const gallery = await loadGallery(q, Number.isInteger(requested) && requested > 0 ? requested : 1);
-  // A page past the end (an old link after unpublishing, a typed URL) is a missing page, not an empty gallery.
-  if (gallery.page > 1 && gallery.page > gallery.pages) notFound();
+  // The first of repeated ?page= values, as the API reads it.
+  const gallery = await loadGallery(q, [params.page].flat()[0] ?? "1");
 
   return (
     <main className="mx-auto flex w-full max-w-6xl flex-col gap-6 px-3 py-8 sm:px-6 sm:py-12">

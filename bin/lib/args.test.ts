@@ -63,6 +63,18 @@ describe("parseGridArgs", () => {
     expect(parseGridArgs(["c", "--plan", "interpolate", "--rows", "3"]).plan).toEqual({ kind: "interpolate", rows: 3 });
   });
 
+  it("says each fixed range in --help, as the engine checks it", () => {
+    for (const range of ["--guidance <g>            classifier-free guidance scale (from 0 to 20)", "(each from 0 to 10)", "(each from 0 to 2)", "(each strictly between 0 and 1)"]) {
+      expect(GRID_USAGE).toContain(range);
+    }
+  });
+
+  it("accepts the edges of the engine's fixed ranges", () => {
+    expect(parseGridArgs(["c", "--guidance", "20", "--seed", String(Number.MAX_SAFE_INTEGER)])).toMatchObject({ guidanceScale: 20, seed: Number.MAX_SAFE_INTEGER });
+    expect(parseGridArgs(["c", "--lambdas", "0,10"]).plan).toEqual({ kind: "interpolate", lambdas: [0, 10] });
+    expect(parseGridArgs(["c", "--fractions", "0,2"]).plan).toEqual({ kind: "geodesic", fractions: [0, 2] });
+  });
+
   it.each([
     [["--seed", "1"], /give a caption/],
     [["a", "red", "shape"], /expected one caption, got 3 arguments; quote the caption: "a red shape"/],
@@ -84,11 +96,14 @@ describe("parseGridArgs", () => {
     [["c", "--seed=-1"], /--seed must be an integer from 0/],
     [["c", "--seed", "1e20"], /--seed must be an integer from 0 to 9007199254740991/],
     [["c", "--steps", ""], /--steps must be an integer ≥ 1, got ""/],
-    [["c", "--guidance", "NaN"], /--guidance must be a number ≥ 0/],
+    [["c", "--guidance", "NaN"], /--guidance must be a number from 0 to 20, got "NaN"/],
+    [["c", "--guidance", "20.01"], /--guidance must be a number from 0 to 20, got "20.01"/],
+    [["c", "--guidance", "1e308"], /--guidance must be a number from 0 to 20/],
     [["c", "--noise-level", "-5"], /--noise-level/],
     [["c", "--noise-level=1.5"], /--noise-level must be an integer ≥ 0, got "1.5"/],
     [["c", "--scheduler", "euler"], /--scheduler must be one of pndm, ddim, dpmpp2m, got "euler"/],
-    [["c", "--lambdas", "0,,1"], /--lambdas must be a comma-separated list of numbers ≥ 0; item 2 is ""/],
+    [["c", "--lambdas", "0,,1"], /--lambdas must be a comma-separated list of numbers from 0 to 10; item 2 is ""/],
+    [["c", "--lambdas", "0,1e308"], /--lambdas must be a comma-separated list of numbers from 0 to 10; item 2 is "1e308"/],
     [["c", "--lambdas", "0,-1"], /item 2 is "-1"/],
     [["c", "--quantiles", "0,0.5"], /--quantiles must be a comma-separated list of numbers strictly between 0 and 1; item 1 is "0"/],
     [["c", "--rows", "3", "--lambdas", "0,1"], /--rows cannot be combined with --lambdas/],

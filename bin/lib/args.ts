@@ -2,13 +2,28 @@ import { parseArgs, type ParseArgsConfig } from "node:util";
 import type { RunRequest, SchedulerType } from "../../lib/engine/index";
 // The engine's dependency-free entry: a value import of lib/engine/index would load onnxruntime
 // for every command that parses flags, preset-check included.
-import { DEFAULT_PLAN_KIND, PLAN_KINDS, type PlanKind, type PlanUnion, SCHEDULER_TYPES } from "../../lib/engine/names";
+import {
+  DEFAULT_PLAN_KIND,
+  describeRange,
+  FRACTION_RANGE,
+  GUIDANCE_SCALE_RANGE,
+  inRange,
+  LAMBDA_RANGE,
+  type NumberRange,
+  PLAN_KINDS,
+  type PlanKind,
+  type PlanUnion,
+  QUANTILE_RANGE,
+  SCHEDULER_TYPES,
+  SEED_RANGE,
+} from "../../lib/engine/names";
 
 /*
  * Command-line parsing for the bin/ commands: strict flags,
- * and messages that name the flag and say what it accepts. Range limits that
- * depend on the preset (rows, cols, steps, caption length) are the engine's
- * to check; these only check the shape of each value.
+ * and messages that name the flag and say what it accepts. Ranges that are the
+ * same for every preset (lib/engine/request-ranges.ts) are checked here; those
+ * that depend on the preset (rows, cols, steps, noise level, caption length)
+ * are the engine's to check, so these only check the shape of those values.
  */
 
 /** A mistake in how the command was called; the entry files print it and exit with code 2. */
@@ -59,17 +74,21 @@ plan
                             space, from the mean (0) out to the --tail quantile of samples (1);
                             interpolate: rows at x = μ + λ(x_s − μ);
                             shell: rows on likelihood shells at fixed quantiles (no mean row)
-  --rows <n>                number of rows, evenly spaced (instead of a list of levels)
+  --rows <n>                number of rows, evenly spaced (instead of a list of levels; up to the
+                            preset's maxRows, 9 for shapes)
   --fractions <list>        geodesic levels as fractions of the tail angle, e.g. 0,0.25,0.5,0.75,1
-                            (each from 0 to 2)
-  --tail <q>                geodesic: the share of plain samples within fraction 1 (default 0.95)
-  --lambdas <list>          interpolate levels, e.g. 0,0.5,1,1.5,2 (each ≥ 0); implies --plan interpolate
-  --quantiles <list>        shell quantiles, e.g. 0.01,0.5,0.99 (each in (0, 1)); implies --plan shell
-  --cols <n>                base samples per row
+                            (each from ${FRACTION_RANGE.min} to ${FRACTION_RANGE.max})
+  --tail <q>                geodesic: the share of plain samples within fraction 1 (default 0.95;
+                            strictly between ${QUANTILE_RANGE.min} and ${QUANTILE_RANGE.max})
+  --lambdas <list>          interpolate levels, e.g. 0,0.5,1,1.5,2 (each from ${LAMBDA_RANGE.min} to ${LAMBDA_RANGE.max});
+                            implies --plan interpolate
+  --quantiles <list>        shell quantiles, e.g. 0.01,0.5,0.99 (each strictly between ${QUANTILE_RANGE.min} and ${QUANTILE_RANGE.max});
+                            implies --plan shell
+  --cols <n>                base samples per row (up to the preset's maxCols, 8 for shapes)
 decoding
-  --seed <n>                random seed (integer ≥ 0)
-  --steps <n>               diffusion steps
-  --guidance <g>            classifier-free guidance scale (≥ 0)
+  --seed <n>                random seed (integer from ${SEED_RANGE.min} to 2^53 − 1)
+  --steps <n>               diffusion steps (up to the preset's maxSteps, 100 for shapes)
+  --guidance <g>            classifier-free guidance scale (from ${GUIDANCE_SCALE_RANGE.min} to ${GUIDANCE_SCALE_RANGE.max})
   --noise-level <l>         image-embedding noise augmentation, integer ≥ 0
                             (below the preset's training timesteps, 1000 for shapes)
   --scheduler <name>        ${SCHEDULER_TYPES.join("|")}
@@ -167,6 +186,11 @@ function parseList(flag: string, raw: string, allowed: string, ok: (v: number) =
   });
 }
 
+/** A flag's number within one of the engine's fixed ranges. */
+const parseInRange = (flag: string, raw: string, range: NumberRange) => parseNumber(flag, raw, describeRange(range), (v) => inRange(range, v));
+
+const parseRangeList = (flag: string, raw: string, range: NumberRange) => parseList(flag, raw, describeRange(range, true), (v) => inRange(range, v));
+
 function oneOf<T extends string>(flag: string, raw: string, allowed: readonly T[]): T {
   if (!(allowed as readonly string[]).includes(raw)) {
     throw new UsageError(`--${flag} must be one of ${allowed.join(", ")}, got ${JSON.stringify(raw)}`);
@@ -230,14 +254,14 @@ export function parseGridArgs(argv: readonly string[]): GridArgs {
   const withRows = rows !== undefined ? { rows } : {};
   let plan: GridPlanArgs;
   if (kind === "geodesic") {
-    const fractions = optional("fractions", (raw) => parseList("fractions", raw, "numbers from 0 to 2", (x) => x >= 0 && x <= 2));
-    const tail = optional("tail", (raw) => parseNumber("tail", raw, "a number strictly between 0 and 1", (x) => x > 0 && x < 1));
+    const fractions = optional("fractions", (raw) => parseRangeList("fractions", raw, FRACTION_RANGE));
+    const tail = optional("tail", (raw) => parseInRange("tail", raw, QUANTILE_RANGE));
     plan = { kind, ...(fractions && { fractions }), ...(tail !== undefined && { tail }), ...withRows };
   } else if (kind === "interpolate") {
-    const lambdas = optional("lambdas", (raw) => parseList("lambdas", raw, "numbers ≥ 0", (x) => Number.isFinite(x) && x >= 0));
+    const lambdas = optional("lambdas", (raw) => parseRangeList("lambdas", raw, LAMBDA_RANGE));
     plan = { kind, ...(lambdas && { lambdas }), ...withRows };
   } else {
-    const quantiles = optional("quantiles", (raw) => parseList("quantiles", raw, "numbers strictly between 0 and 1", (x) => x > 0 && x < 1));
+    const quantiles = optional("quantiles", (raw) => parseRangeList("quantiles", raw, QUANTILE_RANGE));
     plan = { kind, ...(quantiles && { quantiles }), ...withRows };
   }
 
@@ -249,9 +273,9 @@ export function parseGridArgs(argv: readonly string[]): GridArgs {
     input,
     plan,
     cols: optional("cols", (raw) => parseNumber("cols", raw, "an integer ≥ 1", isInteger(1))),
-    seed: optional("seed", (raw) => parseNumber("seed", raw, `an integer from 0 to ${Number.MAX_SAFE_INTEGER}`, isInteger(0))),
+    seed: optional("seed", (raw) => parseInRange("seed", raw, SEED_RANGE)),
     steps: optional("steps", (raw) => parseNumber("steps", raw, "an integer ≥ 1", isInteger(1))),
-    guidanceScale: optional("guidance", (raw) => parseNumber("guidance", raw, "a number ≥ 0", (x) => Number.isFinite(x) && x >= 0)),
+    guidanceScale: optional("guidance", (raw) => parseInRange("guidance", raw, GUIDANCE_SCALE_RANGE)),
     noiseLevel: optional("noise-level", (raw) => parseNumber("noise-level", raw, "an integer ≥ 0", isInteger(0))),
     scheduler: optional("scheduler", (raw) => oneOf("scheduler", raw, SCHEDULER_TYPES)),
     prompt: str("prompt"),

@@ -1,7 +1,7 @@
 "use client";
 
 import { useId, type ReactNode } from "react";
-import { type ProviderName, SCHEDULER_TYPES } from "@/lib/engine/names";
+import { GUIDANCE_SCALE_RANGE, type ProviderName, SCHEDULER_TYPES, SEED_RANGE } from "@/lib/engine/names";
 import type { PresetInfo } from "../api";
 import { PLAN_DESCRIPTIONS, PLAN_KINDS, planChips, planLevels, startsAtMean, type PlanKind } from "../format";
 import { randomSeed } from "../request";
@@ -69,7 +69,7 @@ export function SettingsFields({ presets, settings, onChange }: SettingsFieldsPr
         <Field label="Seed">
           {(id) => (
             <div className="flex">
-              <input id={id} data-testid="seed-input" type="number" inputMode="numeric" min={0} step={1} value={settings.seed} onChange={(event) => set({ seed: event.target.value })} className={`${field} rounded-r-none tabular-nums`} />
+              <input id={id} data-testid="seed-input" type="number" inputMode="numeric" min={SEED_RANGE.min} max={SEED_RANGE.max} step={1} value={settings.seed} onChange={(event) => set({ seed: event.target.value })} className={`${field} rounded-r-none tabular-nums`} />
               <button
                 type="button"
                 data-testid="seed-dice"
@@ -106,7 +106,7 @@ export function SettingsFields({ presets, settings, onChange }: SettingsFieldsPr
             {(id) => <input id={id} data-testid="steps-input" type="number" inputMode="numeric" min={1} max={limits.maxSteps} step={1} value={settings.steps} onChange={(event) => set({ steps: event.target.value })} className={`${field} tabular-nums`} />}
           </Field>
           <Field label="Guidance scale">
-            {(id) => <input id={id} data-testid="guidance-input" type="number" inputMode="decimal" min={0} step={0.5} value={settings.guidance} onChange={(event) => set({ guidance: event.target.value })} className={`${field} tabular-nums`} />}
+            {(id) => <input id={id} data-testid="guidance-input" type="number" inputMode="decimal" min={GUIDANCE_SCALE_RANGE.min} max={GUIDANCE_SCALE_RANGE.max} step={0.5} value={settings.guidance} onChange={(event) => set({ guidance: event.target.value })} className={`${field} tabular-nums`} />}
           </Field>
           <Field label="Noise level">
             {(id) => <input id={id} data-testid="noise-input" type="number" inputMode="numeric" min={0} max={limits.maxNoiseLevel} step={1} value={settings.noise} onChange={(event) => set({ noise: event.target.value })} className={`${field} tabular-nums`} />}

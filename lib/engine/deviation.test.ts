@@ -197,6 +197,9 @@ describe("plan validation", () => {
       [{ kind: "interpolate", lambdas: [Number.NaN], cols: 1 }, /lambdas\[0\]/],
       [{ kind: "interpolate", lambdas: [Number.POSITIVE_INFINITY], cols: 1 }, /lambdas\[0\]/],
       [{ kind: "interpolate", lambdas: ["1"], cols: 1 }, /lambdas\[0\]/],
+      // λ = 1e308 overflowed to null metrics and a black cell; the plan's own check holds the request's range.
+      [{ kind: "interpolate", lambdas: [0, 1e308], cols: 1 }, /lambdas\[1\] is 1e\+308; each must be a number from 0 to 10/],
+      [{ kind: "geodesic", fractions: [2.5], tail: 0.95, cols: 1 }, /fractions\[0\] is 2.5; each must be a number from 0 to 2/],
       [{ kind: "interpolate", lambdas: [0, 1], cols: 0 }, /cols/],
       [{ kind: "interpolate", lambdas: [0, 1], cols: 1.5 }, /cols/],
       [{ kind: "shell", quantiles: [0, 0.5], cols: 1 }, /quantiles\[0\]/],

@@ -14,6 +14,7 @@ import {
 import { lambdaAtAngle, preDecoder } from "./geometry";
 import { PLAN_KINDS, planLevels, type PlanUnion } from "./plan-kinds";
 import type { Rng } from "./random";
+import { describeRange, FRACTION_RANGE, inRange, LAMBDA_RANGE, type NumberRange, QUANTILE_RANGE } from "./request-ranges";
 
 /*
  * Deviation plans: which embeddings a grid decodes, one row per deviation
@@ -57,8 +58,6 @@ export const DEFAULT_SHELL_QUANTILES: readonly number[] = Object.freeze([0.01, 0
 export const DEFAULT_FRACTIONS: readonly number[] = Object.freeze([0, 0.25, 0.5, 0.75, 1]);
 /** The geodesic plan's last row by default: as far as 95% of plain samples lie from the mean. */
 export const DEFAULT_TAIL = 0.95;
-/** Geodesic fractions above this would ask for angles no column reaches. */
-export const MAX_FRACTION = 2;
 
 export const deviationPresets: Readonly<Record<"coarse" | "fine", InterpolatePlan>> = Object.freeze({
   coarse: Object.freeze({ kind: "interpolate", lambdas: DEFAULT_LAMBDAS, cols: 4 }),
@@ -108,13 +107,13 @@ function invalidPlan(message: string): EngineError {
   return new EngineError("invalid_input", `invalid deviation plan: ${message}`);
 }
 
-function validateLevels(levels: unknown, name: string, isAllowed: (v: number) => boolean, allowed: string): void {
+function validateLevels(levels: unknown, name: string, range: NumberRange): void {
   if (!Array.isArray(levels) || levels.length === 0) {
-    throw invalidPlan(`${name} must be a non-empty list of ${allowed}`);
+    throw invalidPlan(`${name} must be a non-empty list of ${describeRange(range, true)}`);
   }
   levels.forEach((value: unknown, index) => {
-    if (typeof value !== "number" || !isAllowed(value)) {
-      throw invalidPlan(`${name}[${index}] is ${String(value)}; each must be ${allowed}`);
+    if (typeof value !== "number" || !inRange(range, value)) {
+      throw invalidPlan(`${name}[${index}] is ${String(value)}; each must be ${describeRange(range)}`);
     }
   });
 }
@@ -127,13 +126,13 @@ export function validatePlan(plan: unknown): asserts plan is DeviationPlan {
     throw invalidPlan(`cols is ${String(cols)}; it must be an integer ≥ 1`);
   }
   if (kind === "interpolate") {
-    validateLevels((plan as InterpolatePlan).lambdas, "lambdas", (v) => Number.isFinite(v) && v >= 0, "finite numbers ≥ 0");
+    validateLevels((plan as InterpolatePlan).lambdas, "lambdas", LAMBDA_RANGE);
   } else if (kind === "shell") {
-    validateLevels((plan as ShellPlan).quantiles, "quantiles", (v) => v > 0 && v < 1, "numbers strictly between 0 and 1");
+    validateLevels((plan as ShellPlan).quantiles, "quantiles", QUANTILE_RANGE);
   } else if (kind === "geodesic") {
-    validateLevels((plan as GeodesicPlan).fractions, "fractions", (v) => v >= 0 && v <= MAX_FRACTION, `numbers from 0 to ${MAX_FRACTION}`);
+    validateLevels((plan as GeodesicPlan).fractions, "fractions", FRACTION_RANGE);
     const { tail } = plan as GeodesicPlan;
-    if (typeof tail !== "number" || !(tail > 0 && tail < 1)) throw invalidPlan(`tail is ${String(tail)}; it must be a number strictly between 0 and 1`);
+    if (typeof tail !== "number" || !inRange(QUANTILE_RANGE, tail)) throw invalidPlan(`tail is ${String(tail)}; it must be ${describeRange(QUANTILE_RANGE)}`);
   } else {
     throw invalidPlan(`kind is ${String(kind)}; it must be ${KINDS_TEXT}`);
   }

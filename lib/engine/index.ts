@@ -13,7 +13,6 @@ import {
   DEFAULT_TAIL,
   type DeviationCell,
   type DeviationPlan,
-  MAX_FRACTION,
   planGrid as planDeviationGrid,
   validatePlan,
 } from "./deviation";
@@ -35,6 +34,7 @@ import {
 } from "./preset";
 import { DEFAULT_PLAN_KIND, type PlanKind, planLevels, type PlanUnion } from "./plan-kinds";
 import { Rng } from "./random";
+import { describeRange, FRACTION_RANGE, GUIDANCE_SCALE_RANGE, inRange, LAMBDA_RANGE, type NumberRange, presetRanges, QUANTILE_RANGE, SEED_RANGE } from "./request-ranges";
 import { SCHEDULER_TYPES, type SchedulerType } from "./schedulers";
 import type { ClipTokenizer } from "./tokenizer";
 import { type DecodedImage, type DecodeProgress, decodeEmbeddings, type PromptStates } from "./unclip";
@@ -57,6 +57,7 @@ export { PROVIDERS, type ProviderName } from "./provider-names";
 export type { DeviationPlan } from "./deviation";
 export { DEFAULT_PLAN_KIND, PLAN_KINDS, type PlanKind, planLevels, type PlanUnion } from "./plan-kinds";
 export { SCHEDULER_TYPES, type SchedulerType } from "./schedulers";
+export { describeRange, FRACTION_RANGE, GUIDANCE_SCALE_RANGE, inRange, LAMBDA_RANGE, type NumberRange, QUANTILE_RANGE, SEED_RANGE } from "./request-ranges";
 export type { EpistemicScore, OutOfDistribution, VocabularyCheck } from "./ood";
 
 // ───────────────────────── types ─────────────────────────
@@ -138,17 +139,43 @@ export type ProviderReports = Readonly<Record<ModelKey, ProviderReport>>;
 
 // ───────────────────────── requests ─────────────────────────
 
-/** The zod schema of an engine input: a caption within the preset's length limit, or image bytes. */
+/** A character a reader sees: a letter, digit, punctuation mark or symbol (not a space, a lone combining mark, a zero-width or control character). */
+const VISIBLE_CHARACTER = /[\p{L}\p{N}\p{P}\p{S}]/u;
+/** C0 and C1 control characters other than tab and newline. */
+const CONTROL_CHARACTER = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/u;
+/** Half of a UTF-16 surrogate pair without its other half (JSON's "\ud800"): no character at all, and not storable as UTF-8. */
+const LONE_SURROGATE = /\p{Cs}/u;
+
+const codePoint = (character: string) => `U+${character.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")}`;
+
+/**
+ * The rules of text a person gives the models (a caption, a decoder prompt): at most `maxLength`
+ * characters, at least one visible character (unless `emptyAllowed` and it is ""), no control
+ * character but tab and newline, and no lone surrogate. Text of only zero-width or control
+ * characters would otherwise pass as a caption that shows nothing.
+ */
+function personText(what: string, maxLength: number, emptyAllowed = false) {
+  return z.string().superRefine((text, context) => {
+    if (emptyAllowed && text === "") return;
+    if (!VISIBLE_CHARACTER.test(text)) {
+      context.addIssue({ code: "custom", message: `the ${what} is empty: it needs at least one visible character (a letter, digit, punctuation mark or symbol)` });
+    }
+    const control = CONTROL_CHARACTER.exec(text)?.[0];
+    if (control !== undefined) {
+      context.addIssue({ code: "custom", message: `the ${what} contains the control character ${codePoint(control)}; only tab and newline may appear besides printable text` });
+    }
+    const surrogate = LONE_SURROGATE.exec(text)?.[0];
+    if (surrogate !== undefined) {
+      context.addIssue({ code: "custom", message: `the ${what} contains ${codePoint(surrogate)}, half of a UTF-16 surrogate pair without its other half; send the whole character` });
+    }
+    if ([...text].length > maxLength) context.addIssue({ code: "custom", message: `the ${what} is longer than ${maxLength} characters` });
+  });
+}
+
+/** The zod schema of an engine input: a caption by personText's rules within the preset's length limit, or image bytes. */
 export function inputSchema(config: PresetConfig) {
-  const { maxCaptionLength } = config.limits;
   return z.discriminatedUnion("kind", [
-    z.strictObject({
-      kind: z.literal("caption"),
-      text: z
-        .string()
-        .refine((text) => text.trim() !== "", { message: "the caption is empty" })
-        .refine((text) => [...text].length <= maxCaptionLength, { message: `the caption is longer than ${maxCaptionLength} characters` }),
-    }),
+    z.strictObject({ kind: z.literal("caption"), text: personText("caption", config.limits.maxCaptionLength) }),
     z.strictObject({
       kind: z.literal("image"),
       bytes: z
@@ -158,16 +185,40 @@ export function inputSchema(config: PresetConfig) {
   ]);
 }
 
+/** A number within `range` (request-ranges.ts); the message says the range and what was given. */
+function numberIn(range: NumberRange) {
+  const refusal = (issue: { input?: unknown }) => `must be ${describeRange(range)}, got ${shown(issue.input)}`;
+  return z.number({ error: refusal }).refine((value) => inRange(range, value), { error: refusal });
+}
+
+/** A refused value as the message quotes it: numbers as JavaScript writes them (NaN, 1e+308), anything else as JSON. */
+const shown = (value: unknown) => (typeof value === "number" ? String(value) : (JSON.stringify(value) ?? String(value)));
+
+/** The ranges of a preset's requests: its limits and noise schedule, and the fixed ones. */
+function requestRanges(config: PresetConfig) {
+  const { maxRows, maxCols, maxSteps } = config.limits;
+  return {
+    ...presetRanges({ maxRows, maxCols, maxSteps, noiseTimesteps: config.noiseAugmentation.trainTimesteps }),
+    guidanceScale: GUIDANCE_SCALE_RANGE,
+    seed: SEED_RANGE,
+    lambdas: LAMBDA_RANGE,
+    fractions: FRACTION_RANGE,
+    quantiles: QUANTILE_RANGE,
+    tail: QUANTILE_RANGE,
+  };
+}
+
 /** The decoding settings of a run, defaulted from the preset and bounded by its limits. */
 function decodeSettingsShape(config: PresetConfig) {
   const { limits, defaults } = config;
+  const ranges = requestRanges(config);
   return {
-    steps: z.number().int().min(1).max(limits.maxSteps).default(defaults.steps),
-    guidanceScale: z.number().min(0).default(defaults.guidanceScale),
-    noiseLevel: z.number().int().min(0).max(config.noiseAugmentation.trainTimesteps - 1).default(defaults.noiseLevel),
+    steps: numberIn(ranges.steps).default(defaults.steps),
+    guidanceScale: numberIn(ranges.guidanceScale).default(defaults.guidanceScale),
+    noiseLevel: numberIn(ranges.noiseLevel).default(defaults.noiseLevel),
     scheduler: z.enum(SCHEDULER_TYPES).default(config.scheduler.type),
-    /** The prompt encoder's text; "" is Stable unCLIP's image-variation setting. */
-    prompt: z.string().max(limits.maxCaptionLength).default(""),
+    /** The prompt encoder's text; "" is Stable unCLIP's image-variation setting, any other prompt follows a caption's rules. */
+    prompt: personText("prompt", limits.maxCaptionLength, true).default(""),
   };
 }
 
@@ -177,9 +228,10 @@ export function decodeSettingsSchema(config: PresetConfig) {
 
 /** The zod schema of a run request under a preset's defaults and limits. */
 export function runRequestSchema(config: PresetConfig) {
-  const { limits } = config;
-  const rows = z.number().int().min(1).max(limits.maxRows);
-  const levels = <T extends z.ZodType<number>>(item: T) => z.array(item).min(1).max(limits.maxRows);
+  const ranges = requestRanges(config);
+  const rows = numberIn(ranges.rows);
+  const levelCount = `must list 1 to ${ranges.rows.max} levels, one per row`;
+  const levels = (range: NumberRange) => z.array(numberIn(range)).min(1, levelCount).max(ranges.rows.max, levelCount);
   const oneOf = { message: "give lambdas/quantiles or rows, not both" };
   return z.strictObject({
     input: inputSchema(config),
@@ -187,17 +239,17 @@ export function runRequestSchema(config: PresetConfig) {
       .discriminatedUnion("kind", [
         z.strictObject({
           kind: z.literal("geodesic"),
-          fractions: levels(z.number().min(0).max(MAX_FRACTION)).optional(),
-          tail: z.number().gt(0).lt(1).default(DEFAULT_TAIL),
+          fractions: levels(ranges.fractions).optional(),
+          tail: numberIn(ranges.tail).default(DEFAULT_TAIL),
           rows: rows.optional(),
         }),
-        z.strictObject({ kind: z.literal("interpolate"), lambdas: levels(z.number().min(0)).optional(), rows: rows.optional() }),
-        z.strictObject({ kind: z.literal("shell"), quantiles: levels(z.number().gt(0).lt(1)).optional(), rows: rows.optional() }),
+        z.strictObject({ kind: z.literal("interpolate"), lambdas: levels(ranges.lambdas).optional(), rows: rows.optional() }),
+        z.strictObject({ kind: z.literal("shell"), quantiles: levels(ranges.quantiles).optional(), rows: rows.optional() }),
       ])
       .refine((plan) => plan.rows === undefined || givenLevels(plan) === undefined, oneOf)
       .default({ kind: DEFAULT_PLAN_KIND, tail: DEFAULT_TAIL }),
-    cols: z.number().int().min(1).max(limits.maxCols).default(4),
-    seed: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(0),
+    cols: numberIn(ranges.cols).default(4),
+    seed: numberIn(ranges.seed).default(0),
     ...decodeSettingsShape(config),
   });
 }

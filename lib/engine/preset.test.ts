@@ -65,6 +65,7 @@ describe("preset schema", () => {
     ["an unknown input scale", (c: typeof SHAPES_JSON) => (c.adapter.inputScale.text = "l1"), "adapter.inputScale.text"],
     ["a missing limit", (c: typeof SHAPES_JSON) => delete c.limits.maxRows, "limits.maxRows"],
     ["default steps above the limit", (c: typeof SHAPES_JSON) => (c.defaults.steps = 1000), "defaults.steps"],
+    ["a default guidance scale outside a request's range", (c: typeof SHAPES_JSON) => (c.defaults.guidanceScale = 25), "defaults.guidanceScale"],
   ])("rejects %s, naming the field", (_, edit, field) => {
     const dir = presetCopy(edit);
     expectEngineError(() => loadPreset(dir), "invalid_preset", path.join(dir, "preset.json"), field);

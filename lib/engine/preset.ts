@@ -13,6 +13,7 @@ import { MODEL_KEYS, type ModelKey } from "./contract";
 import { EngineError } from "./errors";
 import { OnnxHeaderError, readOnnxHeader } from "./onnx-header";
 import { SCHEDULER_TYPES } from "./schedulers";
+import { GUIDANCE_SCALE_RANGE } from "./request-ranges";
 
 // ───────────────────────── schema ─────────────────────────
 
@@ -104,7 +105,8 @@ export const presetFieldsSchema = z.object({
     timestepSpacing: z.enum(["leading", "trailing", "linspace"]),
   }),
   latent: z.object({ channels: positiveInt, downsample: positiveInt, scalingFactor: positive }),
-  defaults: z.object({ steps: positiveInt, guidanceScale: z.number().nonnegative(), noiseLevel: nonNegativeInt }),
+  // A default is handed to requests unchecked (zod does not parse defaults), so it is held to the request's range here.
+  defaults: z.object({ steps: positiveInt, guidanceScale: z.number().min(GUIDANCE_SCALE_RANGE.min).max(GUIDANCE_SCALE_RANGE.max), noiseLevel: nonNegativeInt }),
   limits: z.object({
     maxImageSide: positiveInt,
     maxBatch: positiveInt,

@@ -99,6 +99,8 @@ export interface GalleryPage {
 }
 
 export const GALLERY_PAGE_SIZE = 12;
+/** The last page whose offset, (page − 1) · GALLERY_PAGE_SIZE, is still an exact integer for the stores. */
+export const MAX_GALLERY_PAGE = Math.floor(Number.MAX_SAFE_INTEGER / GALLERY_PAGE_SIZE) + 1;
 export const STOPPED_REASON = "the server stopped before this run finished; retry it";
 /** Assumed run length for Retry-After before any run has finished. */
 const DEFAULT_RUN_MS = 10_000;
@@ -246,8 +248,7 @@ export class RunService {
 
   /** Published runs, newest first, GALLERY_PAGE_SIZE a page; `q` filters by caption text, in any case. */
   async gallery({ q = "", page = 1 }: { q?: string; page?: number | string } = {}): Promise<GalleryPage> {
-    const pageNumber = Number(page);
-    if (!Number.isSafeInteger(pageNumber) || pageNumber < 1) throw new RunError("invalid_input", `page must be a whole number ≥ 1, got ${JSON.stringify(page)}`);
+    const pageNumber = galleryPageNumber(page);
     const { rows, total } = await this.store.gallery(q, GALLERY_PAGE_SIZE, (pageNumber - 1) * GALLERY_PAGE_SIZE);
     return {
       runs: await Promise.all(rows.map(async (row) => galleryCard(await this.getRun(row.id)))),
@@ -460,6 +461,18 @@ export class RunService {
     if (!isShortId(id)) throw new RunError("not_found", `${JSON.stringify(id)} is not an id; ids are 12 lowercase hex digits`);
     return id;
   }
+}
+
+/**
+ * A gallery page number as the API and the gallery page accept it: decimal digits only (so "1e1",
+ * "0x10" and " 2 " are refused rather than read as 10, 16 and 2), from 1 to MAX_GALLERY_PAGE.
+ */
+function galleryPageNumber(page: number | string): number {
+  const pageNumber = typeof page === "number" ? page : /^[0-9]+$/.test(page) ? Number(page) : Number.NaN;
+  if (!Number.isSafeInteger(pageNumber) || pageNumber < 1 || pageNumber > MAX_GALLERY_PAGE) {
+    throw new RunError("invalid_input", `page must be a whole number from 1 to ${MAX_GALLERY_PAGE}, written in digits; got ${JSON.stringify(page)}`);
+  }
+  return pageNumber;
 }
 
 const hashKey = (key: string) => createHash("sha256").update(key).digest("hex");

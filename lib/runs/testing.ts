@@ -4,6 +4,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { deflateSync } from "node:zlib";
+import sharp from "sharp";
 import { expect } from "vitest";
 import { crc32 } from "../engine/index";
 
@@ -77,4 +78,18 @@ export function pngWithHeader(width: number, height: number): Buffer {
     chunk("IDAT", deflateSync(Buffer.alloc(1 + 3))),
     chunk("IEND", Buffer.alloc(0)),
   ]);
+}
+
+/**
+ * A tiny valid JPEG (8×8, baseline) whose SOF0 header is patched to declare `width`×`height`: its
+ * scan data ends at the end-of-image marker long before that many pixels (as in issue 14's 293-byte 4000×4000 upload).
+ */
+export async function jpegWithHeader(width: number, height: number): Promise<Buffer> {
+  const jpeg = Buffer.from(await sharp({ create: { width: 8, height: 8, channels: 3, background: "#c03030" } }).jpeg().toBuffer());
+  const sof0 = jpeg.indexOf(Buffer.from([0xff, 0xc0]));
+  if (sof0 < 0) throw new Error("sharp wrote a JPEG without a baseline SOF0 marker");
+  // Marker (2 bytes), segment length (2), sample precision (1), then height and width, big-endian.
+  jpeg.writeUInt16BE(height, sof0 + 5);
+  jpeg.writeUInt16BE(width, sof0 + 7);
+  return jpeg;
 }

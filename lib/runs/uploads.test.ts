@@ -1,6 +1,6 @@
 import sharp from "sharp";
 import { describe, expect, it } from "vitest";
-import { pngWithHeader } from "./testing";
+import { jpegWithHeader, pngWithHeader } from "./testing";
 import { inspectUpload, sniffImageType } from "./uploads";
 
 const LIMITS = { maxBytes: 64 * 1024, maxSide: 256 };
@@ -42,6 +42,30 @@ describe("inspectUpload", () => {
     expect(bomb.length).toBeLessThan(100);
     await expect(inspectUpload(bomb, LIMITS)).rejects.toMatchObject({ code: "invalid_input", status: 400, message: expect.stringMatching(/100000×100000.*at most 256×256/) });
     await expect(inspectUpload(pngWithHeader(300, 10), LIMITS)).rejects.toMatchObject({ status: 400, message: expect.stringMatching(/300×10/) });
+  });
+
+  it("refuses a tiny JPEG whose header declares 4000×4000, within the side limit, because its pixels are not there", async () => {
+    const limits = { maxBytes: 64 * 1024, maxSide: 4096 };
+    const claimed = await jpegWithHeader(4000, 4000);
+    expect(claimed.length).toBeLessThan(400);
+    expect(await sharp(claimed).metadata()).toMatchObject({ width: 4000, height: 4000 });
+    await expect(inspectUpload(claimed, limits)).rejects.toMatchObject({
+      code: "invalid_input",
+      status: 400,
+      message: "the image/jpeg upload is truncated or corrupt: it does not decode cleanly to the 4000×4000 pixels its header declares; send a complete PNG, JPEG or WebP image",
+    });
+    // The same file with its true size, and real images of every kind at that size, still pass.
+    expect(await inspectUpload(await jpegWithHeader(8, 8), limits)).toEqual({ type: "image/jpeg", width: 8, height: 8 });
+    const noise = Buffer.from(Array.from({ length: 640 * 480 * 3 }, (_, i) => (i * 7919) % 251));
+    const photo = sharp(noise, { raw: { width: 640, height: 480, channels: 3 } });
+    for (const [type, bytes] of [
+      ["image/jpeg", await photo.clone().jpeg().toBuffer()],
+      ["image/jpeg", await photo.clone().jpeg({ progressive: true }).toBuffer()],
+      ["image/png", await photo.clone().png().toBuffer()],
+      ["image/webp", await photo.clone().webp().toBuffer()],
+    ] as const) {
+      expect(await inspectUpload(bytes, { maxBytes: 4 * 1024 * 1024, maxSide: 4096 })).toEqual({ type, width: 640, height: 480 });
+    }
   });
 
   it("refuses corrupt and truncated images with 400", async () => {

@@ -5,7 +5,8 @@ import { RunError } from "./errors";
 /*
  * What an uploaded image must be before it is stored: PNG, JPEG or WebP by its bytes, within the
  * size limit, no side over the preset's maximum (read from the header, before any pixel is
- * decoded, so a tiny file declaring a huge image costs nothing), and decodable to the end.
+ * decoded, so a tiny file declaring a huge image costs nothing), and decodable to the end without
+ * a warning.
  */
 
 export const UPLOAD_TYPES = ["image/png", "image/jpeg", "image/webp"] as const;
@@ -63,9 +64,13 @@ export async function inspectUpload(bytes: Uint8Array, limits: UploadLimits, dec
   }
 
   try {
-    await sharp(bytes, { limitInputPixels: limits.maxSide * limits.maxSide, failOn: "truncated" }).raw().toBuffer();
+    // Every pixel the header declares, within the upload pixel limit, and failing on the decoder's
+    // warnings too: a JPEG whose scan data ends at its end-of-image marker long before the size its
+    // header declares (a 293-byte file claiming 4000×4000) only warns, and would otherwise decode
+    // as a 4000×4000 grey image and be stored as one.
+    await sharp(bytes, { limitInputPixels: limits.maxSide * limits.maxSide, failOn: "warning" }).raw().toBuffer();
   } catch (cause) {
-    throw new RunError("invalid_input", `the ${type} upload is truncated or corrupt; send a complete ${ACCEPTED} image`, { cause });
+    throw new RunError("invalid_input", `the ${type} upload is truncated or corrupt: it does not decode cleanly to the ${width}×${height} pixels its header declares; send a complete ${ACCEPTED} image`, { cause });
   }
   return { type, width, height };
 }

@@ -66,6 +66,16 @@ describe("the front server", () => {
     expect((await fetch(`${proxied}/`, { headers: { "x-forwarded-for": "203.0.113.6" } })).status).toBe(200);
   });
 
+  it("answers TRACE itself, with 405 in the API's error shape, before Next.js could fail on it", async () => {
+    const base = await start({});
+    const trace = await raw(base, "TRACE /api/runs HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    expect(trace.answer).toMatch(/^HTTP\/1\.1 405/);
+    expect(trace.answer).toMatch(/\r\nAllow: GET, HEAD, OPTIONS, POST, DELETE\r\n/i);
+    expect(trace.answer).toContain(`"code":"method_not_allowed"`);
+    // Node's parser itself refuses TRACK as a method it does not know.
+    expect((await raw(base, "TRACK /api/runs HTTP/1.1\r\nHost: x\r\n\r\n")).answer).toMatch(/^HTTP\/1\.1 400/);
+  });
+
   it("drops a client that sends its headers, or a declared body, too slowly", async () => {
     const base = await start({ headersTimeoutMs: 1000, requestTimeoutMs: 1500 });
     const slowHeaders = await raw(base, "GET / HTTP/1.1\r\nHost: x\r\n");

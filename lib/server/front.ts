@@ -35,6 +35,10 @@ export const FRONT_DEFAULTS: FrontOptions = {
 };
 
 const READS = new Set(["GET", "HEAD", "OPTIONS"]);
+/** Methods Node hands to the server but its Request (so every route handler) cannot carry: Next.js alone answers them 500. */
+const UNROUTABLE = new Set(["TRACE"]);
+/** What the site's routes answer at all (each route's own Allow is narrower). */
+const SERVED_METHODS = "GET, HEAD, OPTIONS, POST, DELETE";
 
 type Handler = (request: IncomingMessage, response: ServerResponse) => void | Promise<void>;
 
@@ -54,6 +58,10 @@ export function createFrontServer(handle: Handler, options: FrontOptions = FRONT
       // Route handlers learn the client from here only: a value the client sent is dropped.
       request.headers[CLIENT_HEADER] = client;
       const path = request.url ?? "/";
+      if (UNROUTABLE.has(request.method ?? "")) {
+        response.setHeader("Allow", SERVED_METHODS);
+        return respondJson(response, 405, "method_not_allowed", `${request.method} is not served here; allowed: ${SERVED_METHODS}`);
+      }
       // Build assets are immutable and cached by browsers; they cost nothing worth limiting.
       if (!path.startsWith("/_next/static/")) {
         const write = !READS.has(request.method ?? "GET") && path.startsWith("/api/");

@@ -1,12 +1,14 @@
 import { CLIENT_HEADER } from "@/lib/server/client-address";
 import { getRunService } from "@/lib/runs/index";
-import { readJson, respond } from "../respond";
+import { apiRoute, readJson, respond } from "../respond";
 
 export const dynamic = "force-dynamic";
 
-export function POST(request: Request) {
+function createComparison(request: Request) {
   return respond(async () => {
     const { comparison, created } = await (await getRunService()).createComparison(await readJson(request), request.headers.get(CLIENT_HEADER));
     return Response.json({ comparison }, { status: created ? 201 : 200, headers: { Location: `/compare/${comparison.id}` } });
   });
 }
+
+export const { GET, HEAD, OPTIONS, POST, PUT, DELETE, PATCH } = apiRoute({ POST: createComparison });

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import type { GalleryPage, Run } from "@/lib/runs/index";
+import { type GalleryPage, MAX_GALLERY_PAGE, type Run } from "@/lib/runs/index";
 import { DELETE as unpublish, POST as publish } from "../runs/[id]/publish/route";
 import { POST as createRun } from "../runs/route";
-import { call, postJson, useTestService, waitForStatus } from "../test-support";
+import { call, errorOf, postJson, useTestService, waitForStatus } from "../test-support";
 import { GET as gallery } from "./route";
 
 useTestService();
@@ -43,10 +43,13 @@ describe("GET /api/gallery", () => {
     expect((await page("?q=unlisted")).total).toBe(0);
   }, 120_000);
 
-  it("refuses a page that is not a positive integer", async () => {
-    const response = await call(gallery, "/api/gallery?page=zero");
-    expect(response.status).toBe(400);
-    expect(((await response.json()) as { error: { message: string } }).error.message).toMatch(/page/);
+  it("refuses a page that is not a whole number in digits from 1 to the last page whose offset is exact", async () => {
+    for (const bad of ["zero", "0", "1e20", "1e1", "0x10", "9007199254740993", String(MAX_GALLERY_PAGE + 1)]) {
+      const error = await errorOf(await call(gallery, `/api/gallery?page=${encodeURIComponent(bad)}`));
+      expect(error, bad).toMatchObject({ status: 400, code: "invalid_input", message: expect.stringContaining(`from 1 to ${MAX_GALLERY_PAGE}`) });
+    }
+    // The last page is an empty page, not an error: (page − 1) · 12 is still an exact integer.
+    expect(await page(`?page=${MAX_GALLERY_PAGE}`)).toMatchObject({ runs: [], page: MAX_GALLERY_PAGE });
   });
 });
 

@@ -1,11 +1,13 @@
 import { getRunService } from "@/lib/runs/index";
-import { respond } from "../respond";
+import { apiRoute, respond } from "../respond";
 
 export const dynamic = "force-dynamic";
 
-export function GET(request: Request) {
+function listGallery(request: Request) {
   return respond(async () => {
     const url = new URL(request.url);
     return Response.json(await (await getRunService()).gallery({ q: url.searchParams.get("q") ?? "", page: url.searchParams.get("page") ?? "1" }));
   });
 }
+
+export const { GET, HEAD, OPTIONS, POST, PUT, DELETE, PATCH } = apiRoute({ GET: listGallery });

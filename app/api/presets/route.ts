@@ -1,8 +1,10 @@
 import { getRunService } from "@/lib/runs/index";
-import { respond } from "../respond";
+import { apiRoute, respond } from "../respond";
 
 export const dynamic = "force-dynamic";
 
-export function GET() {
+function listPresets() {
   return respond(async () => Response.json({ presets: await (await getRunService()).presets() }));
 }
+
+export const { GET, HEAD, OPTIONS, POST, PUT, DELETE, PATCH } = apiRoute({ GET: listPresets });

@@ -84,8 +84,13 @@ describe("POST /api/runs", () => {
   it.each([
     ["an empty caption", caption("   "), /caption is empty/],
     ["a caption over the preset's limit", caption("x".repeat(301)), /longer than 300 characters/],
+    ["a caption of zero-width characters", caption("\u200d\ufeff\u2060"), /caption is empty: it needs at least one visible character/],
+    ["a caption with a NUL", caption("a red\u0000 shape"), /caption contains the control character U\+0000; only tab and newline/],
+    ["a prompt of zero-width spaces", caption("a shape", { prompt: "\u200b\u200b" }), /prompt is empty/],
     ["too many columns", caption("a shape", { cols: 99 }), /cols/],
     ["too many steps", caption("a shape", { steps: 1000 }), /steps/],
+    ["a guidance scale of 1e308", caption("a shape", { guidanceScale: 1e308 }), /guidanceScale: must be a number from 0 to 20, got 1e\+308/],
+    ["a lambda of 1e308", caption("a shape", { plan: { kind: "interpolate", lambdas: [0, 1e308] } }), /plan\.lambdas\.1: must be a number from 0 to 10, got 1e\+308/],
     ["an unknown scheduler", caption("a shape", { scheduler: "euler" }), /scheduler/],
     ["an unknown preset", caption("a shape", { preset: "nope" }), /nope/],
     ["an upload that was never made", { input: { kind: "image", upload: "0".repeat(64) } }, /upload/],
@@ -105,6 +110,33 @@ describe("POST /api/runs", () => {
     });
     const huge = JSON.stringify(caption("a shape", { prompt: "x".repeat(100_000) }));
     expect(await errorOf(await call(createRun, "/api/runs", { method: "POST", headers: json, body: huge }))).toMatchObject({ status: 413, code: "payload_too_large" });
+  });
+
+  it("reads a body as JSON only when declared application/json (charset utf-8 at most), and only as strict UTF-8 without a BOM; nothing of a refused body is stored", async () => {
+    const body = (text: string) => JSON.stringify(caption(text));
+    const post = (contentType: string | null, bytes: string | Uint8Array<ArrayBuffer>) =>
+      call(createRun, "/api/runs", { method: "POST", headers: contentType === null ? {} : { "content-type": contentType }, body: bytes });
+    for (const type of ["application/jsonp", "application/json; charset=utf-16", "application/json; charset=latin1", "application/json-seq", "text/json", "application/json; boundary=x", null]) {
+      const error = await errorOf(await post(type, body("a declared shape")));
+      expect(error, String(type)).toMatchObject({ status: 415, code: "unsupported_media_type", message: expect.stringContaining("application/json (optionally with charset=utf-8") });
+    }
+    const [prefix, suffix] = body("a @ shape").split("@");
+    const encode = (text: string) => new TextEncoder().encode(text);
+    const withInvalidByte = new Uint8Array([...encode(prefix), 0xff, ...encode(suffix)]);
+    expect(await errorOf(await post("application/json", withInvalidByte))).toMatchObject({ status: 400, code: "invalid_input", message: expect.stringMatching(/not valid UTF-8/) });
+    const withBom = new Uint8Array([0xef, 0xbb, 0xbf, ...encode(body("a marked shape"))]);
+    expect(await errorOf(await post("application/json", withBom))).toMatchObject({ status: 400, code: "invalid_input", message: expect.stringMatching(/byte order mark/) });
+
+    // Each refused body, sent right, is a new run (201): none of them was stored, and U+FFFD never stood in for the invalid byte.
+    for (const [type, bytes] of [
+      ["application/json", `${prefix}\ufffd${suffix}`],
+      ['Application/JSON; Charset="UTF-8"', body("a declared shape")],
+      ["application/json;charset=utf-8", body("a marked shape")],
+    ]) {
+      const response = await post(type, bytes);
+      expect(response.status, await response.clone().text()).toBe(201);
+      await waitForStatus(((await response.json()) as { run: Run }).run.id, ["done"]);
+    }
   });
 
   it("answers 429 with Retry-After when the queue is full, and stores nothing for the refused run", async () => {
@@ -168,7 +200,16 @@ describe("a run's endpoints", () => {
     }
     expect(await errorOf(await call(publish, "/api/runs/x", { method: "POST" }, { id: "000000000000" }))).toMatchObject({ status: 404 });
     expect((await call(getImage, "/api/images/x", {}, { sha256: "f".repeat(64) })).status).toBe(404);
-    expect(await errorOf(await call(getImage, "/api/images/x", {}, { sha256: "../penumbra.db" }))).toMatchObject({ status: 400, code: "invalid_input" });
+    expect(await errorOf(await call(getImage, "/api/images/x", {}, { sha256: "../penumbra.db" }))).toMatchObject({ status: 400, code: "invalid_input", message: expect.stringMatching(/64 lowercase hex digits/) });
+  });
+
+  it("answers ids that are not ids, such as ../../etc (/api/runs/..%2F..%2Fetc), with a JSON 404 that says what an id is", async () => {
+    for (const id of ["../../etc", "..", "000000000000/../x", "ABCDEF012345", "0".repeat(13)]) {
+      for (const handler of [getRun, getGrid, getCells, getEvents]) {
+        expect(await errorOf(await call(handler, `/api/runs/${encodeURIComponent(id)}`, {}, { id }))).toMatchObject({ status: 404, code: "not_found", message: `${JSON.stringify(id)} is not an id; ids are 12 lowercase hex digits` });
+      }
+      for (const handler of [publish, retry]) expect(await errorOf(await call(handler, "/", { method: "POST" }, { id }))).toMatchObject({ status: 404, message: expect.stringMatching(/12 lowercase hex digits/) });
+    }
   });
 
   it("refuses exports, publishing and retrying out of turn with 409", async () => {

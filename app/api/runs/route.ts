@@ -1,12 +1,14 @@
 import { CLIENT_HEADER } from "@/lib/server/client-address";
 import { getRunService } from "@/lib/runs/index";
-import { readJson, respond } from "../respond";
+import { apiRoute, readJson, respond } from "../respond";
 
 export const dynamic = "force-dynamic";
 
-export function POST(request: Request) {
+function createRun(request: Request) {
   return respond(async () => {
     const { run, created } = await (await getRunService()).createRun(await readJson(request), request.headers.get(CLIENT_HEADER));
     return Response.json({ run }, { status: created ? 201 : 200, headers: { Location: `/runs/${run.id}` } });
   });
 }
+
+export const { GET, HEAD, OPTIONS, POST, PUT, DELETE, PATCH } = apiRoute({ POST: createRun });

@@ -1,7 +1,8 @@
 import sharp from "sharp";
 import { describe, expect, it } from "vitest";
 import type { Run } from "@/lib/runs/index";
-import { pngWithHeader } from "@/lib/runs/testing";
+import { sha256Hex } from "@/lib/runs/ids";
+import { jpegWithHeader, pngWithHeader } from "@/lib/runs/testing";
 import { GET as getImage } from "../images/[sha256]/route";
 import { POST as createRun } from "../runs/route";
 import { call, errorOf, postJson, useTestService, waitForStatus } from "../test-support";
@@ -60,5 +61,14 @@ describe("POST /api/uploads", () => {
     const bomb = await errorOf(await raw(pngWithHeader(100_000, 100_000)));
     expect(bomb).toMatchObject({ status: 400, code: "invalid_input" });
     expect(bomb.message).toMatch(/100000×100000/);
+  });
+
+  it("refuses a JPEG of a few hundred bytes declaring 4000×4000 (400) and stores nothing of it; 5000×5000 is still refused from its header alone", async () => {
+    const claimed = await jpegWithHeader(4000, 4000);
+    const refused = await errorOf(await raw(claimed, "image/jpeg"));
+    expect(refused).toMatchObject({ status: 400, code: "invalid_input", message: expect.stringMatching(/truncated or corrupt: it does not decode cleanly to the 4000×4000 pixels its header declares/) });
+    expect(await errorOf(await call(getImage, "/", {}, { sha256: sha256Hex(claimed) }))).toMatchObject({ status: 404, code: "not_found" });
+    const tooLarge = await errorOf(await raw(await jpegWithHeader(5000, 5000), "image/jpeg"));
+    expect(tooLarge).toMatchObject({ status: 400, message: "the image is 5000×5000; images of at most 4096×4096 pixels are accepted" });
   });
 });

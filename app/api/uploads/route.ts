@@ -1,11 +1,11 @@
 import { getRunService } from "@/lib/runs/index";
 import { CLIENT_HEADER } from "@/lib/server/client-address";
-import { readBody, respond } from "../respond";
+import { apiRoute, readBody, respond } from "../respond";
 
 export const dynamic = "force-dynamic";
 
 /** POST raw image bytes, or multipart/form-data with a `file` field. */
-export function POST(request: Request) {
+function saveUpload(request: Request) {
   return respond(async () => {
     const service = await getRunService();
     // Multipart framing adds a little to the image itself; the image's own size is checked again below.
@@ -31,3 +31,5 @@ function errorForMissingFile(): Response {
     { status: 400 },
   );
 }
+
+export const { GET, HEAD, OPTIONS, POST, PUT, DELETE, PATCH } = apiRoute({ POST: saveUpload });

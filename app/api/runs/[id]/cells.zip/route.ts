@@ -1,9 +1,9 @@
 import { getRunService } from "@/lib/runs/index";
-import { type Params, respond } from "../../../respond";
+import { apiRoute, type Params, respond } from "../../../respond";
 
 export const dynamic = "force-dynamic";
 
-export function GET(_request: Request, { params }: Params<"id">) {
+function getCellsZip(_request: Request, { params }: Params<"id">) {
   return respond(async () => {
     const { id } = await params;
     const zip = await (await getRunService()).cellsZip(id);
@@ -16,3 +16,5 @@ export function GET(_request: Request, { params }: Params<"id">) {
     });
   });
 }
+
+export const { GET, HEAD, OPTIONS, POST, PUT, DELETE, PATCH } = apiRoute({ GET: getCellsZip });

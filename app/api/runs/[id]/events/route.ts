@@ -1,7 +1,7 @@
 import { getRunService, type RunEvent } from "@/lib/runs/index";
 import { CLIENT_HEADER } from "@/lib/server/client-address";
 import { StreamSlots } from "@/lib/server/stream-slots";
-import { errorResponse, type Params, respond } from "../../../respond";
+import { apiRoute, errorResponse, type Params, respond } from "../../../respond";
 
 export const dynamic = "force-dynamic";
 
@@ -19,7 +19,7 @@ function isFinal(event: RunEvent): boolean {
 }
 
 /** Server-sent events: a snapshot of the run, then progress, cells and status changes until it ends. */
-export function GET(request: Request, { params }: Params<"id">) {
+function streamEvents(request: Request, { params }: Params<"id">) {
   return respond(async () => {
     const { id } = await params;
     const service = await getRunService();
@@ -81,3 +81,5 @@ export function GET(request: Request, { params }: Params<"id">) {
     });
   });
 }
+
+export const { GET, HEAD, OPTIONS, POST, PUT, DELETE, PATCH } = apiRoute({ GET: streamEvents });

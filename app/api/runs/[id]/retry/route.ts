@@ -1,9 +1,11 @@
 import { getRunService } from "@/lib/runs/index";
 import { CLIENT_HEADER } from "@/lib/server/client-address";
-import { type Params, respond } from "../../../respond";
+import { apiRoute, type Params, respond } from "../../../respond";
 
 export const dynamic = "force-dynamic";
 
-export function POST(request: Request, { params }: Params<"id">) {
+function retry(request: Request, { params }: Params<"id">) {
   return respond(async () => Response.json({ run: await (await getRunService()).retry((await params).id, request.headers.get(CLIENT_HEADER)) }));
 }
+
+export const { GET, HEAD, OPTIONS, POST, PUT, DELETE, PATCH } = apiRoute({ POST: retry });
