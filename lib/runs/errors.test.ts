@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { EngineError } from "../engine/index";
-import { configurationError, isServerFault, readableMessage, RunError, toRunError } from "./errors";
+import Database from "better-sqlite3";
+import { configurationError, isServerFault, readableMessage, RunError, toRunError, unavailableError, withoutServerPaths } from "./errors";
 
 describe("RunError", () => {
   it("carries the HTTP status of its code", () => {
@@ -12,6 +13,7 @@ describe("RunError", () => {
     const full = new RunError("queue_full", "x", { retryAfterSeconds: 3 });
     expect([full.status, full.retryAfterSeconds]).toEqual([429, 3]);
     for (const code of ["invalid_preset", "model_error", "configuration", "internal"] as const) expect(new RunError(code, "x").status).toBe(500);
+    expect(new RunError("unavailable", "x").status).toBe(503);
   });
 
   it("maps the client's engine errors to 400 and 404 with the engine's message", () => {
@@ -47,6 +49,42 @@ describe("RunError", () => {
       code: "invalid_preset",
       status: 500,
     });
+  });
+
+  it("maps a database that refuses writes to 503 unavailable, naming the fault and no path", () => {
+    const full = new Database.SqliteError("database or disk is full", "SQLITE_FULL");
+    expect(toRunError(full)).toMatchObject({
+      code: "unavailable",
+      status: 503,
+      message: "the server cannot store new data right now (its disk is full); try again later",
+      cause: full,
+    });
+    for (const code of ["SQLITE_READONLY", "SQLITE_READONLY_DBMOVED"]) {
+      expect(toRunError(new Database.SqliteError("attempt to write a readonly database", code))).toMatchObject({
+        code: "unavailable",
+        message: "the server cannot store new data right now (its data folder is read-only); try again later",
+      });
+    }
+    // PostgreSQL's disk_full, as pg reports it.
+    expect(toRunError(Object.assign(new Error('could not extend file "base/16384/16385": No space left on device'), { code: "53100" }))).toMatchObject({ code: "unavailable", status: 503 });
+    expect(isServerFault(unavailableError("full", null))).toBe(true);
+    // Other database errors stay internal.
+    expect(toRunError(new Database.SqliteError("UNIQUE constraint failed: runs.id", "SQLITE_CONSTRAINT_PRIMARYKEY"))).toMatchObject({ code: "internal" });
+  });
+
+  it("leaves no absolute path in an internal error's message", () => {
+    const cause = Object.assign(new Error("EIO: i/o error, write '/tmp/penumbra-runs-x1/files/d0/d0c4.1234.a1b2c3.tmp'"), { code: "EIO" });
+    const error = toRunError(cause);
+    expect(error).toMatchObject({ code: "internal", message: "internal error: EIO: i/o error, write 'd0c4.1234.a1b2c3.tmp'", cause });
+  });
+
+  it("strips absolute paths from text down to their last part, and nothing else", () => {
+    expect(withoutServerPaths("EROFS: read-only file system, open '/srv/penumbra/files/d0/x.tmp'")).toBe("EROFS: read-only file system, open 'x.tmp'");
+    expect(withoutServerPaths("/srv/models/shapes/unet.onnx failed (see /var/log/p/)")).toBe("unet.onnx failed (see …)");
+    expect(withoutServerPaths('cannot read "/a/b" or path=/c/d/e.json')).toBe('cannot read "b" or path=e.json');
+    for (const kept of ["cols must be at most 1/2 of rows", "upload it with POST /api/uploads first", "the file /etc is a folder", "no run with id 0123456789ab"]) {
+      expect(withoutServerPaths(kept)).toBe(kept);
+    }
   });
 
   it("turns anything else into internal, without a stack", () => {

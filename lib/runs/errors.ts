@@ -7,7 +7,8 @@ import { EngineError } from "../engine/index";
  * 4xx codes are what the request got wrong, with a message that says what is allowed. 5xx codes
  * are the server's own faults: their message is safe to show (it names the kind of fault, a
  * preset's name or a setting's variable, never a path or a setting's value) and the details are
- * the error's `cause`, for the server log.
+ * the error's `cause`, for the server log. `unavailable` (503) is the one 5xx that passes: the
+ * storage refuses writes (a full disk, a read-only data folder) while reads keep working.
  */
 
 export type RunErrorCode =
@@ -22,7 +23,8 @@ export type RunErrorCode =
   | "invalid_preset"
   | "model_error"
   | "configuration"
-  | "internal";
+  | "internal"
+  | "unavailable";
 
 const STATUS: Readonly<Record<RunErrorCode, number>> = {
   invalid_input: 400,
@@ -37,6 +39,7 @@ const STATUS: Readonly<Record<RunErrorCode, number>> = {
   model_error: 500,
   configuration: 500,
   internal: 500,
+  unavailable: 503,
 };
 
 export class RunError extends Error {
@@ -76,6 +79,39 @@ function variableIn(message: string): string | null {
   return /\bPENUMBRA_[A-Z0-9_]+\b/.exec(message)?.[0] ?? null;
 }
 
+/** Why storage refuses writes: no room left, or no permission to write at all. */
+export type StorageFault = "full" | "read-only";
+
+/**
+ * The storage fault a database error names, by its code: SQLite's (better-sqlite3's SqliteError)
+ * and PostgreSQL's disk_full (SQLSTATE 53100). File-system errors are classified by the file
+ * store, which knows it was writing (files.ts); an EACCES elsewhere (a model file) is no such fault.
+ */
+export function databaseFault(error: unknown): StorageFault | null {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code !== "string") return null;
+  if (code === "SQLITE_FULL" || code === "53100") return "full";
+  // SQLITE_READONLY and its extended codes (SQLITE_READONLY_DBMOVED, …).
+  if (code === "SQLITE_READONLY" || code.startsWith("SQLITE_READONLY_")) return "read-only";
+  return null;
+}
+
+/** Storage that refuses writes: 503 with a message that names the fault, never the folder; the cause goes to the log. */
+export function unavailableError(fault: StorageFault, cause: unknown): RunError {
+  const why = fault === "full" ? "its disk is full" : "its data folder is read-only";
+  return new RunError("unavailable", `the server cannot store new data right now (${why}); try again later`, { cause });
+}
+
+/**
+ * The text with every absolute path replaced by its last part: `open '/srv/data/files/d0/x.tmp'`
+ * becomes `open 'x.tmp'`. For messages a client sees (a run's stored error); the full text goes
+ * to the server log. A path is a `/` starting a word (after a space, quote, bracket or `=`) with a
+ * second `/` later; a ratio such as 1/2 and the app's own routes (/api/…) stay.
+ */
+export function withoutServerPaths(text: string): string {
+  return text.replace(/(^|[\s"'`(\[=])\/(?!api\/)[^\s"'`()\[\]]*\/([^\s"'`()\[\]/]*)/g, (_match, before: string, last: string) => `${before}${last || "…"}`);
+}
+
 export interface ErrorContext {
   /** The preset the failing call was about, named in a server fault's message. */
   readonly preset?: string;
@@ -89,8 +125,9 @@ export interface ErrorContext {
 /**
  * Any thrown value as a RunError. Engine input problems are the client's (400 with the engine's
  * message), a missing preset is 404; a preset that fails its checks, a failing model and a bad
- * setting are the server's (500 with a safe message, the engine's message kept as the cause), and
- * so is anything else (internal).
+ * setting are the server's (500 with a safe message, the engine's message kept as the cause); a
+ * database refusing writes is 503 (unavailable); anything else is internal, its message without
+ * server paths.
  */
 export function toRunError(error: unknown, context: ErrorContext = {}): RunError {
   if (error instanceof RunError) return error;
@@ -101,7 +138,9 @@ export function toRunError(error: unknown, context: ErrorContext = {}): RunError
     if (code === "invalid_preset" || code === "model_error") return presetFault(code, context.preset, error);
     if (code === "configuration") return configurationError(variableIn(error.message), error);
   }
-  return new RunError("internal", `internal error: ${readableMessage(error)}`, { cause: error });
+  const fault = databaseFault(error);
+  if (fault) return unavailableError(fault, error);
+  return new RunError("internal", `internal error: ${withoutServerPaths(readableMessage(error))}`, { cause: error });
 }
 
 /** While a preset opens, the request is no longer involved: bad input can only be a setting, a missing file is a broken preset. */
