@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { accessSync, chmodSync, constants, existsSync, mkdirSync, readdirSync, statSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -8,7 +8,7 @@ import sharp from "sharp";
 import { expect } from "vitest";
 import { crc32 } from "../engine/index";
 
-/* Helpers for tests of lib/runs and the route handlers: hand-made PNG headers, reading archives back. */
+/* Helpers for tests of lib/runs and the route handlers: hand-made PNG headers, reading archives back, small or read-only disks. */
 
 export interface ParsedZipEntry {
   readonly name: string;
@@ -92,4 +92,64 @@ export async function jpegWithHeader(width: number, height: number): Promise<Buf
   jpeg.writeUInt16BE(height, sof0 + 5);
   jpeg.writeUInt16BE(width, sof0 + 7);
   return jpeg;
+}
+
+/** Why a disk test cannot run here, or null when it can; such a test skips with this reason. */
+export type SkipReason = string | null;
+
+function mount(args: readonly string[]): SkipReason {
+  try {
+    execFileSync("mount", args, { stdio: "pipe" });
+    return null;
+  } catch (error) {
+    const stderr = (error as { stderr?: Buffer }).stderr?.toString().trim();
+    return `cannot mount here (needs root, or CAP_SYS_ADMIN in a container): ${stderr || (error as Error).message}`;
+  }
+}
+
+/** Mounts a tmpfs of `bytes` at `dir` (created if missing), a disk that fills up; null when it mounted. Unmount with `unmount(dir)`. */
+export function mountTmpfs(dir: string, bytes: number): SkipReason {
+  mkdirSync(dir, { recursive: true });
+  return mount(["-t", "tmpfs", "-o", `size=${bytes}`, "tmpfs", dir]);
+}
+
+export function unmount(dir: string): void {
+  execFileSync("umount", [dir], { stdio: "pipe" });
+}
+
+function chmodTree(dir: string, write: boolean): void {
+  for (const name of readdirSync(dir)) {
+    const entry = path.join(dir, name);
+    if (statSync(entry).isDirectory()) chmodTree(entry, write);
+    chmodSync(entry, write ? 0o755 : 0o555);
+  }
+  chmodSync(dir, write ? 0o755 : 0o555);
+}
+
+/**
+ * Makes `dir` read-only, as an operator's read-only mount would: root ignores file modes, so as
+ * root it bind-mounts the folder read-only over itself; anyone else loses write permission on it
+ * and everything in it. Returns how to undo it, or why it cannot be done here.
+ */
+export function makeReadOnly(dir: string): { readonly undo: () => void } | { readonly skip: string } {
+  if (process.getuid?.() === 0) {
+    const failed = mount(["--bind", dir, dir]) ?? mount(["-o", "remount,ro,bind", dir]);
+    if (failed) {
+      try {
+        unmount(dir);
+      } catch {
+        // The bind mount itself failed: nothing to undo.
+      }
+      return { skip: failed };
+    }
+    return { undo: () => unmount(dir) };
+  }
+  chmodTree(dir, false);
+  try {
+    accessSync(dir, constants.W_OK);
+  } catch {
+    return { undo: () => chmodTree(dir, true) };
+  }
+  chmodTree(dir, true);
+  return { skip: "removing write permission did not make the folder read-only here" };
 }
