@@ -3,15 +3,18 @@ import type { Engine } from "../engine/index";
 import { type ServerConfig, serverConfig } from "../config";
 import { BullRunQueue } from "./bull-queue";
 import { type Decoder, InProcessDecoder, ThreadDecoder, type ThreadOpenOptions } from "./decoder/index";
+import { readableMessage } from "./errors";
 import { LocalEventHub } from "./events";
 import { FileStore } from "./files";
 import { PostgresBlobStore } from "./postgres-blobs";
 import { PostgresRunStore } from "./postgres-store";
+import { PendingEnds } from "./pending-ends";
 import { LocalRunQueue } from "./queue";
 import { RedisEventHub } from "./redis-events";
 import { RunRunner } from "./runner";
 import { RunService } from "./service";
 import { SqliteRunStore } from "./sqlite-store";
+import type { BlobStore, RunStore } from "./storage";
 
 /*
  * The two deployments, assembled from the same parts:
@@ -28,6 +31,8 @@ export interface RunServiceOptions extends Partial<Omit<ServerConfig, "distribut
   readonly openEngine?: (presetName: string) => Promise<Engine>;
   /** How the decode thread opens sessions. */
   readonly open?: ThreadOpenOptions;
+  /** Wraps the embedded deployment's stores (tests inject a full or read-only disk); default: as opened. */
+  readonly storage?: (opened: { store: RunStore; blobs: BlobStore }) => { store: RunStore; blobs: BlobStore };
   readonly now?: () => number;
 }
 
@@ -51,23 +56,37 @@ export async function openRunService(options: RunServiceOptions = {}): Promise<R
     const blobs = await PostgresBlobStore.connect(databaseUrl);
     const service = new RunService({ dataDir: null, store, blobs, events: new RedisEventHub(queueUrl), queue: new BullRunQueue(queueUrl), providers: null }, settings);
     await service.reconcile();
-    await service.sweepUploads();
+    await atStartUp("removing old uploads", () => service.sweepUploads());
     return service;
   }
   // The data folder is the operator's, not part of the app: the bundler must not trace it.
   const dataDir = path.resolve(/*turbopackIgnore: true*/ options.dataDir ?? defaults.dataDir);
-  const store = SqliteRunStore.open(dataDir);
-  const blobs = new FileStore(path.join(dataDir, "files"));
+  const opened = { store: SqliteRunStore.open(dataDir), blobs: new FileStore(path.join(dataDir, "files")) };
+  const { store, blobs } = options.storage?.(opened) ?? opened;
   const events = new LocalEventHub();
   const decoder: Decoder = options.openEngine ? new InProcessDecoder(options.openEngine) : new ThreadDecoder(options.open);
-  const runner = new RunRunner({ store, blobs, events, decoder, idleCancelMs: settings.idleCancelMs, now });
+  const ends = new PendingEnds(store, events);
+  const runner = new RunRunner({ store, blobs, events, decoder, ends, idleCancelMs: settings.idleCancelMs, now });
   const service = new RunService(
-    { dataDir, store, blobs, events, queue: new LocalRunQueue(runner), providers: (name) => decoder.providers(name), closeExtra: () => decoder.close() },
+    { dataDir, store, blobs, events, queue: new LocalRunQueue(runner), ends, providers: (name) => decoder.providers(name), closeExtra: () => decoder.close() },
     settings,
   );
-  await service.recover();
-  await service.sweepUploads();
+  await atStartUp("recovering the runs a stopped process left unfinished", () => service.recover());
+  await atStartUp("removing old uploads", () => service.sweepUploads());
   return service;
+}
+
+/**
+ * Start-up upkeep: a store that refuses writes (a read-only or full data folder) must not turn into
+ * a server that answers nothing, since it still serves what it holds; a failing step is logged and
+ * tried again at the next start-up.
+ */
+async function atStartUp(what: string, step: () => Promise<unknown>): Promise<void> {
+  try {
+    await step();
+  } catch (error) {
+    console.error(`penumbra: ${what} failed at start-up (${readableMessage(error)}); the next start-up tries again`, error);
+  }
 }
 
 const SERVICE_KEY = Symbol.for("penumbra.runService");

@@ -7,6 +7,7 @@ import { Admissions, PresetCatalog, runCost } from "./admission";
 import { PresetOpenError } from "./decoder/index";
 import { readableMessage, RunError, toRunError } from "./errors";
 import type { EventHub, RunListener } from "./events";
+import type { PendingEnds } from "./pending-ends";
 import { runCellsZip, runGridPng } from "./exports";
 import { isShortId } from "./ids";
 import type { RunQueue } from "./queue";
@@ -14,7 +15,7 @@ import { readRun } from "./read";
 import { IDLE_CANCEL_REASON, lapsedBefore, leasePeriodMs } from "./runner";
 import type { Admission, AdmissionRules, BlobStore, RunStore } from "./storage";
 import { inspectUpload, sniffImageType, type UploadType } from "./uploads";
-import { galleryCard, type GalleryCard, type Run } from "./views";
+import { galleryCard, type GalleryCard, type Run, type RunEvent } from "./views";
 
 /*
  * What route handlers call: it admits requests (admission.ts), stores uploads and serves images,
@@ -34,6 +35,8 @@ export interface ServiceParts {
   readonly blobs: BlobStore;
   readonly events: EventHub;
   readonly queue: RunQueue;
+  /** Ends this process's runner could not record yet; absent where this process runs no runs (a distributed web process). */
+  readonly ends?: PendingEnds;
   /** Which models run where, by preset; null when this process does not decode (a distributed web process). */
   readonly providers: ((presetName: string) => Promise<ProviderReports>) | null;
   /** Stops whatever the parts started beyond store, blobs, events and queue (a decode thread). */
@@ -128,6 +131,8 @@ export class RunService {
   private readonly sweeps: NodeJS.Timeout;
   private sweeping: Promise<void> = Promise.resolve();
   private renewing: Promise<void> = Promise.resolve();
+  /** The last lease renewal's failure, logged once until a renewal succeeds (a read-only store fails every period). */
+  private leaseFailure: string | null = null;
   private closed = false;
 
   constructor(
@@ -146,7 +151,17 @@ export class RunService {
     this.catalog = new PresetCatalog(this.defaultPreset);
     this.admissions = new Admissions(this.catalog, this.store, this.blobs, this.now);
     this.leases = setInterval(() => {
-      this.renewing = this.renewing.then(() => this.renewLeases()).catch((error: unknown) => console.error("penumbra: renewing watch leases failed", error));
+      this.renewing = this.renewing.then(() => this.renewLeases()).then(
+        () => {
+          if (this.leaseFailure !== null) console.log("penumbra: renewing watch leases works again");
+          this.leaseFailure = null;
+        },
+        (error: unknown) => {
+          const failure = readableMessage(error);
+          if (failure !== this.leaseFailure) console.error("penumbra: renewing watch leases failed (logged once until it works again)", error);
+          this.leaseFailure = failure;
+        },
+      );
     }, leasePeriodMs(this.idleCancelMs));
     // Lease upkeep must not keep a finished process alive.
     this.leases.unref();
@@ -210,7 +225,7 @@ export class RunService {
   }
 
   async getRun(id: string): Promise<Run> {
-    const run = await readRun(this.store, this.checkId(id), this.events.progress(id));
+    const run = await readRun(this.store, this.checkId(id), this.events.progress(id), this.parts.ends?.get(id));
     if (!run) throw new RunError("not_found", `no run with id ${id}`);
     return run;
   }
@@ -340,7 +355,8 @@ export class RunService {
       else listener(event);
     });
     try {
-      await this.store.touchWatched([id], this.now());
+      // The lease is renewed again every period; a store refusing writes must not stop anyone watching what it holds.
+      await this.store.touchWatched([id], this.now()).catch((error: unknown) => console.error(`penumbra: renewing run ${id}'s watch lease failed`, error));
       listener({ type: "snapshot", data: await this.getRun(id) });
     } catch (error) {
       unsubscribe();
@@ -356,20 +372,24 @@ export class RunService {
   /**
    * The embedded deployment's start-up: runs a stopped process left queued or running go back in
    * the queue, oldest first, while it has room; the rest fail with a reason. None stays running.
+   * A store that refuses a write stops it (the error is thrown); runs already requeued are queued.
    */
   async recover(): Promise<{ requeued: string[]; failed: string[] }> {
     const requeued: string[] = [];
     const failed: string[] = [];
-    for (const { id } of await this.store.unfinishedRuns()) {
-      if (requeued.length < this.queueLimit) {
-        await this.store.markQueued(id);
-        requeued.push(id);
-      } else {
-        await this.store.markEnded(id, "failed", STOPPED_REASON, this.now());
-        failed.push(id);
+    try {
+      for (const { id } of await this.store.unfinishedRuns()) {
+        if (requeued.length < this.queueLimit) {
+          await this.store.markQueued(id);
+          requeued.push(id);
+        } else {
+          await this.store.markEnded(id, "failed", STOPPED_REASON, this.now());
+          failed.push(id);
+        }
       }
+    } finally {
+      await this.queue.add(requeued);
     }
-    await this.queue.add(requeued);
     return { requeued, failed };
   }
 
@@ -392,6 +412,7 @@ export class RunService {
     clearInterval(this.sweeps);
     await Promise.all([this.renewing, this.sweeping]);
     await this.queue.close();
+    this.parts.ends?.close();
     await this.parts.closeExtra?.();
     await this.events.close();
     await Promise.all([this.store.close(), this.blobs.close()]);
@@ -407,6 +428,12 @@ export class RunService {
     for (const run of runs) {
       if (!run.insert && !(await this.store.getRun(run.id))) throw new RunError("not_found", `no run with id ${run.id}`);
     }
+    // A run whose end is held is failed to its watchers but running in the store, which admits only
+    // failed and cancelled runs: its end must be written first, and cannot be while the store refuses it.
+    await this.parts.ends?.record();
+    for (const run of runs) {
+      if (this.parts.ends?.get(run.id)) throw toRunError(this.parts.ends.refusalOf(run.id));
+    }
     const result = await this.store.admit(runs, this.admissionRules, this.now());
     if (!result.admitted) {
       const retryAfterSeconds = await this.retryAfterSeconds();
@@ -419,7 +446,7 @@ export class RunService {
       throw new RunError("queue_full", `${why}; try again in about ${retryAfterSeconds} s`, { retryAfterSeconds });
     }
     await this.queue.add(result.queued);
-    for (const id of result.queued) await this.events.publish(id, { type: "status", data: { status: "queued", error: null } });
+    for (const id of result.queued) await this.announce(id, { type: "status", data: { status: "queued", error: null } });
     return result.created;
   }
 
@@ -438,8 +465,13 @@ export class RunService {
     const now = this.now();
     await this.store.touchWatched(this.events.watched(), now);
     for (const id of await this.store.cancelUnwatched(lapsedBefore(now, this.idleCancelMs), IDLE_CANCEL_REASON, now)) {
-      await this.events.publish(id, { type: "status", data: { status: "cancelled", error: IDLE_CANCEL_REASON } });
+      await this.announce(id, { type: "status", data: { status: "cancelled", error: IDLE_CANCEL_REASON } });
     }
+  }
+
+  /** Sends an event to the run's watchers. A failed send is logged, not thrown: what it announced is stored, and watchers read it when they reconnect. */
+  private async announce(id: string, event: RunEvent): Promise<void> {
+    await this.events.publish(id, event).catch((error: unknown) => console.error(`penumbra: announcing run ${id}'s ${event.type} failed`, error));
   }
 
   private async providerChoices(presetName: string): Promise<Record<string, ProviderChoice>> {

@@ -4,11 +4,14 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { deflateSync } from "node:zlib";
+import Database from "better-sqlite3";
 import sharp from "sharp";
 import { expect } from "vitest";
 import { crc32 } from "../engine/index";
+import { unavailableError } from "./errors";
+import type { BlobStore, RunStore } from "./storage";
 
-/* Helpers for tests of lib/runs and the route handlers: hand-made PNG headers, reading archives back, small or read-only disks. */
+/* Helpers for tests of lib/runs and the route handlers: hand-made PNG headers, reading archives back, full or read-only disks. */
 
 export interface ParsedZipEntry {
   readonly name: string;
@@ -152,4 +155,99 @@ export function makeReadOnly(dir: string): { readonly undo: () => void } | { rea
   }
   chmodTree(dir, true);
   return { skip: "removing write permission did not make the folder read-only here" };
+}
+
+/** The run store's methods that write: what a full or read-only disk refuses. */
+const RUN_STORE_WRITES: ReadonlySet<string> = new Set([
+  "admit",
+  "claim",
+  "markQueued",
+  "markDone",
+  "markEnded",
+  "saveDescription",
+  "setCellImage",
+  "touchWatched",
+  "cancelUnwatched",
+  "publish",
+  "unpublish",
+  "insertUpload",
+  "removeUnreferencedUploads",
+  "insertComparison",
+] satisfies (keyof RunStore)[]);
+const BLOB_STORE_WRITES: ReadonlySet<string> = new Set(["put", "remove"] satisfies (keyof BlobStore)[]);
+
+/** The error a refused write throws: `write` is the method (e.g. "setCellImage", or the blob store's "put"). */
+export type Refusal = (write: string) => Error;
+
+const enospc = (file: string) => Object.assign(new Error(`ENOSPC: no space left on device, write '${file}'`), { code: "ENOSPC", errno: -28, syscall: "write", path: file });
+const erofs = (file: string) => Object.assign(new Error(`EROFS: read-only file system, open '${file}'`), { code: "EROFS", errno: -30, syscall: "open", path: file });
+const TEMPORARY = "/tmp/penumbra-runs-x/files/d0/d0c4f1.4242.a1b2c3d4e5f6.tmp";
+
+/** What SQLite and the file store throw on a full disk. */
+export const diskFull: Refusal = (write) => (write === "put" ? unavailableError("full", enospc(TEMPORARY)) : new Database.SqliteError("database or disk is full", "SQLITE_FULL"));
+/** What SQLite and the file store throw in a read-only data folder. */
+export const readOnlyFolder: Refusal = (write) =>
+  write === "put" ? unavailableError("read-only", erofs(TEMPORARY)) : new Database.SqliteError("attempt to write a readonly database", "SQLITE_READONLY");
+
+/**
+ * A disk that fills up (or turns read-only) on cue, around the stores openRunService opens (its
+ * `storage` option): once broken, every write of either store is refused with what the real store
+ * throws, and reads keep working, until it is repaired.
+ */
+export class FaultyDisk {
+  private trigger: { readonly write: string | null; readonly refusal: Refusal; left: number } | null = null;
+  private broken: Refusal | null = null;
+  /** The refused writes, in order. */
+  readonly refused: string[] = [];
+
+  /** From now on, `count` more writes (of `write` only, when named) succeed, and from the next one on every write is refused. */
+  breakAfter(count: number, write: string | null = null, refusal: Refusal = diskFull): void {
+    this.trigger = { write, refusal, left: count };
+    this.broken = null;
+  }
+
+  /** Room again (or writable again): every write succeeds. */
+  repair(): void {
+    this.trigger = null;
+    this.broken = null;
+  }
+
+  readonly wrap = (opened: { store: RunStore; blobs: BlobStore }): { store: RunStore; blobs: BlobStore } => ({
+    store: this.guard(opened.store, RUN_STORE_WRITES),
+    blobs: this.guard(opened.blobs, BLOB_STORE_WRITES),
+  });
+
+  private check(write: string): void {
+    const trigger = this.trigger;
+    if (!this.broken && trigger && (trigger.write === null || trigger.write === write)) {
+      if (trigger.left === 0) this.broken = trigger.refusal;
+      else trigger.left -= 1;
+    }
+    if (this.broken) {
+      this.refused.push(write);
+      throw this.broken(write);
+    }
+  }
+
+  private guard<T extends object>(target: T, writes: ReadonlySet<string>): T {
+    return new Proxy(target, {
+      get: (object, key) => {
+        const value: unknown = Reflect.get(object, key);
+        if (typeof value !== "function") return value;
+        if (typeof key !== "string" || !writes.has(key)) return value.bind(object);
+        return async (...args: unknown[]) => {
+          this.check(key);
+          return value.apply(object, args);
+        };
+      },
+    });
+  }
+}
+
+/** Every unhandled promise rejection in this process from now on, until `stop()`; vitest reports them too, this lets a test assert there were none. */
+export function recordUnhandledRejections(): { readonly rejections: unknown[]; stop(): void } {
+  const rejections: unknown[] = [];
+  const record = (reason: unknown) => rejections.push(reason);
+  process.on("unhandledRejection", record);
+  return { rejections, stop: () => process.off("unhandledRejection", record) };
 }

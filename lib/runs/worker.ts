@@ -1,6 +1,7 @@
 import type { ServerConfig } from "../config";
 import { BullRunWorker } from "./bull-queue";
 import { ThreadDecoder, type ThreadOpenOptions } from "./decoder/index";
+import { PendingEnds } from "./pending-ends";
 import { PostgresBlobStore } from "./postgres-blobs";
 import { PostgresRunStore } from "./postgres-store";
 import { RedisEventHub } from "./redis-events";
@@ -19,12 +20,15 @@ export async function startWorker(
   const blobs = await PostgresBlobStore.connect(urls.databaseUrl);
   const events = new RedisEventHub(urls.queueUrl);
   const decoder = new ThreadDecoder(options.open);
-  const runner = new RunRunner({ store, blobs, events, decoder, idleCancelMs: options.idleCancelMs, now: Date.now });
+  // Ends PostgreSQL refused (a full disk) are retried by this worker alone; web processes show such a run running until then.
+  const ends = new PendingEnds(store, events);
+  const runner = new RunRunner({ store, blobs, events, decoder, ends, idleCancelMs: options.idleCancelMs, now: Date.now });
   const consumer = new BullRunWorker(runner, { url: urls.queueUrl, lockMs: options.lockMs, onRun: options.onRun });
   await consumer.ready();
   return {
     async close() {
       await consumer.close();
+      ends.close();
       await decoder.close();
       await events.close();
       await Promise.all([store.close(), blobs.close()]);
