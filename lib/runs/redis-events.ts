@@ -29,7 +29,9 @@ export class RedisEventHub implements EventHub {
     const { first } = this.local.add(runId, listener);
     if (first) await this.connection().subscribe(channelOf(runId));
     return () => {
-      if (this.local.remove(runId, listener).last) void this.subscriber?.unsubscribe(channelOf(runId)).catch(() => {});
+      if (!this.local.remove(runId, listener).last) return;
+      // Unsubscribing is tidying up: a failure only leaves the channel's messages arriving for no listener.
+      void this.subscriber?.unsubscribe(channelOf(runId)).catch((error: unknown) => console.error(`penumbra: unsubscribing from run ${runId}'s events failed`, error));
     };
   }
 

@@ -120,8 +120,11 @@ export class DecoderCore {
     const { engine, grid, request } = job;
     if (indices.length > 0) {
       const { steps, guidanceScale, noiseLevel, scheduler, prompt } = request;
-      // Encodes run side by side; cells are handed over in the order they were decoded.
+      // Encodes run side by side; cells are handed over in the order they were decoded. The chain
+      // never rejects (a failed encode or hand-over is kept, and thrown once the decode is over),
+      // so no failure sits unhandled while later cells are still decoding.
       let delivered = Promise.resolve();
+      let failure = null as { readonly error: unknown } | null;
       try {
         await engine.decodeCells(
           { ...grid, cells: indices.map((index) => grid.cells[index]) },
@@ -134,7 +137,16 @@ export class DecoderCore {
             onCell: (subsetIndex, image) => {
               const index = indices[subsetIndex];
               const encoded = encodeImage(image, "png");
-              delivered = delivered.then(async () => hooks.onCell?.(index, await encoded));
+              // Awaited in turn below; until then this keeps an early failure from counting as unhandled.
+              encoded.catch(() => {});
+              delivered = delivered.then(async () => {
+                if (failure) return;
+                try {
+                  hooks.onCell?.(index, await encoded);
+                } catch (error) {
+                  failure = { error };
+                }
+              });
             },
           },
         );
@@ -142,6 +154,7 @@ export class DecoderCore {
         // Cells decoded before a cancel or failure are still handed over, and all before this returns.
         await delivered;
       }
+      if (failure) throw failure.error;
     }
     return { providers: engine.providers() };
   }

@@ -1,6 +1,7 @@
 import { performance } from "node:perf_hooks";
 import { afterAll, describe, expect, it } from "vitest";
-import { EngineError, openPreset, openPresetRules } from "../../engine/index";
+import { type Engine, EngineError, openPreset, openPresetRules } from "../../engine/index";
+import { recordUnhandledRejections } from "../testing";
 import { sha256Hex } from "../ids";
 import type { StoredRequest } from "../views";
 import { type DecodeJob, InProcessDecoder, PresetOpenError, ThreadDecoder } from "./index";
@@ -93,5 +94,33 @@ describe("the decode thread", () => {
     expect((error as PresetOpenError).cause).toMatchObject({ code: "not_found" });
     const changed = { ...(await job("changed")), presetDigest: "0".repeat(64) };
     await expect(thread.plan(changed)).rejects.toMatchObject({ name: "RunError", code: "conflict" });
+  });
+});
+
+describe("the decoder core", () => {
+  it("fails a decode whose cell cannot be encoded, after handing over the cells before it, with no unhandled rejection", async () => {
+    const unhandled = recordUnhandledRejections();
+    try {
+      const real = await openPreset("shapes", { providers: ["cpu"] });
+      const broken = Object.create(real) as Engine;
+      broken.decodeCells = async (grid, settings, hooks = {}) => {
+        const images = await real.decodeCells(grid, settings, {});
+        // The second image comes out a byte short; the others are whole.
+        images.forEach((image, i) => hooks.onCell?.(i, i === 1 ? { ...image, rgb: image.rgb.subarray(1) } : image));
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        return images;
+      };
+      const decoder = new InProcessDecoder(async () => broken);
+      const decodeJob = await job("unencodable");
+      const planned = await decoder.plan(decodeJob);
+      const cells: number[] = [];
+      const error = await decoder.decode("unencodable", planned.cells.map((_, i) => i), { onCell: (index) => cells.push(index) }).catch((e: unknown) => e);
+      expect(error).toMatchObject({ name: "EngineError", message: expect.stringMatching(/bytes of RGB/) });
+      expect(cells).toEqual([0]);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(unhandled.rejections).toEqual([]);
+    } finally {
+      unhandled.stop();
+    }
   });
 });
