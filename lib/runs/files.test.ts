@@ -5,7 +5,7 @@ import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { FileStore } from "./files";
 import { sha256Hex } from "./ids";
-import { mountTmpfs, unmount } from "./testing";
+import { makeReadOnly, mountTmpfs, unmount } from "./testing";
 
 type WriteFile = typeof import("node:fs/promises").writeFile;
 /** When set, the file store's writes of temporaries call this instead, with the real writeFile (the test's own writes are untouched). */
@@ -121,6 +121,25 @@ describe("FileStore on a full or read-only disk", () => {
       throw Object.assign(new Error("EIO: i/o error"), { code: "EIO" });
     };
     await expect(files.put(Buffer.from("eio"))).rejects.toMatchObject({ code: "EIO" });
+  });
+
+  it("answers 503 read-only in a real read-only folder, whose new subfolders Node's recursive mkdir reports as ENOENT", async (context) => {
+    const files = new FileStore(root);
+    const { sha256 } = await files.put(Buffer.from("stored while writable"));
+    const made = makeReadOnly(root);
+    if ("skip" in made) return context.skip(made.skip);
+    try {
+      // Bytes whose two-digit folder does not exist yet, and bytes whose folder does.
+      const candidates = Array.from({ length: 4096 }, (_, i) => Buffer.from(`new ${i}`));
+      const inFolder = (bytes: Buffer) => sha256Hex(bytes).slice(0, 2) === sha256.slice(0, 2);
+      for (const bytes of [candidates.find((bytes) => !inFolder(bytes)), candidates.find(inFolder)]) {
+        if (!bytes) throw new Error("no candidate bytes for this folder");
+        await expect(files.put(bytes)).rejects.toMatchObject({ code: "unavailable", message: expect.stringMatching(/its data folder is read-only/) });
+      }
+      expect(await files.read(sha256)).toEqual(Buffer.from("stored while writable"));
+    } finally {
+      made.undo();
+    }
   });
 
   const tmpfs = path.join(tmpdir(), `penumbra-tmpfs-${process.pid}`);

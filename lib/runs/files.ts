@@ -33,6 +33,17 @@ function isRunning(pid: number): boolean {
   }
 }
 
+/** Creates the folder and any missing parent. */
+async function makeFolder(folder: string): Promise<void> {
+  try {
+    await mkdir(folder, { recursive: true });
+  } catch (error) {
+    // Node's recursive mkdir reports a read-only file system as ENOENT; the last level alone says EROFS.
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+    await mkdir(folder);
+  }
+}
+
 /**
  * Content-addressed files under `<root>/<first 2 hex>/<sha256>`: cell PNGs and uploads alike.
  * A file is written whole to a temporary name in its final folder and then linked to its name, so
@@ -56,7 +67,7 @@ export class FileStore implements BlobStore {
     if (await this.has(sha256)) return { sha256, created: false };
     const temporary = `${target}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`;
     try {
-      await mkdir(path.dirname(target), { recursive: true });
+      await makeFolder(path.dirname(target));
       await writeFile(temporary, bytes, { flag: "wx" });
       await link(temporary, target);
       return { sha256, created: true };

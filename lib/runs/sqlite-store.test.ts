@@ -1,11 +1,14 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { toRunError } from "./errors";
 import { MIGRATIONS, migrate, SqliteRunStore } from "./sqlite-store";
+import { makeReadOnly } from "./testing";
 
 let dataDir: string;
 beforeEach(async () => {
@@ -65,6 +68,69 @@ describe("migrations", () => {
     const store = SqliteRunStore.open(dataDir);
     expect(await store.watchedAt("bbbbbbbbbbbb")).toBe(1234);
     await store.close();
+  });
+});
+
+describe("opening", () => {
+  it("opens an up-to-date database while another connection holds the write lock", async () => {
+    await (SqliteRunStore.open(dataDir)).close();
+    const writer = new Database(path.join(dataDir, "penumbra.db"));
+    writer.exec("BEGIN IMMEDIATE");
+    try {
+      const started = Date.now();
+      const store = SqliteRunStore.open(dataDir);
+      // Not the 5 s busy timeout (and then SQLITE_BUSY) that taking the lock to migrate would cost.
+      expect(Date.now() - started).toBeLessThan(1000);
+      await store.close();
+    } finally {
+      writer.exec("ROLLBACK");
+      writer.close();
+    }
+  });
+});
+
+/** A data folder with one stored run, left as a clean close leaves it (no -wal or -shm file), or as a process that stopped without closing does. */
+async function storedFolder(left: "closed" | "unclosed"): Promise<void> {
+  const store = SqliteRunStore.open(dataDir);
+  await store.admit([{ id: "cccccccccccc", insert: newRun("cccccccccccc") }], { maxRuns: 8 }, 1000);
+  await store.close();
+  if (left === "unclosed") {
+    // A process that exits without closing keeps the WAL's files, as one killed would.
+    const script = `const db = new (require("better-sqlite3"))(${JSON.stringify(path.join(dataDir, "penumbra.db"))}); db.prepare("SELECT count(*) FROM runs").get(); process.exit(0);`;
+    execFileSync(process.execPath, ["-e", script], { cwd: fileURLToPath(new URL("../..", import.meta.url)) });
+  }
+  expect(existsSync(path.join(dataDir, "penumbra.db-shm"))).toBe(left === "unclosed");
+}
+
+describe.each(["closed", "unclosed"] as const)("a read-only data folder (database %s)", (left) => {
+  // Probed once per folder kind: whether this process can make a folder read-only at all.
+  const probe = (() => {
+    const dir = path.join(tmpdir(), `penumbra-ro-probe-${process.pid}-${left}`);
+    execFileSync("mkdir", ["-p", dir]);
+    const made = makeReadOnly(dir);
+    if ("undo" in made) made.undo();
+    execFileSync("rm", ["-rf", dir]);
+    return "skip" in made ? made.skip : null;
+  })();
+
+  it.skipIf(probe !== null)(`opens read-only: reads work, writes refuse with SQLITE_READONLY (503)${probe ? ` (skipped: ${probe})` : ""}`, async () => {
+    await storedFolder(left);
+    const made = makeReadOnly(dataDir);
+    if (!("undo" in made)) throw new Error(made.skip);
+    const log = vi.spyOn(console, "error").mockImplementation(() => {});
+    try {
+      const store = SqliteRunStore.open(dataDir);
+      expect(log).toHaveBeenCalledWith(expect.stringMatching(/is read-only: serving what it holds/));
+      expect((await store.getRun("cccccccccccc"))?.status).toBe("queued");
+      expect(await store.unfinishedRuns()).toEqual([{ id: "cccccccccccc", status: "queued" }]);
+      const refused = await store.markQueued("cccccccccccc").catch((error: unknown) => error);
+      expect(refused).toMatchObject({ code: "SQLITE_READONLY" });
+      expect(toRunError(refused)).toMatchObject({ code: "unavailable", status: 503 });
+      await store.close();
+    } finally {
+      log.mockRestore();
+      made.undo();
+    }
   });
 });
 

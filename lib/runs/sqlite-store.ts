@@ -1,4 +1,4 @@
-import { mkdirSync } from "node:fs";
+import { accessSync, constants, existsSync, mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
 import type { CellMetrics } from "../record";
@@ -9,6 +9,9 @@ import { type AdmissionRules, admissionVerdict, costCap, type AdmitResult, type 
  * for the decode's writes, schema versions in PRAGMA user_version. better-sqlite3 is synchronous,
  * so each method finishes before it returns its promise; a transaction here is one JavaScript turn,
  * and BEGIN IMMEDIATE makes admission atomic against another process on the same file too.
+ *
+ * A read-only data folder (a read-only mount) opens read-only: every read works, every write
+ * throws SQLITE_READONLY, which the service answers with 503 (errors.ts).
  */
 
 /** Each step brings the schema from version i to i + 1; never edit a released step, append one. */
@@ -76,6 +79,9 @@ export const MIGRATIONS: readonly string[] = [
  * processes opening a new file at once apply every step once.
  */
 export function migrate(db: Database.Database, steps: readonly string[] = MIGRATIONS): number {
+  // An up-to-date database (every start but the first after an update) needs no write lock: it
+  // opens while another process holds the lock, and in a folder that cannot be written.
+  if (db.pragma("user_version", { simple: true }) === steps.length) return steps.length;
   const applyNextStep = db.transaction((): boolean => {
     const current = db.pragma("user_version", { simple: true }) as number;
     if (current > steps.length) {
@@ -91,6 +97,48 @@ export function migrate(db: Database.Database, steps: readonly string[] = MIGRAT
   return steps.length;
 }
 
+/** Whether this process may create files in the folder (false on a read-only mount, or without permission). */
+function canWrite(dir: string): boolean {
+  try {
+    accessSync(dir, constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The database in a folder that cannot be written, for reading. A WAL database's readers need its
+ * `-shm` file: one left by a process that stopped without closing opens as it is (and follows a
+ * writer elsewhere); after a clean close there is none, and a read-only folder cannot get one, so
+ * the file is read into memory marked as a rollback-journal database (header bytes 18 and 19),
+ * which reads the same. Its schema must be current: migrating needs writes.
+ */
+function openReadOnly(file: string): Database.Database {
+  let db = new Database(file, { readonly: true, fileMustExist: true });
+  let version: number;
+  try {
+    version = db.pragma("user_version", { simple: true }) as number;
+  } catch (error) {
+    db.close();
+    // SQLite cannot create the -shm file: CANTOPEN on a read-only mount, READONLY in a folder without write permission.
+    const code = String((error as { code?: unknown }).code);
+    const noShm = code === "SQLITE_CANTOPEN" || code.startsWith("SQLITE_READONLY");
+    // Without a -wal file the database file holds every commit; with one (but no -shm) it may not.
+    if (!noShm || existsSync(`${file}-wal`)) throw error;
+    const image = readFileSync(file);
+    image[18] = 1;
+    image[19] = 1;
+    db = new Database(image, { readonly: true });
+    version = db.pragma("user_version", { simple: true }) as number;
+  }
+  if (version !== MIGRATIONS.length) {
+    db.close();
+    throw new Error(`the database ${file} has schema version ${version}, and this Penumbra needs ${MIGRATIONS.length}; it cannot be migrated while its folder is read-only`);
+  }
+  return db;
+}
+
 const RUN_COLUMNS = `id, preset_name AS presetName, preset_digest AS presetDigest, request, status, error,
   created_at AS createdAt, started_at AS startedAt, finished_at AS finishedAt, published_at AS publishedAt,
   description, providers, timings, rows, cols, image_width AS imageWidth, image_height AS imageHeight`;
@@ -103,10 +151,18 @@ function likeContains(text: string): string {
 export class SqliteRunStore implements RunStore {
   private constructor(readonly db: Database.Database) {}
 
-  /** Opens (creating if needed) `<dataDir>/penumbra.db` and brings its schema up to date. */
+  /**
+   * Opens (creating if needed) `<dataDir>/penumbra.db` and brings its schema up to date; in a
+   * folder this process cannot write, opens the existing database read-only instead.
+   */
   static open(dataDir: string): SqliteRunStore {
+    const file = path.join(dataDir, "penumbra.db");
+    if (existsSync(file) && !canWrite(dataDir)) {
+      console.error(`penumbra: the data folder ${dataDir} is read-only: serving what it holds, and refusing new runs and uploads (503) until it is writable and Penumbra restarts`);
+      return new SqliteRunStore(openReadOnly(file));
+    }
     mkdirSync(dataDir, { recursive: true });
-    const db = new Database(path.join(dataDir, "penumbra.db"));
+    const db = new Database(file);
     try {
       // Another process (a second dev server, a worker) may hold the write lock for a moment; set
       // first, as switching to WAL takes that lock too.

@@ -116,8 +116,9 @@ export function mountTmpfs(dir: string, bytes: number): SkipReason {
   return mount(["-t", "tmpfs", "-o", `size=${bytes}`, "tmpfs", dir]);
 }
 
+/** Detaches the mount at once (lazily: a file a failed test left open must not keep it mounted). */
 export function unmount(dir: string): void {
-  execFileSync("umount", [dir], { stdio: "pipe" });
+  execFileSync("umount", ["--lazy", dir], { stdio: "pipe" });
 }
 
 function chmodTree(dir: string, write: boolean): void {
