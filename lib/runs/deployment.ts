@@ -1,4 +1,5 @@
 import path from "node:path";
+import { performance } from "node:perf_hooks";
 import type { Engine } from "../engine/index";
 import { type ServerConfig, serverConfig } from "../config";
 import { BullRunQueue } from "./bull-queue";
@@ -61,7 +62,13 @@ export async function openRunService(options: RunServiceOptions = {}): Promise<R
   }
   // The data folder is the operator's, not part of the app: the bundler must not trace it.
   const dataDir = path.resolve(/*turbopackIgnore: true*/ options.dataDir ?? defaults.dataDir);
-  const opened = { store: SqliteRunStore.open(dataDir), blobs: new FileStore(path.join(dataDir, "files")) };
+  const files = new FileStore(path.join(dataDir, "files"));
+  await atStartUp("removing the temporary files of unfinished writes", async () => {
+    // Only files from before this process started: none of its own writes has begun yet, but a writer sharing the folder may be mid-write.
+    const removed = await files.removeAbandonedTemporaries(performance.timeOrigin);
+    if (removed > 0) console.log(`penumbra: removed ${removed} temporary file${removed === 1 ? "" : "s"} left by writes that never finished`);
+  });
+  const opened = { store: SqliteRunStore.open(dataDir), blobs: files };
   const { store, blobs } = options.storage?.(opened) ?? opened;
   const events = new LocalEventHub();
   const decoder: Decoder = options.openEngine ? new InProcessDecoder(options.openEngine) : new ThreadDecoder(options.open);

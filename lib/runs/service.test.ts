@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { mkdtemp, rm, unlink } from "node:fs/promises";
+import { mkdtemp, rm, unlink, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import Database from "better-sqlite3";
@@ -243,6 +243,25 @@ describe("recovery", () => {
     await watch(restarted, first.id);
     expect((await restarted.getRun(first.id)).status).toBe("done");
     expect((await restarted.retry(second.id)).status).toBe("queued");
+  });
+
+  it("removes the temporary files of writes a killed process left in the file store, and keeps what was stored", async () => {
+    const killed = await newService();
+    const { upload } = await killed.saveUpload(await png(8, 8, "#304050"));
+    await killed.close();
+    const abandoned = path.join(dataDirOf(killed), "files", upload.sha256.slice(0, 2), `${upload.sha256}.2147483646.a1b2c3d4e5f6.tmp`);
+    await writeFile(abandoned, "half a file");
+    const anHourAgo = new Date(Date.now() - 3_600_000);
+    await utimes(abandoned, anHourAgo, anHourAgo);
+    const log = vi.spyOn(console, "log").mockImplementation(() => {});
+    try {
+      const restarted = await newService({ dataDir: dataDirOf(killed) });
+      expect(existsSync(abandoned)).toBe(false);
+      expect(log).toHaveBeenCalledWith("penumbra: removed 1 temporary file left by writes that never finished");
+      expect((await restarted.image(upload.sha256)).type).toBe("image/png");
+    } finally {
+      log.mockRestore();
+    }
   });
 
   it("keeps one process-wide service from the environment", async () => {
