@@ -231,6 +231,23 @@ describe("a read-only data folder", () => {
   });
 });
 
+describe("starting on a disk that refuses writes", () => {
+  it("opens and serves what it holds when recovering the runs a stopped process left cannot be written", async () => {
+    const stopped = await newService();
+    // Stopped at once, the run is left queued (or, stopped mid-decode, queued again): what recovery finds.
+    const { run } = await stopped.createRun(caption("left unfinished"));
+    await stopped.close();
+    expect(storedStatus(stopped.dataDir, run.id)).toBe("queued");
+    const disk = new FaultyDisk();
+    disk.breakAfter(0, null, readOnlyFolder);
+    const restarted = await newService({ dataDir: stopped.dataDir, storage: disk.wrap });
+    expect(disk.refused[0]).toBe("markQueued");
+    expect(logged()).toMatch(/recovering the runs a stopped process left unfinished failed at start-up/);
+    expect((await restarted.getRun(run.id)).id).toBe(run.id);
+    expect((await restarted.health()).status).toBe("ok");
+  });
+});
+
 describe("announcements that cannot be sent", () => {
   it("finish the run regardless, logged once per run, with no unhandled rejection", async () => {
     const dataDir = await mkdtemp(path.join(tmpdir(), "penumbra-disk-"));
