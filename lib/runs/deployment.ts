@@ -7,9 +7,9 @@ import { type Decoder, InProcessDecoder, ThreadDecoder, type ThreadOpenOptions }
 import { readableMessage } from "./errors";
 import { LocalEventHub } from "./events";
 import { FileStore } from "./files";
+import { PendingEnds } from "./pending-ends";
 import { PostgresBlobStore } from "./postgres-blobs";
 import { PostgresRunStore } from "./postgres-store";
-import { PendingEnds } from "./pending-ends";
 import { LocalRunQueue } from "./queue";
 import { RedisEventHub } from "./redis-events";
 import { RunRunner } from "./runner";

@@ -20,7 +20,7 @@ export interface RunEnd {
 }
 
 /** How often held ends are written again while the store refuses them. */
-export const PENDING_END_RETRY_MS = 2000;
+const RETRY_MS = 2000;
 
 export class PendingEnds {
   /** Each held end with the latest refusal to record it. */
@@ -32,7 +32,6 @@ export class PendingEnds {
     private readonly store: RunStore,
     /** Where an end is announced again once it is written, for watchers who came while it was held. */
     private readonly events: EventHub,
-    private readonly retryMs = PENDING_END_RETRY_MS,
   ) {}
 
   /** Keeps an end the store refused (logging why) until a later write of it succeeds. */
@@ -40,7 +39,7 @@ export class PendingEnds {
     this.ends.set(id, { end, refusal });
     console.error(`penumbra: run ${id} ended ${end.status}, but the store refused to record it (${readableMessage(refusal)}); it is shown ${end.status} and written once the store takes writes again`);
     if (this.timer) return;
-    this.timer = setInterval(() => void this.record(), this.retryMs);
+    this.timer = setInterval(() => void this.record(), RETRY_MS);
     // Retrying must not keep a finished process alive; the next start-up recovers the run instead.
     this.timer.unref();
   }
@@ -71,16 +70,19 @@ export class PendingEnds {
   private async recordHeld(): Promise<void> {
     for (const [id, held] of [...this.ends]) {
       const { end } = held;
+      let open: boolean;
       try {
         const row = await this.store.getRun(id);
         // Only an end nobody has written since: another worker may have taken the run and finished it.
-        if (row?.status === "queued" || row?.status === "running") await this.store.markEnded(id, end.status, end.error, end.at);
+        open = row?.status === "queued" || row?.status === "running";
+        if (open) await this.store.markEnded(id, end.status, end.error, end.at);
       } catch (refusal) {
         // Still refused (logged when first held); the next pass tries again.
         held.refusal = refusal;
         continue;
       }
       this.ends.delete(id);
+      if (!open) continue;
       console.log(`penumbra: run ${id}'s end (${end.status}) is recorded now`);
       await this.events
         .publish(id, { type: "status", data: { status: end.status, error: end.error } })
