@@ -5,13 +5,10 @@
  * test skips, saying why, where neither can be made. lib/runs/disk-faults.test.ts injects the
  * same faults everywhere.
  */
-import { mkdirSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
 import sharp from "sharp";
 import { afterEach, describe, expect, it, type MockInstance, vi } from "vitest";
 import { closeRunService, type Run } from "@/lib/runs/index";
-import { makeReadOnly } from "@/lib/runs/testing";
+import { makeReadOnly, whyNoReadOnlyFolder } from "@/lib/runs/testing";
 import { GET as gallery } from "./gallery/route";
 import { GET as health } from "./health/route";
 import { GET as getImage } from "./images/[sha256]/route";
@@ -25,15 +22,7 @@ import { POST as upload } from "./uploads/route";
 const { dataDir } = useTestService();
 const READ_ONLY = "the server cannot store new data right now (its data folder is read-only); try again later";
 
-/** Whether this process can make a folder read-only here, tried on a scratch folder. */
-const cannot = (() => {
-  const scratch = path.join(tmpdir(), `penumbra-ro-scratch-${process.pid}`);
-  mkdirSync(scratch, { recursive: true });
-  const made = makeReadOnly(scratch);
-  if ("undo" in made) made.undo();
-  rmSync(scratch, { recursive: true, force: true });
-  return "skip" in made ? made.skip : null;
-})();
+const cannot = whyNoReadOnlyFolder();
 
 const png = (background: string) => sharp({ create: { width: 16, height: 16, channels: 3, background } }).png().toBuffer();
 const postPng = async (background: string) => call(upload, "/api/uploads", { method: "POST", headers: { "content-type": "image/png" }, body: new Uint8Array(await png(background)) });

@@ -24,7 +24,7 @@ import { LocalRunQueue } from "./queue";
 import { RunRunner } from "./runner";
 import { RunService } from "./service";
 import { SqliteRunStore } from "./sqlite-store";
-import { FaultyDisk, mountTmpfs, readOnlyFolder, recordUnhandledRejections, unmount } from "./testing";
+import { FaultyDisk, mountTmpfs, readOnlyFolder, recordUnhandledRejections, unmount, whyNoTmpfs } from "./testing";
 import type { Run, RunEvent } from "./views";
 
 let sharedEngine: Promise<Engine> | undefined;
@@ -275,8 +275,7 @@ describe("announcements that cannot be sent", () => {
 
 describe("a real full disk", () => {
   const mountPoint = path.join(tmpdir(), `penumbra-full-${process.pid}`);
-  const cannotMount = mountTmpfs(mountPoint, 3 * 1024 * 1024);
-  if (cannotMount === null) unmount(mountPoint);
+  const cannotMount = whyNoTmpfs();
 
   it.skipIf(cannotMount !== null)(`a 3 MB tmpfs filled with uploads: a run fails, and is retried once there is room${cannotMount ? ` (skipped: ${cannotMount})` : ""}`, async () => {
     expect(mountTmpfs(mountPoint, 3 * 1024 * 1024)).toBeNull();

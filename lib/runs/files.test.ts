@@ -5,7 +5,7 @@ import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { FileStore } from "./files";
 import { sha256Hex } from "./ids";
-import { makeReadOnly, mountTmpfs, unmount } from "./testing";
+import { makeReadOnly, mountTmpfs, unmount, whyNoTmpfs } from "./testing";
 
 type WriteFile = typeof import("node:fs/promises").writeFile;
 /** When set, the file store's writes of temporaries call this instead, with the real writeFile (the test's own writes are untouched). */
@@ -143,9 +143,8 @@ describe("FileStore on a full or read-only disk", () => {
   });
 
   const tmpfs = path.join(tmpdir(), `penumbra-tmpfs-${process.pid}`);
-  const unmountable = mountTmpfs(tmpfs, 1024 * 1024);
-  if (unmountable === null) unmount(tmpfs);
-  it.skipIf(unmountable !== null)(`fills a real 1 MB tmpfs the same way${unmountable ? ` (skipped: ${unmountable})` : ""}`, async () => {
+  const noTmpfs = whyNoTmpfs();
+  it.skipIf(noTmpfs !== null)(`fills a real 1 MB tmpfs the same way${noTmpfs ? ` (skipped: ${noTmpfs})` : ""}`, async () => {
     expect(mountTmpfs(tmpfs, 1024 * 1024)).toBeNull();
     try {
       const files = new FileStore(path.join(tmpfs, "files"));

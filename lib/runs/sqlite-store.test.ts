@@ -8,7 +8,7 @@ import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { toRunError } from "./errors";
 import { MIGRATIONS, migrate, SqliteRunStore } from "./sqlite-store";
-import { makeReadOnly } from "./testing";
+import { makeReadOnly, whyNoReadOnlyFolder } from "./testing";
 
 let dataDir: string;
 beforeEach(async () => {
@@ -103,15 +103,7 @@ async function storedFolder(left: "closed" | "unclosed"): Promise<void> {
 }
 
 describe.each(["closed", "unclosed"] as const)("a read-only data folder (database %s)", (left) => {
-  // Probed once per folder kind: whether this process can make a folder read-only at all.
-  const probe = (() => {
-    const dir = path.join(tmpdir(), `penumbra-ro-probe-${process.pid}-${left}`);
-    execFileSync("mkdir", ["-p", dir]);
-    const made = makeReadOnly(dir);
-    if ("undo" in made) made.undo();
-    execFileSync("rm", ["-rf", dir]);
-    return "skip" in made ? made.skip : null;
-  })();
+  const probe = whyNoReadOnlyFolder();
 
   it.skipIf(probe !== null)(`opens read-only: reads work, writes refuse with SQLITE_READONLY (503)${probe ? ` (skipped: ${probe})` : ""}`, async () => {
     await storedFolder(left);

@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { accessSync, chmodSync, constants, existsSync, mkdirSync, readdirSync, statSync } from "node:fs";
+import { accessSync, chmodSync, constants, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -114,6 +114,15 @@ function mount(args: readonly string[]): SkipReason {
 export function mountTmpfs(dir: string, bytes: number): SkipReason {
   mkdirSync(dir, { recursive: true });
   return mount(["-t", "tmpfs", "-o", `size=${bytes}`, "tmpfs", dir]);
+}
+
+/** Why no tmpfs can be mounted here, or null when one can: tried on a scratch folder, which is removed again. */
+export function whyNoTmpfs(): SkipReason {
+  const scratch = mkdtempSync(path.join(tmpdir(), "penumbra-tmpfs-probe-"));
+  const reason = mountTmpfs(scratch, 64 * 1024);
+  if (reason === null) unmount(scratch);
+  rmSync(scratch, { recursive: true, force: true });
+  return reason;
 }
 
 /** Detaches the mount at once (lazily: a file a failed test left open must not keep it mounted). */
@@ -251,4 +260,13 @@ export function recordUnhandledRejections(): { readonly rejections: unknown[]; s
   const record = (reason: unknown) => rejections.push(reason);
   process.on("unhandledRejection", record);
   return { rejections, stop: () => process.off("unhandledRejection", record) };
+}
+
+/** Why no folder can be made read-only here, or null when one can: tried on a scratch folder, which is removed again. */
+export function whyNoReadOnlyFolder(): SkipReason {
+  const scratch = mkdtempSync(path.join(tmpdir(), "penumbra-ro-probe-"));
+  const made = makeReadOnly(scratch);
+  if ("undo" in made) made.undo();
+  rmSync(scratch, { recursive: true, force: true });
+  return "skip" in made ? made.skip : null;
 }
