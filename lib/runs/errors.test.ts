@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { EngineError } from "../engine/index";
 import Database from "better-sqlite3";
 import { configurationError, isServerFault, readableMessage, RunError, toRunError, unavailableError, withoutServerPaths } from "./errors";
@@ -93,5 +93,23 @@ describe("RunError", () => {
     expect(readableMessage("plain")).toBe("plain");
     const same = new RunError("conflict", "c");
     expect(toRunError(same)).toBe(same);
+  });
+});
+
+describe("toRunError across module copies", () => {
+  it("keeps the code and status of a RunError or EngineError thrown by another copy of these modules", async () => {
+    // What Next.js does to instrumentation.ts and the routes: each bundle loads its own copy.
+    vi.resetModules();
+    const other = await import("./errors");
+    const otherEngine = await import("../engine/errors");
+    expect(other.RunError).not.toBe(RunError);
+    const refused = toRunError(new other.RunError("unsupported_media_type", "not an image", {}));
+    expect(refused).toMatchObject({ code: "unsupported_media_type", status: 415, message: "not an image" });
+    const full = toRunError(new other.RunError("queue_full", "the queue is full", { retryAfterSeconds: 7 }));
+    expect(full).toMatchObject({ code: "queue_full", status: 429, retryAfterSeconds: 7 });
+    expect(toRunError(new otherEngine.EngineError("invalid_input", "cols must be ≥ 1"))).toMatchObject({ code: "invalid_input", status: 400 });
+    // A look-alike without a known code is still internal.
+    const impostor = Object.assign(new Error("x"), { name: "RunError", code: "made_up" });
+    expect(toRunError(impostor).code).toBe("internal");
   });
 });

@@ -122,6 +122,20 @@ export interface ErrorContext {
   readonly opening?: boolean;
 }
 
+/*
+ * Next.js bundles instrumentation.ts apart from the routes, so a process can hold two copies of
+ * these classes: the service instrumentation opens (kept on globalThis) throws the one, a route's
+ * respond() catches with the other, and `instanceof` fails across them. Their name and code are
+ * the same in every copy.
+ */
+function isRunError(error: unknown): error is RunError {
+  return error instanceof RunError || (error instanceof Error && error.name === "RunError" && typeof (error as RunError).code === "string" && (error as RunError).code in STATUS);
+}
+
+function isEngineError(error: unknown): error is EngineError {
+  return error instanceof EngineError || (error instanceof Error && error.name === "EngineError" && typeof (error as EngineError).code === "string");
+}
+
 /**
  * Any thrown value as a RunError. Engine input problems are the client's (400 with the engine's
  * message), a missing preset is 404; a preset that fails its checks, a failing model and a bad
@@ -130,8 +144,8 @@ export interface ErrorContext {
  * server paths.
  */
 export function toRunError(error: unknown, context: ErrorContext = {}): RunError {
-  if (error instanceof RunError) return error;
-  if (error instanceof EngineError) {
+  if (isRunError(error)) return error;
+  if (isEngineError(error)) {
     const code = context.opening ? openingCode(error.code) : error.code;
     if (code === "invalid_input") return new RunError("invalid_input", error.message, { cause: error });
     if (code === "not_found") return new RunError("not_found", error.message, { cause: error });
