@@ -56,6 +56,22 @@ describe("the front server", () => {
     expect((await fetch(`${base}/_next/static/chunk.js`)).status).toBe(200);
   });
 
+  it("answers a refused write only once its body has arrived, so the client reads the 429 instead of a reset", async () => {
+    const base = await start({ writes: { burst: 1, perSecond: 0.01 } });
+    expect((await fetch(`${base}/api/uploads`, { method: "POST", body: "x" })).status).toBe(200);
+    const socket = connect(Number(new URL(base).port), "127.0.0.1");
+    let answer = "";
+    socket.on("data", (chunk) => (answer += chunk.toString()));
+    const length = 200_000;
+    socket.write(`POST /api/uploads HTTP/1.1\r\nHost: x\r\nContent-Length: ${length}\r\n\r\n${"a".repeat(10)}`);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Answering now would close the socket under a client still sending.
+    expect(answer).toBe("");
+    socket.write("a".repeat(length - 10));
+    await expect.poll(() => answer, { timeout: 3000 }).toMatch(/^HTTP\/1\.1 429/);
+    socket.destroy();
+  });
+
   it("tells handlers the client's address, never one the client claims, unless a proxy header is configured", async () => {
     const direct = await start({});
     expect(await (await fetch(`${direct}/`, { headers: { [CLIENT_HEADER]: "9.9.9.9", "x-forwarded-for": "8.8.8.8" } })).json()).toEqual({ client: "127.0.0.1" });

@@ -67,7 +67,7 @@ export function createFrontServer(handle: Handler, options: FrontOptions = FRONT
         const write = !READS.has(request.method ?? "GET") && path.startsWith("/api/");
         const buckets = write ? writes : reads;
         const taken = buckets?.take(client);
-        if (taken && !taken.allowed) return refuse(response, write ? "writes" : "reads", write ? options.writes! : options.reads!, taken.retryAfterSeconds);
+        if (taken && !taken.allowed) return refuse(request, response, write ? "writes" : "reads", write ? options.writes! : options.reads!, taken.retryAfterSeconds);
       }
       void Promise.resolve(handle(request, response)).catch((error: unknown) => {
         // A client that went away (or was timed out) mid-request is no fault of the server's.
@@ -81,10 +81,18 @@ export function createFrontServer(handle: Handler, options: FrontOptions = FRONT
   return server;
 }
 
-function refuse(response: ServerResponse, kind: "reads" | "writes", rule: BucketRule, retryAfterSeconds: number) {
+function refuse(request: IncomingMessage, response: ServerResponse, kind: "reads" | "writes", rule: BucketRule, retryAfterSeconds: number) {
   const wait = Math.max(1, Math.ceil(retryAfterSeconds));
-  response.setHeader("Retry-After", String(wait));
-  respondJson(response, 429, "rate_limited", `too many ${kind} from this client: at most ${rule.burst} at once and ${rule.perSecond} a second; try again in ${wait} s`);
+  const answer = () => {
+    response.setHeader("Retry-After", String(wait));
+    respondJson(response, 429, "rate_limited", `too many ${kind} from this client: at most ${rule.burst} at once and ${rule.perSecond} a second; try again in ${wait} s`);
+  };
+  // Answering while a body still streams in resets the connection under the client, which then
+  // sees a network error instead of the 429: read the rest and drop it first (the request timeout
+  // still bounds how long that may take).
+  if (request.complete) return answer();
+  request.once("end", answer);
+  request.resume();
 }
 
 function respondJson(response: ServerResponse, status: number, code: string, message: string) {
