@@ -120,6 +120,15 @@ describe("image preprocessing", () => {
     await expectInvalidInput(preprocessImage(png.subarray(0, png.length / 2), clip, 64), /truncated or corrupt/);
   });
 
+  it("refuses a JPEG whose header claims more pixels than its data holds, as the web's uploads do", async () => {
+    const jpeg = Buffer.from(await sharp({ create: { width: 8, height: 8, channels: 3, background: "#c03030" } }).jpeg().toBuffer());
+    const sof0 = jpeg.indexOf(Buffer.from([0xff, 0xc0]));
+    // SOF0: marker, length, precision, then height and width.
+    jpeg.writeUInt16BE(60, sof0 + 5);
+    jpeg.writeUInt16BE(60, sof0 + 7);
+    await expectInvalidInput(preprocessImage(jpeg, clip, 64), /truncated or corrupt/);
+  });
+
   it("refuses formats other than PNG, JPEG and WebP", async () => {
     const gif = await halves(8, 8, [1, 2, 3], [4, 5, 6]).gif().toBuffer();
     await expectInvalidInput(preprocessImage(gif, clip, 64), /unsupported image format gif/);

@@ -102,7 +102,8 @@ export async function preprocessImage(bytes: Uint8Array, clip: ClipPreprocessing
   // the reference drops alpha first: decode to RGB at full size, then resize and crop those bytes.
   let rgb: Buffer;
   try {
-    rgb = await sharp(bytes, { limitInputPixels: maxSide * maxSide, failOn: "truncated" }).removeAlpha().toColourspace("srgb").raw().toBuffer();
+    // Warnings too: a JPEG whose header claims more pixels than its data holds decodes (as grey) with only a warning.
+    rgb = await sharp(bytes, { limitInputPixels: maxSide * maxSide, failOn: "warning" }).removeAlpha().toColourspace("srgb").raw().toBuffer();
   } catch (cause) {
     throw invalidImage(`the ${format} image is truncated or corrupt`, cause);
   }

@@ -67,6 +67,12 @@ describe("RunError", () => {
     }
     // PostgreSQL's disk_full, as pg reports it.
     expect(toRunError(Object.assign(new Error('could not extend file "base/16384/16385": No space left on device'), { code: "53100" }))).toMatchObject({ code: "unavailable", status: 503 });
+    // PostgreSQL refusing writes (a hot standby, or default_transaction_read_only).
+    expect(toRunError(Object.assign(new Error("cannot execute INSERT in a read-only transaction"), { code: "25006" }))).toMatchObject({
+      code: "unavailable",
+      status: 503,
+      message: expect.stringContaining("read-only"),
+    });
     expect(isServerFault(unavailableError("full", null))).toBe(true);
     // Other database errors stay internal.
     expect(toRunError(new Database.SqliteError("UNIQUE constraint failed: runs.id", "SQLITE_CONSTRAINT_PRIMARYKEY"))).toMatchObject({ code: "internal" });

@@ -91,8 +91,9 @@ export function databaseFault(error: unknown): StorageFault | null {
   const code = (error as { code?: unknown } | null)?.code;
   if (typeof code !== "string") return null;
   if (code === "SQLITE_FULL" || code === "53100") return "full";
-  // SQLITE_READONLY and its extended codes (SQLITE_READONLY_DBMOVED, …).
-  if (code === "SQLITE_READONLY" || code.startsWith("SQLITE_READONLY_")) return "read-only";
+  // SQLITE_READONLY and its extended codes (SQLITE_READONLY_DBMOVED, …); PostgreSQL's
+  // read_only_sql_transaction (25006: a hot standby, or default_transaction_read_only).
+  if (code === "SQLITE_READONLY" || code.startsWith("SQLITE_READONLY_") || code === "25006") return "read-only";
   return null;
 }
 
