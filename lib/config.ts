@@ -75,15 +75,18 @@ export interface ServerConfig {
   readonly workerLockMs: number;
 }
 
+/** `env` read through `schema`; a bad value is a configuration fault naming its variable. */
+function parseEnvironment<Schema extends z.ZodType>(schema: Schema, env: Environment): z.output<Schema> {
+  const parsed = schema.safeParse(env);
+  if (parsed.success) return parsed.data;
+  const [issue] = parsed.error.issues;
+  const variable = String(issue.path[0] ?? "");
+  // The value goes only to the log (the error's cause); the client's message names the variable alone.
+  throw configurationError(variable || null, new Error(`${variable} ${issue.message}, got ${JSON.stringify(env[variable])}`));
+}
+
 export function serverConfig(env: Environment = process.env): ServerConfig {
-  const parsed = environmentSchema.safeParse(env);
-  if (!parsed.success) {
-    const [issue] = parsed.error.issues;
-    const variable = String(issue.path[0] ?? "");
-    // The value goes only to the log (the error's cause); the client's message names the variable alone.
-    throw configurationError(variable || null, new Error(`${variable} ${issue.message}, got ${JSON.stringify(env[variable])}`));
-  }
-  const values = parsed.data;
+  const values = parseEnvironment(environmentSchema, env);
   const { PENUMBRA_DATABASE_URL: databaseUrl, PENUMBRA_QUEUE_URL: queueUrl } = values;
   if ((databaseUrl === undefined) !== (queueUrl === undefined)) {
     const missing = databaseUrl === undefined ? "PENUMBRA_DATABASE_URL" : "PENUMBRA_QUEUE_URL";
@@ -126,13 +129,7 @@ const frontSchema = z.object({
 
 /** The front server's settings (bin/serve.ts): per-client limits and where the client's address comes from. */
 export function frontConfig(env: Environment = process.env): FrontOptions {
-  const parsed = frontSchema.safeParse(env);
-  if (!parsed.success) {
-    const [issue] = parsed.error.issues;
-    const variable = String(issue.path[0] ?? "");
-    throw configurationError(variable || null, new Error(`${variable} ${issue.message}, got ${JSON.stringify(env[variable])}`));
-  }
-  const values = parsed.data;
+  const values = parseEnvironment(frontSchema, env);
   return {
     ...FRONT_DEFAULTS,
     reads: values.PENUMBRA_READ_LIMIT === undefined ? FRONT_DEFAULTS.reads : values.PENUMBRA_READ_LIMIT,
