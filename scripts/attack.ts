@@ -15,15 +15,15 @@
  *
  *   tsx scripts/attack.ts [--skip-build] [--json FILE]
  */
-import { spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import sharp from "sharp";
+import { jpegWithHeader } from "../lib/runs/lying-images";
 import { table } from "./bench-stats";
-import { freePort, NEXT, ROOT, type Started, startWeb, waitUntilServing } from "./lib/processes";
+import { buildUnlessSkipped, freePort, type Started, startWeb, waitUntilServing } from "./lib/processes";
 
 const argv = process.argv.slice(2);
 const JSON_OUT = argv.includes("--json") ? argv[argv.indexOf("--json") + 1] : undefined;
@@ -118,14 +118,6 @@ function judge(outcomes: { what: string; outcome: Outcome }[], allowed: (outcome
   return { outcomes: outcomes.map((o) => o.outcome), unexpected: outcomes.filter((o) => !allowed(o.outcome)).map((o) => `${o.what}: ${describe(o.outcome)}`), finding: null };
 }
 
-async function jpegClaiming(width: number, height: number): Promise<Buffer> {
-  const jpeg = await sharp({ create: { width: 8, height: 8, channels: 3, background: "#c02020" } }).jpeg().toBuffer();
-  const sof = jpeg.indexOf(Buffer.from([0xff, 0xc0]));
-  jpeg.writeUInt16BE(height, sof + 5);
-  jpeg.writeUInt16BE(width, sof + 7);
-  return jpeg;
-}
-
 async function pngBytes(seed: number, side: number): Promise<Buffer> {
   // Noise does not compress, so each upload is about `side`² × 3 bytes and each is distinct.
   const pixels = Buffer.alloc(side * side * 3);
@@ -214,7 +206,7 @@ const ATTACKS: Attack[] = [
       const upload = (bytes: Buffer, type: string) => c.send("POST", "/api/uploads", { headers: { "content-type": type }, body: bytes });
       return judge(
         [
-          { what: "293-byte JPEG claiming 4000×4000", outcome: await upload(await jpegClaiming(4000, 4000), "image/jpeg") },
+          { what: "293-byte JPEG claiming 4000×4000", outcome: await upload(await jpegWithHeader(4000, 4000), "image/jpeg") },
           { what: "text named PNG", outcome: await upload(Buffer.from("not an image at all"), "image/png") },
         ],
         (o) => is4xx(o) && jsonError(o),
@@ -386,10 +378,7 @@ async function crashCycles(start: () => Started, base: string, cycles: number): 
 }
 
 async function main(): Promise<void> {
-  if (!argv.includes("--skip-build")) {
-    const build = spawnSync(NEXT, ["build"], { cwd: ROOT, stdio: "inherit", env: { ...process.env, NEXT_TELEMETRY_DISABLED: "1" } });
-    if (build.status !== 0) throw new Error(`next build failed (exit ${build.status})`);
-  }
+  buildUnlessSkipped();
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const dataDir = mkdtempSync(path.join(tmpdir(), "penumbra-attack-"));

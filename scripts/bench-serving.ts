@@ -13,13 +13,12 @@
  *
  *   tsx scripts/bench-serving.ts [--skip-build] [--clients N] [--json FILE]
  */
-import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { fixed, percentile, table } from "./bench-stats";
-import { freePort, NEXT, ROOT, readRunEvents, startWeb, waitUntilServing } from "./lib/processes";
+import { buildUnlessSkipped, freePort, readRunEvents, startWeb, waitUntilServing } from "./lib/processes";
 
 const argv = process.argv.slice(2);
 const option = (name: string) => {
@@ -80,10 +79,7 @@ function summaryRows(label: string, samples: readonly Sample[]): string[][] {
 }
 
 async function main(): Promise<void> {
-  if (!argv.includes("--skip-build")) {
-    const build = spawnSync(NEXT, ["build"], { cwd: ROOT, stdio: "inherit", env: { ...process.env, NEXT_TELEMETRY_DISABLED: "1" } });
-    if (build.status !== 0) throw new Error(`next build failed (exit ${build.status})`);
-  }
+  buildUnlessSkipped();
   const port = await freePort();
   const baseURL = `http://127.0.0.1:${port}`;
   const dataDir = mkdtempSync(path.join(tmpdir(), "penumbra-bench-serving-"));

@@ -5,13 +5,12 @@
  *
  *   tsx scripts/screenshot.ts [--skip-build]     (--skip-build reuses the current .next build)
  */
-import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { chromium, type Browser } from "@playwright/test";
 import { CHROMIUM_ARGS, CHROMIUM_EXECUTABLE } from "../e2e/chromium";
-import { freePort, NEXT, ROOT, startWeb, waitUntilServing } from "./lib/processes";
+import { buildUnlessSkipped, freePort, ROOT, startWeb, waitUntilServing } from "./lib/processes";
 
 const OUTPUT = path.join(ROOT, "docs", "screenshot.png");
 const RUN_TIMEOUT_MS = 120_000;
@@ -23,10 +22,7 @@ const REQUEST = {
 };
 
 async function main(): Promise<void> {
-  if (!process.argv.includes("--skip-build")) {
-    const build = spawnSync(NEXT, ["build"], { cwd: ROOT, stdio: "inherit", env: { ...process.env, NEXT_TELEMETRY_DISABLED: "1" } });
-    if (build.status !== 0) throw new Error(`next build failed (exit ${build.status})`);
-  }
+  buildUnlessSkipped();
 
   const port = await freePort();
   const baseURL = `http://127.0.0.1:${port}`;

@@ -3,9 +3,7 @@ import { accessSync, chmodSync, constants, existsSync, mkdirSync, mkdtempSync, r
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { deflateSync } from "node:zlib";
 import Database from "better-sqlite3";
-import sharp from "sharp";
 import { expect } from "vitest";
 import { crc32 } from "../engine/index";
 import { unavailableError } from "./errors";
@@ -58,43 +56,6 @@ export async function unzipTests(zip: Buffer): Promise<boolean> {
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
-}
-
-function chunk(type: string, data: Buffer): Buffer {
-  const body = Buffer.concat([Buffer.from(type, "latin1"), data]);
-  const out = Buffer.alloc(4 + body.length + 4);
-  out.writeUInt32BE(data.length, 0);
-  body.copy(out, 4);
-  out.writeUInt32BE(crc32(body), 4 + body.length);
-  return out;
-}
-
-/** A well-formed PNG whose header declares `width`×`height` (8-bit RGB) but carries one scanline of data. */
-export function pngWithHeader(width: number, height: number): Buffer {
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(width, 0);
-  ihdr.writeUInt32BE(height, 4);
-  ihdr.set([8, 2, 0, 0, 0], 8);
-  return Buffer.concat([
-    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    chunk("IHDR", ihdr),
-    chunk("IDAT", deflateSync(Buffer.alloc(1 + 3))),
-    chunk("IEND", Buffer.alloc(0)),
-  ]);
-}
-
-/**
- * A tiny valid JPEG (8×8, baseline) whose SOF0 header is patched to declare `width`×`height`: its
- * scan data ends at the end-of-image marker long before that many pixels (as in issue 14's 293-byte 4000×4000 upload).
- */
-export async function jpegWithHeader(width: number, height: number): Promise<Buffer> {
-  const jpeg = Buffer.from(await sharp({ create: { width: 8, height: 8, channels: 3, background: "#c03030" } }).jpeg().toBuffer());
-  const sof0 = jpeg.indexOf(Buffer.from([0xff, 0xc0]));
-  if (sof0 < 0) throw new Error("sharp wrote a JPEG without a baseline SOF0 marker");
-  // Marker (2 bytes), segment length (2), sample precision (1), then height and width, big-endian.
-  jpeg.writeUInt16BE(height, sof0 + 5);
-  jpeg.writeUInt16BE(width, sof0 + 7);
-  return jpeg;
 }
 
 /** Why a disk test cannot run here, or null when it can; such a test skips with this reason. */

@@ -1,6 +1,6 @@
 import sharp from "sharp";
 import { describe, expect, it } from "vitest";
-import { jpegWithHeader, pngWithHeader } from "./testing";
+import { jpegWithHeader, pngWithHeader } from "./lying-images";
 import { inspectUpload, sniffImageType } from "./uploads";
 
 const LIMITS = { maxBytes: 64 * 1024, maxSide: 256 };

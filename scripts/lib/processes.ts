@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
@@ -12,6 +12,13 @@ export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 export const NEXT = path.join(ROOT, "node_modules", ".bin", "next");
 const TSX = path.join(ROOT, "node_modules", ".bin", "tsx");
 const START_TIMEOUT_MS = 120_000;
+
+/** `next build` of the app, unless the script was run with --skip-build (reuse the current .next). */
+export function buildUnlessSkipped(argv: readonly string[] = process.argv): void {
+  if (argv.includes("--skip-build")) return;
+  const build = spawnSync(NEXT, ["build"], { cwd: ROOT, stdio: "inherit", env: { ...process.env, NEXT_TELEMETRY_DISABLED: "1" } });
+  if (build.status !== 0) throw new Error(`next build failed (exit ${build.status})`);
+}
 
 export const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -2,7 +2,7 @@ import sharp from "sharp";
 import { describe, expect, it } from "vitest";
 import type { Run } from "@/lib/runs/index";
 import { sha256Hex } from "@/lib/runs/ids";
-import { jpegWithHeader, pngWithHeader } from "@/lib/runs/testing";
+import { jpegWithHeader, pngWithHeader } from "@/lib/runs/lying-images";
 import { GET as getImage } from "../images/[sha256]/route";
 import { POST as createRun } from "../runs/route";
 import { call, errorOf, postJson, useTestService, waitForStatus } from "../test-support";
