@@ -31,8 +31,9 @@ export function PresentStage({ initial }: { initial: Run }) {
   const src = useImageCache([...cells.flatMap((cell) => (cell.image ? [cell.image] : [])), ...(input.kind === "image" ? [input.upload] : [])]);
 
   const pointerStart = useRef<{ x: number; y: number } | null>(null);
-  const next = () => setRevealed((count) => Math.min(rows, count + 1));
-  const back = () => setRevealed((count) => Math.max(1, count - 1));
+  const step = (by: number) => setRevealed((count) => Math.min(rows, Math.max(1, count + by)));
+  const next = () => step(1);
+  const back = () => step(-1);
 
   function onPointerDown(event: PointerEvent<HTMLElement>) {
     pointerStart.current = event.isPrimary ? { x: event.clientX, y: event.clientY } : null;
@@ -59,8 +60,8 @@ export function PresentStage({ initial }: { initial: Run }) {
     stage.current?.focus();
     const onKey = (event: KeyboardEvent) => {
       if (event.altKey || event.ctrlKey || event.metaKey) return;
-      if (NEXT.has(event.key)) setRevealed((count) => Math.min(rows, count + 1));
-      else if (BACK.has(event.key)) setRevealed((count) => Math.max(1, count - 1));
+      if (NEXT.has(event.key)) step(1);
+      else if (BACK.has(event.key)) step(-1);
       else if (event.key === "Home") setRevealed(1);
       else if (event.key === "End") setRevealed(rows);
       else if (event.key === "Escape") router.push(`/runs/${encodeURIComponent(run.id)}`);
