@@ -112,7 +112,7 @@ export function fromServer<T>(json: unknown): T {
 export const postJson = <T>(path: string, body?: unknown) =>
   api<T>(path, { method: "POST", headers: { "Content-Type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
 
-/** DELETE with a bearer key (unpublishing), answered like every other call. */
-export const deleteWithKey = <T>(path: string, key: string) => api<T>(path, { method: "DELETE", headers: { Authorization: `Bearer ${key}` } });
+/** A call that carries a creator key as its bearer token (publishing, unpublishing), answered like every other call. */
+export const sendWithKey = <T>(method: "POST" | "DELETE", path: string, key: string) => api<T>(path, { method, headers: { Authorization: `Bearer ${key}` } });
 
 export const readableError = (error: unknown) => (error instanceof Error ? error.message : String(error));

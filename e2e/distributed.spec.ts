@@ -2,6 +2,7 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { expect, test } from "@playwright/test";
+import { runId } from "../lib/runs/ids";
 import { startPostgres, startRedis } from "../lib/runs/test-servers";
 import { delay, freePort, readRunEvents, type Started, startWeb, startWorkerProcess, waitUntilServing } from "../scripts/lib/processes";
 import { createRun, getRun, type Run, type RunRequest } from "./helpers/api";
@@ -38,10 +39,10 @@ async function startWebAt(port: number, env: Record<string, string>): Promise<{ 
 }
 
 /** Whether the worker's output says it took the run, waiting up to `timeoutMs` for it to. */
-async function takes(worker: Started, runId: string, timeoutMs = 60_000): Promise<boolean> {
+async function takes(worker: Started, storedId: string, timeoutMs = 60_000): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (worker.stdout().includes(`decoding run ${runId}`)) return true;
+    if (worker.stdout().includes(`decoding run ${storedId}`)) return true;
     if (worker.process.exitCode !== null || worker.process.signalCode !== null) return false;
     await delay(50);
   }
@@ -122,7 +123,7 @@ test("a run submitted to one web process completes with watchers on both, to the
   const done = await runAt(b.url, run.id);
   expect(done.status).toBe("done");
   const reference = await embeddedReference(request, body);
-  expect(reference.id).toBe(run.id);
+  expect(reference.request).toEqual(done.request);
   expect(cellsOf(done)).toEqual(cellsOf(reference));
   // Each image is served by either web process from the shared blob store.
   const image = await fetch(`${a.url}/api/images/${done.cells[0].image}`);
@@ -136,15 +137,17 @@ test("a worker killed mid-run loses nothing: the other resumes it to byte-identi
   const [a] = cluster.webs;
   const created = await post(a.url, body);
   const { run } = (await created.json()) as { run: Run };
-  await expect.poll(() => cluster.workers.findIndex((worker) => worker.stdout().includes(`decoding run ${run.id}`)), { timeout: 60_000 }).toBeGreaterThanOrEqual(0);
-  const taken = cluster.workers.findIndex((worker) => worker.stdout().includes(`decoding run ${run.id}`));
+  // Workers log the id the run is stored under, which the request determines (the link's id is another).
+  const stored = runId(run.preset.digest, run.request);
+  await expect.poll(() => cluster.workers.findIndex((worker) => worker.stdout().includes(`decoding run ${stored}`)), { timeout: 60_000 }).toBeGreaterThanOrEqual(0);
+  const taken = cluster.workers.findIndex((worker) => worker.stdout().includes(`decoding run ${stored}`));
   // Kill it once some, not all, cells are stored.
   await expect.poll(async () => (await runAt(a.url, run.id)).cells.filter((cell) => cell.image).length, { timeout: 120_000, intervals: [50] }).toBeGreaterThan(0);
   const before = await runAt(a.url, run.id);
   expect(before.status).toBe("running");
   await cluster.workers[taken].stop("SIGKILL");
   const survivor = cluster.workers[1 - taken];
-  expect(await takes(survivor, run.id, 60_000)).toBe(true);
+  expect(await takes(survivor, stored, 60_000)).toBe(true);
   await expect.poll(async () => (await runAt(a.url, run.id)).status, { timeout: 180_000 }).toBe("done");
   const done = await runAt(a.url, run.id);
   // Cells stored before the kill keep their images; all match an uninterrupted decode.

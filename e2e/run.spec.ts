@@ -1,7 +1,7 @@
 import path from "node:path";
 import { readFile } from "node:fs/promises";
 import { expect, test, type Page } from "@playwright/test";
-import { createRun, fetchBytes, getRun, SHA256_HEX, sha256Hex, type Run, type RunRequest } from "./helpers/api";
+import { createRun, createRunWithKey, fetchBytes, getRun, SHA256_HEX, sha256Hex, type Run, type RunRequest } from "./helpers/api";
 import { ARTIFACTS_DIR, cellImages, composeCaption, expectImagesLoaded, expectRunDone, expectShownAs, recordGridStates, seenStates, shownNumber } from "./helpers/pages";
 import { pngSize, readPngText } from "./helpers/png";
 import { readZip } from "./helpers/zip";
@@ -17,6 +17,14 @@ const SEEDED_RUN: RunRequest = { input: { kind: "caption", text: SEEDED_CAPTION 
 async function openDoneRun(page: Page, request: RunRequest): Promise<Run> {
   const created = await createRun(page.request, request);
   await page.goto(`/runs/${created.id}`);
+  return expectRunDone(page);
+}
+
+/** openDoneRun, as the browser that asked for the run: it holds the creator key, as the compose form keeps it (components/run/creatorKeys.ts). */
+async function openOwnDoneRun(page: Page, request: RunRequest): Promise<Run> {
+  const { run, creatorKey } = await createRunWithKey(page.request, request);
+  await page.addInitScript(([id, key]) => localStorage.setItem(`penumbra-creator:${id}`, key), [run.id, creatorKey] as const);
+  await page.goto(`/runs/${run.id}`);
   return expectRunDone(page);
 }
 
@@ -123,7 +131,7 @@ test("present mode reveals the mean row first and one more row per ArrowRight", 
 
 test("a published run is found by its caption in the gallery", async ({ page }) => {
   const caption = "a purple cross at the bottom right";
-  const run = await openDoneRun(page, { input: { kind: "caption", text: caption }, cols: 2, steps: 5, scheduler: "ddim" });
+  const run = await openOwnDoneRun(page, { input: { kind: "caption", text: caption }, cols: 2, steps: 5, scheduler: "ddim" });
   const publish = page.getByTestId("publish");
   await publish.click();
   await expect(publish).toBeDisabled();
@@ -149,11 +157,11 @@ test("a published run is found by its caption in the gallery", async ({ page }) 
   await expect(page).toHaveURL(new RegExp(`/runs/${run.id}$`));
 });
 
-test("gallery cards of one caption tell their seeds and settings apart, and the publisher can unpublish from the run page", async ({ page, browser }) => {
+test("gallery cards of one caption tell their seeds and settings apart, and only the creator can publish and unpublish from the run page", async ({ page, browser }) => {
   const caption = "an orange ring at the top left";
   const runs: Run[] = [];
   for (const seed of [31, 32]) {
-    runs.push(await openDoneRun(page, { input: { kind: "caption", text: caption }, seed, cols: 2, steps: 5, scheduler: "ddim" }));
+    runs.push(await openOwnDoneRun(page, { input: { kind: "caption", text: caption }, seed, cols: 2, steps: 5, scheduler: "ddim" }));
     await page.getByTestId("publish").click();
     await expect(page.getByTestId("unpublish")).toBeVisible();
   }
@@ -165,11 +173,16 @@ test("gallery cards of one caption tell their seeds and settings apart, and the 
   expect(settings.map((text) => /seed\s*(\d+)/.exec(text)?.[1]).sort()).toEqual(["31", "32"]);
   for (const text of settings) expect(text).toMatch(/steps\s*5[\s\S]*scheduler\s*ddim/);
 
-  // Someone else reading the permalink gets no unpublish button: they hold no key.
+  // Someone else reading the permalink gets neither button, only the note: they hold no key.
   const reader = await browser.newPage();
   await reader.goto(`/runs/${runs[0].id}`);
-  await expect(reader.getByTestId("publish")).toHaveText(/Published/);
+  await expect(reader.getByTestId("published-note")).toHaveText(/In the gallery/);
+  await expect(reader.getByTestId("publish")).toHaveCount(0);
   await expect(reader.getByTestId("unpublish")).toHaveCount(0);
+  // Nor does one who asks for the same run: another link, another key, unlisted.
+  const { run: sameRequest } = await createRunWithKey(reader.request, { input: { kind: "caption", text: caption }, seed: 31, cols: 2, steps: 5, scheduler: "ddim" });
+  expect(sameRequest.id).not.toBe(runs[0].id);
+  expect(sameRequest.publishedAt).toBeNull();
   await reader.close();
 
   await page.goto(`/runs/${runs[0].id}`);

@@ -21,7 +21,9 @@ import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import sharp from "sharp";
+import { runId } from "../lib/runs/ids";
 import { jpegWithHeader } from "../lib/runs/lying-images";
+import type { Run } from "../lib/runs/views";
 import { table } from "./bench-stats";
 import { buildUnlessSkipped, freePort, type Started, startWeb, waitUntilServing } from "./lib/processes";
 
@@ -228,7 +230,9 @@ const ATTACKS: Attack[] = [
   {
     name: "500 guessed run ids",
     run: async (c) => {
-      const outcomes = await Promise.all(Array.from({ length: 500 }, (_, i) => c.send("GET", `/api/runs/${(0xa00000000000 + i * 7919).toString(16)}`)));
+      // Half of them 12 digits long (the stored runs' ids and migrated links), half 24 (links).
+      const guess = (i: number) => (0xa00000000000 + i * 7919).toString(16).repeat(i % 2 === 0 ? 1 : 2);
+      const outcomes = await Promise.all(Array.from({ length: 500 }, (_, i) => c.send("GET", `/api/runs/${guess(i)}`)));
       return judge(
         outcomes.map((outcome) => ({ what: "guess", outcome })),
         (o) => isAnswer(o) && (o.status === 404 || o.status === 429),
@@ -319,18 +323,29 @@ const ATTACKS: Attack[] = [
     name: "an unlisted run found by guessing its caption",
     run: async (c) => {
       const request = { input: { kind: "caption", text: "a small yellow square at the top" }, ...TINY_RUN };
-      const mine = await new Client(c.base, "198.51.100.200").json("POST", "/api/runs", request);
+      const creator = new Client(c.base, "198.51.100.200");
+      const mine = await creator.json("POST", "/api/runs", request);
       const guess = await c.json("POST", "/api/runs", request);
-      const id = (o: Outcome) => (isAnswer(o) ? (JSON.parse(o.body) as { run?: { id: string } }).run?.id : undefined);
-      const result = judge(
-        [
-          { what: "creator", outcome: mine },
-          { what: "guesser", outcome: guess },
-        ],
-        (o) => isAnswer(o) && o.status < 300,
-      );
-      const publish = id(guess) && id(guess) === id(mine) ? await c.send("POST", `/api/runs/${id(guess)}/publish`) : null;
-      return { ...result, finding: id(guess) === id(mine) ? `the guesser got the creator's run id${publish && isAnswer(publish) && publish.status < 300 ? " and could publish it" : ""}` : null };
+      const answer = (o: Outcome) => (isAnswer(o) ? (JSON.parse(o.body) as { run?: Pick<Run, "id" | "preset" | "request"> }).run : undefined);
+      const [myRun, guessedRun] = [answer(mine), answer(guess)];
+      const tried: { what: string; outcome: Outcome }[] = [
+        { what: "creator", outcome: mine },
+        { what: "guesser", outcome: guess },
+      ];
+      // The guesser knows the normalized request (its own answer) and the preset's digest, so it can compute the id the run is stored under.
+      const derived = guessedRun ? runId(guessedRun.preset.digest, guessedRun.request) : null;
+      const atDerived = derived ? await c.send("GET", `/api/runs/${derived}`) : null;
+      // Publishing the creator's link takes the creator's key; the guesser has only its own.
+      const keyless = myRun ? await c.send("POST", `/api/runs/${myRun.id}/publish`) : null;
+      if (atDerived) tried.push({ what: "the derived id", outcome: atDerived });
+      if (keyless) tried.push({ what: "publishing the creator's link without its key", outcome: keyless });
+      const result = judge(tried, (o) => isAnswer(o) && (o.status < 300 || o.status === 404 || o.status === 403 || o.status === 409));
+      const problems = [
+        myRun && guessedRun && myRun.id === guessedRun.id ? "the guesser got the creator's link" : null,
+        atDerived && isAnswer(atDerived) && atDerived.status < 300 ? "the id derived from the request opens the run" : null,
+        keyless && isAnswer(keyless) && keyless.status !== 403 ? `publishing without the creator key answered ${keyless.status}` : null,
+      ].filter((problem) => problem !== null);
+      return { ...result, finding: problems.length ? problems.join("; ") : null };
     },
   },
 ];

@@ -72,7 +72,7 @@ async function load(baseURL: string, paths: readonly string[], running: () => bo
 function summaryRows(label: string, samples: readonly Sample[]): string[][] {
   const groups = new Map<string, number[]>([["all GETs", samples.map((s) => s.ms)]]);
   for (const sample of samples) {
-    const key = sample.path.replace(/[0-9a-f]{12}/, ":id");
+    const key = sample.path.replace(/[0-9a-f]{24}/, ":id");
     groups.set(key, [...(groups.get(key) ?? []), sample.ms]);
   }
   return [...groups].map(([key, values]) => [label, key, String(values.length), fixed(percentile(values, 50), 1), fixed(percentile(values, 99), 1), fixed(Math.max(...values), 1)]);

@@ -6,6 +6,7 @@ import { postJson, readableError, type Comparison, type PresetInfo, type Request
 import { ImageDrop } from "../compose/ImageDrop";
 import { presetSettings, settingsRequest, type Settings } from "../compose/settings";
 import { SettingsFields } from "../compose/SettingsFields";
+import { rememberCreatorKey } from "../run/creatorKeys";
 import { uploadImage, type ChosenImage } from "../compose/useImageUpload";
 import { field } from "../ui/styles";
 import { SubmitBar } from "../ui/SubmitBar";
@@ -59,7 +60,11 @@ export function CompareForm({ presets }: { presets: PresetInfo[] }) {
     if (missing >= 0) return setError(`Input ${missing + 1} is empty: write a caption or add an image.`);
     setSubmitting(true);
     try {
-      const { comparison } = await postJson<{ comparison: Comparison }>("/api/compare", { ...checked.request, inputs });
+      const { comparison, creatorKey } = await postJson<{ comparison: Comparison; creatorKey: string }>("/api/compare", { ...checked.request, inputs });
+      rememberCreatorKey(
+        comparison.runs.map((run) => run.id),
+        creatorKey,
+      );
       router.push(`/compare/${encodeURIComponent(comparison.id)}`);
     } catch (problem) {
       setError(readableError(problem));

@@ -7,6 +7,7 @@ import { field } from "../ui/styles";
 import { SubmitBar } from "../ui/SubmitBar";
 import { ImageDrop } from "./ImageDrop";
 import { presetSettings, runSettings, settingsRequest, type Settings } from "./settings";
+import { rememberCreatorKey } from "../run/creatorKeys";
 import { SettingsFields } from "./SettingsFields";
 import { imageFileOf, useImageUpload } from "./useImageUpload";
 
@@ -85,7 +86,8 @@ export function ComposeForm({ presets, from }: ComposeFormProps) {
     if (!checked.ok) return setError(checked.message);
     setSubmitting(true);
     try {
-      const { run } = await postJson<{ run: Run }>("/api/runs", { ...checked.request, input });
+      const { run, creatorKey } = await postJson<{ run: Run; creatorKey: string }>("/api/runs", { ...checked.request, input });
+      rememberCreatorKey([run.id], creatorKey);
       router.push(`/runs/${encodeURIComponent(run.id)}`);
     } catch (problem) {
       setError(readableError(problem));

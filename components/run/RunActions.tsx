@@ -3,10 +3,10 @@
 import Link from "next/link";
 import { useRouter } from "next/navigation";
 import { useEffect, useState, type ReactNode } from "react";
-import { deleteWithKey, postJson, readableError, type Run } from "../api";
+import { postJson, readableError, type Run, sendWithKey } from "../api";
 import { randomSeed, requestOf } from "../request";
 import { button } from "../ui/styles";
-import { forgetUnpublishKey, rememberUnpublishKey, useUnpublishKey } from "./unpublishKeys";
+import { rememberCreatorKey, useCreatorKey } from "./creatorKeys";
 
 interface RunActionsProps {
   run: Run;
@@ -18,8 +18,8 @@ export function RunActions({ run, onPublished }: RunActionsProps) {
   const router = useRouter();
   const [copied, setCopied] = useState(false);
   const [busy, setBusy] = useState<"rerun" | "publish" | "unpublish" | null>(null);
-  // Only the browser that published a run holds its unpublish key.
-  const unpublishKey = useUnpublishKey(run.id);
+  // Only the browser that asked for this link holds its creator key, which publishes it.
+  const creatorKey = useCreatorKey(run.id);
   const [message, setMessage] = useState<string | null>(null);
   const done = run.status === "done";
   const id = encodeURIComponent(run.id);
@@ -46,7 +46,8 @@ export function RunActions({ run, onPublished }: RunActionsProps) {
     setBusy("rerun");
     setMessage(null);
     try {
-      const { run: next } = await postJson<{ run: Run }>("/api/runs", requestOf(run, { seed: randomSeed() }));
+      const { run: next, creatorKey: nextKey } = await postJson<{ run: Run; creatorKey: string }>("/api/runs", requestOf(run, { seed: randomSeed() }));
+      rememberCreatorKey([next.id], nextKey);
       router.push(`/runs/${encodeURIComponent(next.id)}`);
     } catch (error) {
       setMessage(readableError(error));
@@ -54,13 +55,12 @@ export function RunActions({ run, onPublished }: RunActionsProps) {
     }
   }
 
-  async function publish() {
+  async function publish(key: string) {
     setBusy("publish");
     setMessage(null);
     try {
-      const answer = await postJson<{ run: Run; unpublishKey?: string }>(`/api/runs/${id}/publish`);
-      if (answer.unpublishKey) rememberUnpublishKey(run.id, answer.unpublishKey);
-      onPublished(answer.run);
+      const { run: published } = await sendWithKey<{ run: Run }>("POST", `/api/runs/${id}/publish`, key);
+      onPublished(published);
     } catch (error) {
       setMessage(readableError(error));
     } finally {
@@ -72,8 +72,7 @@ export function RunActions({ run, onPublished }: RunActionsProps) {
     setBusy("unpublish");
     setMessage(null);
     try {
-      const { run: unpublished } = await deleteWithKey<{ run: Run }>(`/api/runs/${id}/publish`, key);
-      forgetUnpublishKey(run.id);
+      const { run: unpublished } = await sendWithKey<{ run: Run }>("DELETE", `/api/runs/${id}/publish`, key);
       onPublished(unpublished);
       setMessage("Taken out of the gallery; the link still opens this run.");
     } catch (error) {
@@ -107,22 +106,29 @@ export function RunActions({ run, onPublished }: RunActionsProps) {
           <Icon d="M12.5 4.5l3 3L8 15H5v-3l7.5-7.5Z" />
           Edit and re-run
         </Link>
-        <button
-          type="button"
-          data-testid="publish"
-          onClick={publish}
-          disabled={!done || run.publishedAt !== null || busy !== null}
-          title={done ? undefined : "Available when the run is done"}
-          className={button.tool}
-        >
-          <Icon d={run.publishedAt ? "m5 10 3.5 3.5L15 7" : "M4 7h12M4 7l1 9h10l1-9M8 7V4h4v3"} />
-          {run.publishedAt ? "Published" : busy === "publish" ? "Publishing…" : "Publish to gallery"}
-        </button>
-        {run.publishedAt && unpublishKey && (
-          <button type="button" data-testid="unpublish" onClick={() => void unpublish(unpublishKey)} disabled={busy !== null} className={button.tool}>
+        {creatorKey !== null && (
+          <button
+            type="button"
+            data-testid="publish"
+            onClick={() => void publish(creatorKey)}
+            disabled={!done || run.publishedAt !== null || busy !== null}
+            title={done ? undefined : "Available when the run is done"}
+            className={button.tool}
+          >
+            <Icon d={run.publishedAt ? "m5 10 3.5 3.5L15 7" : "M4 7h12M4 7l1 9h10l1-9M8 7V4h4v3"} />
+            {run.publishedAt ? "Published" : busy === "publish" ? "Publishing…" : "Publish to gallery"}
+          </button>
+        )}
+        {creatorKey !== null && run.publishedAt && (
+          <button type="button" data-testid="unpublish" onClick={() => void unpublish(creatorKey)} disabled={busy !== null} className={button.tool}>
             <Icon d="M5 5l10 10M15 5 5 15" />
             {busy === "unpublish" ? "Unpublishing…" : "Unpublish"}
           </button>
+        )}
+        {creatorKey === null && run.publishedAt && (
+          <span data-testid="published-note" className="self-center px-1 text-xs text-muted">
+            In the gallery
+          </span>
         )}
         <Link data-testid="present-link" href={`/runs/${id}/present`} className={button.tool}>
           <Icon d="M3 4h14v9H3zM10 13v3M7 17h6" />

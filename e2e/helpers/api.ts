@@ -53,8 +53,8 @@ export interface RunRequest {
 }
 
 export const SHA256_HEX = /^[0-9a-f]{64}$/;
-export const RUN_PATH = /\/runs\/([0-9a-f]{12})$/;
-export const COMPARE_PATH = /\/compare\/([0-9a-f]{12})$/;
+export const RUN_PATH = /\/runs\/([0-9a-f]{24})$/;
+export const COMPARE_PATH = /\/compare\/([0-9a-f]{24})$/;
 
 export function sha256Hex(bytes: Uint8Array): string {
   return createHash("sha256").update(bytes).digest("hex");
@@ -65,10 +65,14 @@ async function json<T>(response: Awaited<ReturnType<APIRequestContext["get"]>>, 
   return (await response.json()) as T;
 }
 
-/** Creates (or finds: same request, same id) a run through the API, for tests whose subject is not the compose form. */
+/** Creates a link to a run through the API (a run decoded before is reused), for tests whose subject is not the compose form. */
 export async function createRun(request: APIRequestContext, body: RunRequest): Promise<Run> {
-  const answer = await json<{ run: Run }>(await request.post("/api/runs", { data: body }), "POST /api/runs");
-  return answer.run;
+  return (await createRunWithKey(request, body)).run;
+}
+
+/** createRun, with the creator key that publishes the link. */
+export async function createRunWithKey(request: APIRequestContext, body: RunRequest): Promise<{ run: Run; creatorKey: string }> {
+  return json<{ run: Run; creatorKey: string }>(await request.post("/api/runs", { data: body }), "POST /api/runs");
 }
 
 export async function getRun(request: APIRequestContext, id: string): Promise<Run> {

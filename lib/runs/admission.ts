@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { describeIssues, type EngineInput, listPresets, openPresetRules, planLevels, type PresetRules, type RunRequest } from "../engine/index";
 import { configurationError, RunError, toRunError } from "./errors";
-import { comparisonId, isSha256, runId } from "./ids";
+import { isSha256, runId } from "./ids";
 import type { Admission, BlobStore, RunStore } from "./storage";
 import type { StoredInput, StoredRequest } from "./views";
 
@@ -85,14 +85,14 @@ export class Admissions {
     return this.prepare(preset, input, settings);
   }
 
-  /** A comparison's runs (2–4 inputs with shared settings) and its id. */
-  async comparison(body: unknown): Promise<{ id: string; runs: Admission[] }> {
+  /** A comparison's runs: 2–4 inputs with shared settings. */
+  async comparison(body: unknown): Promise<Admission[]> {
     const parsed = comparisonBodySchema.safeParse(body);
     if (!parsed.success) throw invalid("comparison (give 2 to 4 inputs and the settings they share)", parsed.error);
     const { preset, inputs, ...shared } = parsed.data;
     const runs: Admission[] = [];
     for (const input of inputs) runs.push(await this.prepare(preset, input, shared));
-    return { id: comparisonId(runs.map((run) => run.id)), runs };
+    return runs;
   }
 
   private async prepare(presetName: string | undefined, input: StoredInput, settings: Record<string, unknown>): Promise<Admission> {
@@ -120,6 +120,7 @@ export class Admissions {
         imageWidth: rules.config.image.size,
         imageHeight: rules.config.image.size,
         searchText: input.kind === "caption" ? input.text.toLowerCase() : null,
+        inputUpload: input.kind === "image" ? input.upload : null,
       },
     };
   }

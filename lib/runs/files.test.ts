@@ -142,6 +142,17 @@ describe("FileStore on a full or read-only disk", () => {
     }
   });
 
+  it("answers 503 read-only in a real read-only data folder that has no files folder yet", async (context) => {
+    const made = makeReadOnly(root);
+    if ("skip" in made) return context.skip(made.skip);
+    try {
+      const files = new FileStore(path.join(root, "files"));
+      await expect(files.put(Buffer.from("the first file"))).rejects.toMatchObject({ code: "unavailable", message: expect.stringMatching(/its data folder is read-only/) });
+    } finally {
+      made.undo();
+    }
+  });
+
   const tmpfs = path.join(tmpdir(), `penumbra-tmpfs-${process.pid}`);
   const noTmpfs = whyNoTmpfs();
   it.skipIf(noTmpfs !== null)(`fills a real 1 MB tmpfs the same way${noTmpfs ? ` (skipped: ${noTmpfs})` : ""}`, async () => {

@@ -38,9 +38,14 @@ async function makeFolder(folder: string): Promise<void> {
   try {
     await mkdir(folder, { recursive: true });
   } catch (error) {
-    // Node's recursive mkdir reports a read-only file system as ENOENT; the last level alone says EROFS.
-    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
-    await mkdir(folder);
+    // Node's recursive mkdir reports a read-only file system as ENOENT, at any depth; made one level
+    // at a time, from the deepest that exists, the first level that cannot be made says EROFS.
+    const parent = path.dirname(folder);
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT" || parent === folder) throw error;
+    await makeFolder(parent);
+    await mkdir(folder).catch((again: unknown) => {
+      if ((again as NodeJS.ErrnoException).code !== "EEXIST") throw again;
+    });
   }
 }
 

@@ -1,6 +1,6 @@
 import pg from "pg";
 import type { CellMetrics } from "../record";
-import { type AdmissionRules, admissionVerdict, costCap, type AdmitResult, type Admission, type CellRow, type ComparisonRow, costAndClient, firstOfEach, type QueueState, type RunRow, type RunStatus, type RunStore, type UploadRow } from "./storage";
+import { type AdmissionRules, admissionVerdict, costCap, type AdmitResult, type Admission, type CellRow, type ComparisonRow, costAndClient, firstOfEach, type LinkRow, type QueueState, type RunRow, type RunStatus, type RunStore, type UploadRow } from "./storage";
 
 /*
  * The distributed deployment's run store: PostgreSQL, shared by every web and worker process.
@@ -67,6 +67,22 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   // Who stored an upload, for the per-client upload quota (service.ts).
   `ALTER TABLE uploads ADD COLUMN client TEXT;
    CREATE INDEX uploads_by_client ON uploads (client, created_at);`,
+  // Links (storage.ts, LinkRow), as in the SQLite store's step of the same name: existing runs keep
+  // their ids as links, publishing moves to links, image runs name their upload in a column.
+  `CREATE TABLE links (
+     id TEXT PRIMARY KEY,
+     run_id TEXT NOT NULL REFERENCES runs (id),
+     creator_key_hash TEXT,
+     created_at BIGINT NOT NULL,
+     published_at BIGINT
+   );
+   CREATE INDEX links_gallery ON links (published_at DESC, id) WHERE published_at IS NOT NULL;
+   INSERT INTO links (id, run_id, creator_key_hash, created_at, published_at) SELECT id, id, unpublish_key_hash, created_at, published_at FROM runs;
+   DROP INDEX runs_gallery;
+   ALTER TABLE runs DROP COLUMN published_at, DROP COLUMN unpublish_key_hash, ADD COLUMN input_upload TEXT;
+   UPDATE runs SET input_upload = request::json -> 'input' ->> 'upload';
+   CREATE INDEX runs_by_upload ON runs (input_upload) WHERE input_upload IS NOT NULL;
+   ALTER TABLE comparisons RENAME COLUMN run_ids TO link_ids;`,
 ];
 
 // Advisory lock keys (any two fixed numbers no other application on the database uses).
@@ -74,8 +90,10 @@ const MIGRATION_LOCK = 7_360_001;
 const ADMISSION_LOCK = 7_360_002;
 
 const RUN_COLUMNS = `id, preset_name AS "presetName", preset_digest AS "presetDigest", request, status, error,
-  created_at AS "createdAt", started_at AS "startedAt", finished_at AS "finishedAt", published_at AS "publishedAt",
+  created_at AS "createdAt", started_at AS "startedAt", finished_at AS "finishedAt",
   description, providers, timings, rows, cols, image_width AS "imageWidth", image_height AS "imageHeight"`;
+
+const LINK_COLUMNS = `links.id, run_id AS "runId", creator_key_hash AS "creatorKeyHash", links.created_at AS "createdAt", links.published_at AS "publishedAt"`;
 
 // BIGINT comes back as a string by default; these are milliseconds, far below 2^53.
 const BIGINT_OID = 20;
@@ -195,9 +213,9 @@ export class PostgresRunStore implements RunStore {
           const row = run.insert;
           if (!row) throw new Error(`run ${run.id} is new but came without its row`);
           await client.query(
-            `INSERT INTO runs (id, preset_name, preset_digest, request, status, created_at, search_text, rows, cols, image_width, image_height, watched_at, cost, client)
-             VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
-            [row.id, row.presetName, row.presetDigest, row.request, row.createdAt, row.searchText, row.rows, row.cols, row.imageWidth, row.imageHeight, now, cost, asker],
+            `INSERT INTO runs (id, preset_name, preset_digest, request, status, created_at, search_text, input_upload, rows, cols, image_width, image_height, watched_at, cost, client)
+             VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+            [row.id, row.presetName, row.presetDigest, row.request, row.createdAt, row.searchText, row.inputUpload, row.rows, row.cols, row.imageWidth, row.imageHeight, now, cost, asker],
           );
         } else {
           await client.query("UPDATE runs SET status = 'queued', error = NULL, started_at = NULL, finished_at = NULL, watched_at = $1, cost = $2, client = $3 WHERE id = $4", [
@@ -289,32 +307,43 @@ export class PostgresRunStore implements RunStore {
     return rows.map((row) => row.ms);
   }
 
-  async publish(id: string, at: number, unpublishKeyHash: string): Promise<boolean> {
-    const result = await this.pool.query("UPDATE runs SET published_at = $1, unpublish_key_hash = $2 WHERE id = $3 AND published_at IS NULL", [at, unpublishKeyHash, id]);
-    return result.rowCount === 1;
-  }
-
-  async unpublish(id: string, unpublishKeyHash: string): Promise<boolean> {
-    const result = await this.pool.query(
-      "UPDATE runs SET published_at = NULL, unpublish_key_hash = NULL WHERE id = $1 AND published_at IS NOT NULL AND unpublish_key_hash = $2",
-      [id, unpublishKeyHash],
+  async insertLinks(links: readonly LinkRow[]): Promise<void> {
+    if (links.length === 0) return;
+    // One statement, so all or none.
+    await this.pool.query(
+      `INSERT INTO links (id, run_id, creator_key_hash, created_at, published_at)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[])`,
+      [links.map((l) => l.id), links.map((l) => l.runId), links.map((l) => l.creatorKeyHash), links.map((l) => l.createdAt), links.map((l) => l.publishedAt)],
     );
-    return result.rowCount === 1;
   }
 
-  async gallery(query: string, limit: number, offset: number): Promise<{ rows: RunRow[]; total: number }> {
+  async getLink(id: string): Promise<LinkRow | undefined> {
+    const { rows } = await this.pool.query<LinkRow>(`SELECT ${LINK_COLUMNS} FROM links WHERE id = $1`, [id]);
+    return rows[0];
+  }
+
+  async publishLink(id: string, at: number): Promise<boolean> {
+    return (await this.pool.query("UPDATE links SET published_at = $1 WHERE id = $2 AND published_at IS NULL", [at, id])).rowCount === 1;
+  }
+
+  async unpublishLink(id: string): Promise<boolean> {
+    return (await this.pool.query("UPDATE links SET published_at = NULL WHERE id = $1 AND published_at IS NOT NULL", [id])).rowCount === 1;
+  }
+
+  async gallery(query: string, limit: number, offset: number): Promise<{ links: LinkRow[]; total: number }> {
     const search = query.trim().toLowerCase();
-    const where = search === "" ? "published_at IS NOT NULL" : "published_at IS NOT NULL AND search_text LIKE $1 ESCAPE '\\'";
+    const from = "links JOIN runs ON runs.id = links.run_id";
+    const where = search === "" ? "links.published_at IS NOT NULL" : "links.published_at IS NOT NULL AND runs.search_text LIKE $1 ESCAPE '\\'";
     const params = search === "" ? [] : [likeContains(search)];
     const [count, page] = await Promise.all([
-      this.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM runs WHERE ${where}`, params),
-      this.pool.query<RunRow>(`SELECT ${RUN_COLUMNS} FROM runs WHERE ${where} ORDER BY published_at DESC, id LIMIT $${params.length + 1} OFFSET $${params.length + 2}`, [
+      this.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${from} WHERE ${where}`, params),
+      this.pool.query<LinkRow>(`SELECT ${LINK_COLUMNS} FROM ${from} WHERE ${where} ORDER BY links.published_at DESC, links.id LIMIT $${params.length + 1} OFFSET $${params.length + 2}`, [
         ...params,
         limit,
         offset,
       ]),
     ]);
-    return { rows: page.rows, total: count.rows[0].n };
+    return { links: page.rows, total: count.rows[0].n };
   }
 
   async insertUpload(upload: UploadRow): Promise<boolean> {
@@ -331,9 +360,8 @@ export class PostgresRunStore implements RunStore {
   }
 
   async removeUnreferencedUploads(before: number): Promise<{ sha256: string; sharedWithCell: boolean }[]> {
-    // A run names its upload inside its request's JSON ("upload":"<sha256>"), which a LIKE finds.
     const { rows } = await this.pool.query<{ sha256: string; shared: boolean }>(
-      `DELETE FROM uploads WHERE created_at < $1 AND NOT EXISTS (SELECT 1 FROM runs WHERE runs.request LIKE '%"upload":"' || uploads.sha256 || '"%')
+      `DELETE FROM uploads WHERE created_at < $1 AND NOT EXISTS (SELECT 1 FROM runs WHERE runs.input_upload = uploads.sha256)
        RETURNING sha256, EXISTS (SELECT 1 FROM cells WHERE cells.image = uploads.sha256) AS shared`,
       [before],
     );
@@ -346,18 +374,18 @@ export class PostgresRunStore implements RunStore {
   }
 
   async insertComparison(comparison: ComparisonRow): Promise<boolean> {
-    const result = await this.pool.query("INSERT INTO comparisons (id, run_ids, created_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING", [
+    const result = await this.pool.query("INSERT INTO comparisons (id, link_ids, created_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING", [
       comparison.id,
-      JSON.stringify(comparison.runIds),
+      JSON.stringify(comparison.linkIds),
       comparison.createdAt,
     ]);
     return result.rowCount === 1;
   }
 
   async getComparison(id: string): Promise<ComparisonRow | undefined> {
-    const { rows } = await this.pool.query<{ id: string; runIds: string; createdAt: number }>(`SELECT id, run_ids AS "runIds", created_at AS "createdAt" FROM comparisons WHERE id = $1`, [id]);
+    const { rows } = await this.pool.query<{ id: string; linkIds: string; createdAt: number }>(`SELECT id, link_ids AS "linkIds", created_at AS "createdAt" FROM comparisons WHERE id = $1`, [id]);
     const row = rows[0];
-    return row && { id: row.id, runIds: JSON.parse(row.runIds) as string[], createdAt: row.createdAt };
+    return row && { id: row.id, linkIds: JSON.parse(row.linkIds) as string[], createdAt: row.createdAt };
   }
 
   private async transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {

@@ -102,7 +102,8 @@ export class RunRunner {
       const request = JSON.parse(row.request) as StoredRequest;
       const planned = await decoder.plan({ jobId: id, presetName: row.presetName, presetDigest: row.presetDigest, request, input: await this.engineInput(request.input) });
       await store.saveDescription(id, planned.description, planned.cells);
-      const snapshot = await readRun(store, id, null);
+      // Watchers see the snapshot through their own links: RunService.subscribe replaces its id and publishedAt.
+      const snapshot = await readRun(store, { id, runId: id, publishedAt: null }, null);
       if (snapshot) await this.announce(id, { type: "snapshot", data: snapshot });
 
       const cells = await store.getCells(id);

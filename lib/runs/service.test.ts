@@ -8,6 +8,7 @@ import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
 import { type Engine, EngineError, openPreset, readPngText } from "../engine/index";
 import { RUN_KEY } from "../record";
 import { getRunService, openRunService, type RunServiceOptions } from "./deployment";
+import { runId } from "./ids";
 import { IDLE_CANCEL_REASON } from "./runner";
 import { type RunService, STOPPED_REASON } from "./service";
 import { readZip, unzipTests } from "./testing";
@@ -82,19 +83,27 @@ async function until(check: () => boolean | Promise<boolean>, what: string, time
 const png = (width: number, height: number, background: string) => sharp({ create: { width, height, channels: 3, background } }).png().toBuffer();
 
 describe("creating runs", () => {
-  it("gives the same request the same id and answers it at once; another seed is another run", async () => {
+  it("answers every request with a new random link and creator key, decoding the same request once; another seed is another run", async () => {
     const service = await newService();
     const first = await service.createRun(caption("a red circle"));
-    expect(first.created).toBe(true);
     expect(first.run).toMatchObject({ status: "queued", rows: 2, cols: 2, imageSize: { width: 64, height: 64 }, cells: [], description: null });
-    expect(first.run.id).toMatch(/^[0-9a-f]{12}$/);
+    expect(first.run.id).toMatch(/^[0-9a-f]{24}$/);
+    expect(first.creatorKey).toMatch(/^[\w-]{32}$/);
     expect(first.run.request).toMatchObject({ input: { kind: "caption", text: "a red circle" }, plan: { kind: "interpolate", lambdas: [0, 1] }, seed: 0, scheduler: "pndm" });
+    // The id the run is cached under is derived from the request; no link is.
+    const derived = runId(first.run.preset.digest, first.run.request);
+    expect(first.run.id.startsWith(derived)).toBe(false);
+    await expect(service.getRun(derived)).rejects.toMatchObject({ status: 404 });
 
     const again = await service.createRun({ steps: 3, cols: 2, plan: { lambdas: [0, 1], kind: "interpolate" }, input: { text: "a red circle", kind: "caption" }, preset: "shapes" });
-    expect(again).toMatchObject({ created: false, run: { id: first.run.id } });
+    expect(again.run.id).not.toBe(first.run.id);
+    expect(again.creatorKey).not.toBe(first.creatorKey);
+    await watch(service, first.run.id);
+    // The second link sees the one decode: done, with the same cells, without decoding again.
+    const [seenFirst, seenAgain] = [await service.getRun(first.run.id), await service.getRun(again.run.id)];
+    expect(seenAgain).toEqual({ ...seenFirst, id: again.run.id });
     const reseeded = await service.createRun(caption("a red circle", { seed: 1 }));
-    expect(reseeded.created).toBe(true);
-    expect(reseeded.run.id).not.toBe(first.run.id);
+    expect(reseeded.run.status).toBe("queued");
   });
 
   it("refuses bad requests with 400 saying what is allowed", async () => {
@@ -116,7 +125,7 @@ describe("creating runs", () => {
     expect((error as { retryAfterSeconds: number }).retryAfterSeconds).toBeGreaterThanOrEqual(1);
     await full.close();
     const roomy = await newService({ dataDir: dataDirOf(full) });
-    expect((await roomy.createRun(caption("a blue square"))).created).toBe(true);
+    expect((await roomy.createRun(caption("a blue square"))).run.status).toBe("queued");
   });
 });
 
@@ -208,7 +217,7 @@ describe("decoding", () => {
   it("records why a run failed, and retries it", async () => {
     const service = await newService();
     const { upload } = await service.saveUpload(await png(64, 64, "#2040c0"));
-    const { run } = await service.createRun({ input: { kind: "image", upload: upload.sha256 }, plan: { kind: "shell", quantiles: [0.5] }, cols: 2, steps: 2 });
+    const { run, creatorKey } = await service.createRun({ input: { kind: "image", upload: upload.sha256 }, plan: { kind: "shell", quantiles: [0.5] }, cols: 2, steps: 2 });
     expect(run.request.input).toEqual({ kind: "image", upload: upload.sha256, width: 64, height: 64, type: "image/png" });
     // The stored upload disappears before the worker reads it.
     await unlink(path.join(dataDirOf(service), "files", upload.sha256.slice(0, 2), upload.sha256));
@@ -216,7 +225,7 @@ describe("decoding", () => {
     const failed = await service.getRun(run.id);
     expect(failed).toMatchObject({ status: "failed", error: expect.stringMatching(/missing from the blob store/) });
     expect(failed.error).not.toMatch(/\n\s+at /);
-    await expect(service.publish(run.id)).rejects.toMatchObject({ status: 409 });
+    await expect(service.publish(run.id, creatorKey)).rejects.toMatchObject({ status: 409 });
 
     await service.saveUpload(await png(64, 64, "#2040c0"));
     expect((await service.retry(run.id)).status).toBe("queued");
@@ -284,26 +293,33 @@ describe("recovery", () => {
 });
 
 describe("finished runs", () => {
-  it("unpublishes a run only for the key its publishing gave; the run stays and can be published again", async () => {
+  it("publishes and unpublishes a link only for its creator's key; another link to the same run stays apart", async () => {
     const service = await newService();
-    const run = await finish(service, { input: { kind: "caption", text: "a teal ring" }, plan: { kind: "interpolate", lambdas: [0, 1] }, cols: 1, steps: 1 });
-    const { unpublishKey } = await service.publish(run.id);
-    expect(unpublishKey).not.toBeNull();
-    await expect(service.unpublish(run.id, null)).rejects.toMatchObject({ code: "forbidden", status: 403 });
-    await expect(service.unpublish(run.id, "not-the-key")).rejects.toMatchObject({ code: "forbidden", status: 403 });
-    expect((await service.gallery({ q: "teal" })).total).toBe(1);
+    const tiny = { input: { kind: "caption", text: "a teal ring" }, plan: { kind: "interpolate", lambdas: [0, 1] }, cols: 1, steps: 1 };
+    const { run, creatorKey } = await service.createRun(tiny);
+    const other = await service.createRun(tiny);
+    await watch(service, run.id);
+    for (const key of [null, "", "not-the-key", other.creatorKey]) {
+      await expect(service.publish(run.id, key)).rejects.toMatchObject({ code: "forbidden", status: 403, message: expect.stringMatching(/creat/) });
+    }
+    expect((await service.gallery({ q: "teal" })).total).toBe(0);
 
-    const unpublished = await service.unpublish(run.id, unpublishKey);
+    const published = await service.publish(run.id, creatorKey);
+    expect(published.publishedAt).not.toBeNull();
+    // Publishing again keeps the first time.
+    expect((await service.publish(run.id, creatorKey)).publishedAt).toBe(published.publishedAt);
+    expect((await service.getRun(other.run.id)).publishedAt).toBeNull();
+    expect((await service.gallery({ q: "teal" })).runs.map((card) => card.id)).toEqual([run.id]);
+
+    await expect(service.unpublish(run.id, other.creatorKey)).rejects.toMatchObject({ code: "forbidden", status: 403 });
+    await expect(service.unpublish(run.id, null)).rejects.toMatchObject({ code: "forbidden", status: 403 });
+    const unpublished = await service.unpublish(run.id, creatorKey);
     expect(unpublished.publishedAt).toBeNull();
     expect((await service.gallery({ q: "teal" })).total).toBe(0);
     expect((await service.getRun(run.id)).status).toBe("done");
-    await expect(service.unpublish(run.id, unpublishKey)).rejects.toMatchObject({ code: "conflict", status: 409 });
-
-    // A new publish hands out a new key; the old one no longer works.
-    const again = await service.publish(run.id);
-    expect(again.unpublishKey).not.toBe(unpublishKey);
-    await expect(service.unpublish(run.id, unpublishKey)).rejects.toMatchObject({ status: 403 });
-    expect((await service.unpublish(run.id, again.unpublishKey)).publishedAt).toBeNull();
+    await expect(service.unpublish(run.id, creatorKey)).rejects.toMatchObject({ code: "conflict", status: 409 });
+    // The creator may publish it again.
+    expect((await service.publish(run.id, creatorKey)).publishedAt).not.toBeNull();
   });
 
   it("publishes done runs and finds them in the gallery by caption, page by page", async () => {
@@ -311,13 +327,11 @@ describe("finished runs", () => {
     const service = await newService({ now: () => (clock += 1000) });
     const tiny = (text: string) => ({ input: { kind: "caption", text }, plan: { kind: "interpolate", lambdas: [0, 1] }, cols: 1, steps: 1 });
     const runs: Run[] = [];
-    for (let i = 0; i < 13; i++) runs.push(await finish(service, tiny(i === 5 ? "A RED 100% circle" : `shape ${i}`)));
-    const published = await Promise.all(runs.map((run) => service.publish(run.id)));
-    const again = await service.publish(runs[0].id);
-    expect(again.run.publishedAt).toBe(published[0].run.publishedAt);
-    // Only the first publish hands out the key that can unpublish the run.
-    expect(published[0].unpublishKey).toMatch(/^[\w-]{32}$/);
-    expect(again.unpublishKey).toBeNull();
+    for (let i = 0; i < 13; i++) {
+      const { run, creatorKey } = await service.createRun(tiny(i === 5 ? "A RED 100% circle" : `shape ${i}`));
+      await watch(service, run.id);
+      runs.push(await service.publish(run.id, creatorKey));
+    }
 
     const first = await service.gallery({ page: "1" });
     expect(first).toMatchObject({ total: 13, page: 1, pages: 2 });
@@ -388,18 +402,25 @@ describe("finished runs", () => {
 });
 
 describe("comparisons, uploads and presets", () => {
-  it("reuses each input's run with the shared settings and the comparison itself", async () => {
+  it("gives a comparison new links to each input's run with the shared settings, reusing runs decoded before", async () => {
     const service = await newService();
     const { run: existing } = await service.createRun(caption("a red circle", { seed: 3 }));
+    await watch(service, existing.id);
     const body = { inputs: [{ kind: "caption", text: "a red circle" }, { kind: "caption", text: "a shape" }], plan: { kind: "interpolate", lambdas: [0, 1] }, cols: 2, steps: 3, seed: 3 };
     const first = await service.createComparison(body);
-    expect(first.created).toBe(true);
-    expect(first.comparison.id).toMatch(/^[0-9a-f]{12}$/);
-    expect(first.comparison.runs.map((run) => run.id)[0]).toBe(existing.id);
-    expect(first.comparison.runs[1].request).toMatchObject({ seed: 3, cols: 2, steps: 3 });
+    expect(first.comparison.id).toMatch(/^[0-9a-f]{24}$/);
+    const [reused, added] = first.comparison.runs;
+    expect(reused).toEqual({ ...(await service.getRun(existing.id)), id: reused.id });
+    expect(reused.id).not.toBe(existing.id);
+    expect(added.request).toMatchObject({ seed: 3, cols: 2, steps: 3 });
+    // The comparison's key is the creator key of each of its links.
+    await watch(service, added.id);
+    expect((await service.publish(added.id, first.creatorKey)).publishedAt).not.toBeNull();
+    await expect(service.publish(reused.id, "another key")).rejects.toMatchObject({ status: 403 });
+
     const again = await service.createComparison(body);
-    expect(again).toMatchObject({ created: false, comparison: { id: first.comparison.id, createdAt: first.comparison.createdAt } });
-    expect((await service.getComparison(first.comparison.id)).runs).toHaveLength(2);
+    expect(again.comparison.id).not.toBe(first.comparison.id);
+    expect((await service.getComparison(first.comparison.id)).runs.map((run) => run.id)).toEqual([reused.id, added.id]);
     await expect(service.createComparison({ inputs: [{ kind: "caption", text: "x" }] })).rejects.toMatchObject({ status: 400 });
     await expect(service.getComparison("123456789abc")).rejects.toMatchObject({ status: 404 });
   });
@@ -413,7 +434,7 @@ describe("comparisons, uploads and presets", () => {
     const refused = service.createRun({ input: { kind: "caption", text: "a red circle" }, cols: 1, steps: 2 }, "203.0.113.7");
     await expect(refused).rejects.toMatchObject({ code: "queue_full", status: 429, retryAfterSeconds: expect.any(Number) });
     await expect(refused).rejects.toThrow(/your runs already waiting cost 500 of the 500 one client may hold, and this costs 20; wait until they start/);
-    expect((await service.createRun({ input: { kind: "caption", text: "a red circle" }, cols: 1, steps: 2 }, "203.0.113.8")).created).toBe(true);
+    expect((await service.createRun({ input: { kind: "caption", text: "a red circle" }, cols: 1, steps: 2 }, "203.0.113.8")).run.status).toBe("queued");
   });
 
   it("refuses a whole comparison when the queue cannot hold all its runs", async () => {
@@ -423,7 +444,10 @@ describe("comparisons, uploads and presets", () => {
     await service.close();
     const roomy = await newService({ dataDir: dataDirOf(service) });
     const { comparison } = await roomy.createComparison({ inputs, steps: 1 });
-    expect((await roomy.createRun({ input: inputs[0], steps: 1 })).run.id).toBe(comparison.runs[0].id);
+    // A run of the same request is the comparison's: its decode ends both.
+    const { run } = await roomy.createRun({ input: inputs[0], steps: 1 });
+    await watch(roomy, run.id);
+    expect(await roomy.getRun(comparison.runs[0].id)).toEqual({ ...(await roomy.getRun(run.id)), id: comparison.runs[0].id });
   });
 
   it("holds each client to its daily upload quota, and removes old uploads no run names with their files", async () => {

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from "node:crypto";
+import { createHash, timingSafeEqual } from "node:crypto";
 import packageJson from "../../package.json";
 import { formatBytes } from "../format";
 import type { ProviderReports } from "../engine/index";
@@ -8,14 +8,14 @@ import { PresetOpenError } from "./decoder/index";
 import { readableMessage, RunError, toRunError } from "./errors";
 import type { EventHub, RunListener } from "./events";
 import { runCellsZip, runGridPng } from "./exports";
-import { isShortId } from "./ids";
+import { isPublicId, newPublicId, newSecretKey } from "./ids";
 import type { PendingEnds } from "./pending-ends";
 import type { RunQueue } from "./queue";
 import { readRun } from "./read";
 import { IDLE_CANCEL_REASON, lapsedBefore, leasePeriodMs } from "./runner";
-import type { Admission, AdmissionRules, BlobStore, RunStore } from "./storage";
+import type { Admission, AdmissionRules, BlobStore, LinkRow, RunStore } from "./storage";
 import { inspectUpload, sniffImageType, type UploadType } from "./uploads";
-import { galleryCard, type GalleryCard, type Run, type RunEvent } from "./views";
+import { galleryCard, type GalleryCard, type Run, type RunEvent, throughLink } from "./views";
 
 /*
  * What route handlers call: it admits requests (admission.ts), stores uploads and serves images,
@@ -152,15 +152,8 @@ export class RunService {
     this.admissions = new Admissions(this.catalog, this.store, this.blobs, this.now);
     this.leases = setInterval(() => {
       this.renewing = this.renewing.then(() => this.renewLeases()).then(
-        () => {
-          if (this.leaseFailure !== null) console.log("penumbra: renewing watch leases works again");
-          this.leaseFailure = null;
-        },
-        (error: unknown) => {
-          const failure = readableMessage(error);
-          if (failure !== this.leaseFailure) console.error("penumbra: renewing watch leases failed (logged once until it works again)", error);
-          this.leaseFailure = failure;
-        },
+        () => this.leaseRenewed(),
+        (error: unknown) => this.leaseRenewalFailed(error),
       );
     }, leasePeriodMs(this.idleCancelMs));
     // Lease upkeep must not keep a finished process alive.
@@ -214,59 +207,58 @@ export class RunService {
   // ───────────────────────── runs ─────────────────────────
 
   /**
-   * Validates a run request and queues it, or returns the run it already is (queuing a failed or
-   * cancelled one again). `client` (the front server's address for the asker) counts the run
+   * Validates a run request, queues it unless the same request was decoded (or is being decoded)
+   * before, and answers a new link to it with the key that makes the asker its creator: only that
+   * key publishes the link. `client` (the front server's address for the asker) counts the run
    * against that client's share of the queue.
    */
-  async createRun(body: unknown, client: string | null = null): Promise<{ run: Run; created: boolean }> {
+  async createRun(body: unknown, client: string | null = null): Promise<{ run: Run; creatorKey: string }> {
     const admission = { ...(await this.admissions.run(body)), client };
-    const [created] = await this.admit([admission]);
-    return { run: await this.getRun(admission.id), created };
+    await this.admit([admission]);
+    const creatorKey = newSecretKey();
+    const [link] = await this.makeLinks([admission.id], creatorKey);
+    return { run: await this.getRun(link.id), creatorKey };
   }
 
-  async getRun(id: string): Promise<Run> {
-    const run = await readRun(this.store, this.checkId(id), this.events.progress(id), this.parts.ends?.get(id));
-    if (!run) throw new RunError("not_found", `no run with id ${id}`);
-    return run;
+  /** The run a link leads to, seen through it. */
+  async getRun(linkId: string): Promise<Run> {
+    return this.readThrough(await this.link(linkId));
   }
 
-  /** Queues a failed or cancelled run again; its finished cells are kept. */
-  async retry(id: string, client: string | null = null): Promise<Run> {
-    const run = await this.getRun(id);
+  /** Queues a failed or cancelled run again; its finished cells are kept. Anyone holding the link may. */
+  async retry(linkId: string, client: string | null = null): Promise<Run> {
+    const link = await this.link(linkId);
+    const run = await this.readThrough(link);
     if (run.status !== "failed" && run.status !== "cancelled") {
-      throw new RunError("conflict", `run ${id} is ${run.status}; only failed or cancelled runs can be retried`);
+      throw new RunError("conflict", `run ${linkId} is ${run.status}; only failed or cancelled runs can be retried`);
     }
-    await this.admit([{ id, cost: runCost(run.request), client }]);
-    return this.getRun(id);
+    await this.admit([{ id: link.runId, cost: runCost(run.request), client }]);
+    return this.readThrough(link);
   }
 
-  /**
-   * Lists a finished run in the gallery; publishing again keeps the first time. Whoever publishes
-   * it gets the key that can unpublish it (only its hash is stored); a repeat gets no key.
-   */
-  async publish(id: string): Promise<{ run: Run; unpublishKey: string | null }> {
-    const run = await this.getRun(id);
-    if (run.status !== "done") throw new RunError("conflict", `run ${id} is ${run.status}; only done runs can be published`);
-    const key = randomBytes(24).toString("base64url");
-    const published = await this.store.publish(id, this.now(), hashKey(key));
-    return { run: await this.getRun(id), unpublishKey: published ? key : null };
+  /** Lists a done run's link in the gallery, for its creator; publishing again keeps the first time. */
+  async publish(linkId: string, creatorKey: string | null): Promise<Run> {
+    const link = await this.creatorsLink(linkId, creatorKey, "publish");
+    const run = await this.readThrough(link);
+    if (run.status !== "done") throw new RunError("conflict", `run ${linkId} is ${run.status}; only done runs can be published`);
+    await this.store.publishLink(linkId, this.now());
+    return this.getRun(linkId);
   }
 
-  /** Takes a run out of the gallery, for whoever holds the key its publishing gave; its permalink keeps working. */
-  async unpublish(id: string, key: string | null): Promise<Run> {
-    const run = await this.getRun(id);
-    if (run.publishedAt === null) throw new RunError("conflict", `run ${id} is not published`);
-    if (key === null || key === "") throw new RunError("forbidden", "only its publisher can unpublish a run: send the key publishing gave, as Authorization: Bearer <key>");
-    if (!(await this.store.unpublish(id, hashKey(key)))) throw new RunError("forbidden", `that key does not unpublish run ${id}; only the key its publishing gave does`);
-    return this.getRun(id);
+  /** Takes a link out of the gallery, for its creator; the link keeps opening the run. */
+  async unpublish(linkId: string, creatorKey: string | null): Promise<Run> {
+    const link = await this.creatorsLink(linkId, creatorKey, "unpublish");
+    if (link.publishedAt === null) throw new RunError("conflict", `run ${linkId} is not published`);
+    await this.store.unpublishLink(linkId);
+    return this.getRun(linkId);
   }
 
   /** Published runs, newest first, GALLERY_PAGE_SIZE a page; `q` filters by caption text, in any case. */
   async gallery({ q = "", page = 1 }: { q?: string; page?: number | string } = {}): Promise<GalleryPage> {
     const pageNumber = galleryPageNumber(page);
-    const { rows, total } = await this.store.gallery(q, GALLERY_PAGE_SIZE, (pageNumber - 1) * GALLERY_PAGE_SIZE);
+    const { links, total } = await this.store.gallery(q, GALLERY_PAGE_SIZE, (pageNumber - 1) * GALLERY_PAGE_SIZE);
     return {
-      runs: await Promise.all(rows.map(async (row) => galleryCard(await this.getRun(row.id)))),
+      runs: await Promise.all(links.map(async (link) => galleryCard(await this.readThrough(link)))),
       total,
       page: pageNumber,
       pages: Math.max(1, Math.ceil(total / GALLERY_PAGE_SIZE)),
@@ -285,19 +277,25 @@ export class RunService {
 
   // ───────────────────────── comparisons ─────────────────────────
 
-  /** 2–4 inputs with shared settings: one run each (created or reused), under one id. */
-  async createComparison(body: unknown, client: string | null = null): Promise<{ comparison: Comparison; created: boolean }> {
-    const { id, runs } = await this.admissions.comparison(body);
+  /**
+   * 2–4 inputs with shared settings: one run each (queued, or reused as createRun reuses them),
+   * each with a new link, under a new comparison id. One creator key serves all its links.
+   */
+  async createComparison(body: unknown, client: string | null = null): Promise<{ comparison: Comparison; creatorKey: string }> {
+    const runs = await this.admissions.comparison(body);
     // All runs are admitted together, so a full queue refuses the whole comparison, not part of it.
     await this.admit(runs.map((run) => ({ ...run, client })));
-    const created = await this.store.insertComparison({ id, runIds: runs.map((run) => run.id), createdAt: this.now() });
-    return { comparison: await this.getComparison(id), created };
+    const creatorKey = newSecretKey();
+    const links = await this.makeLinks(runs.map((run) => run.id), creatorKey);
+    const id = newPublicId();
+    await this.store.insertComparison({ id, linkIds: links.map((link) => link.id), createdAt: this.now() });
+    return { comparison: await this.getComparison(id), creatorKey };
   }
 
   async getComparison(id: string): Promise<Comparison> {
     const row = await this.store.getComparison(this.checkId(id));
     if (!row) throw new RunError("not_found", `no comparison with id ${id}`);
-    return { id: row.id, createdAt: new Date(row.createdAt).toISOString(), runs: await Promise.all(row.runIds.map((runId) => this.getRun(runId))) };
+    return { id: row.id, createdAt: new Date(row.createdAt).toISOString(), runs: await Promise.all(row.linkIds.map((linkId) => this.getRun(linkId))) };
   }
 
   // ───────────────────────── presets and health ─────────────────────────
@@ -337,8 +335,10 @@ export class RunService {
    * unsubscribed. Subscribing to a cancelled run queues it again (the snapshot shows it queued).
    * Events that arrive while the snapshot is read follow it, so none is missed.
    */
-  async subscribe(id: string, listener: RunListener): Promise<() => void> {
-    const run = await this.getRun(id);
+  async subscribe(linkId: string, listener: RunListener): Promise<() => void> {
+    const link = await this.link(linkId);
+    const id = link.runId;
+    const run = await this.readThrough(link);
     if (run.status === "cancelled") {
       try {
         await this.admit([{ id, cost: runCost(run.request) }]);
@@ -350,14 +350,19 @@ export class RunService {
       }
     }
     let held: Parameters<RunListener>[0][] | null = [];
-    const unsubscribe = await this.events.subscribe(id, (event) => {
+    const unsubscribe = await this.events.subscribe(id, (stored) => {
+      // The runner's snapshots carry the run's own id, which is never shown.
+      const event: RunEvent = stored.type === "snapshot" ? { type: "snapshot", data: throughLink(stored.data, link) } : stored;
       if (held) held.push(event);
       else listener(event);
     });
     try {
       // The lease is renewed again every period; a store refusing writes must not stop anyone watching what it holds.
-      await this.store.touchWatched([id], this.now()).catch((error: unknown) => console.error(`penumbra: renewing run ${id}'s watch lease failed`, error));
-      listener({ type: "snapshot", data: await this.getRun(id) });
+      await this.store.touchWatched([id], this.now()).then(
+        () => this.leaseRenewed(),
+        (error: unknown) => this.leaseRenewalFailed(error),
+      );
+      listener({ type: "snapshot", data: await this.readThrough(link) });
     } catch (error) {
       unsubscribe();
       throw error;
@@ -422,12 +427,9 @@ export class RunService {
 
   /**
    * Inserts new runs and requeues failed or cancelled ones, all or none: refused with 429 when the
-   * queue lacks room for all of them. Returns, per run, whether it was created.
+   * queue lacks room for all of them.
    */
-  private async admit(runs: readonly Admission[]): Promise<readonly boolean[]> {
-    for (const run of runs) {
-      if (!run.insert && !(await this.store.getRun(run.id))) throw new RunError("not_found", `no run with id ${run.id}`);
-    }
+  private async admit(runs: readonly Admission[]): Promise<void> {
     // A run whose end is held is failed to its watchers but running in the store, which admits only
     // failed and cancelled runs: its end must be written first, and cannot be while the store refuses it.
     await this.parts.ends?.record();
@@ -447,7 +449,6 @@ export class RunService {
     }
     await this.queue.add(result.queued);
     for (const id of result.queued) await this.announce(id, { type: "status", data: { status: "queued", error: null } });
-    return result.created;
   }
 
   /** When a worker will likely take the next waiting run: the mean recent run length, less what the oldest running run has used. */
@@ -457,6 +458,18 @@ export class RunService {
     const oldest = queue.running[0];
     const elapsed = oldest ? this.now() - oldest.startedAt : 0;
     return Math.max(1, Math.ceil((mean - elapsed) / 1000));
+  }
+
+  private leaseRenewed(): void {
+    if (this.leaseFailure !== null) console.log("penumbra: renewing watch leases works again");
+    this.leaseFailure = null;
+  }
+
+  /** Logs a failed lease renewal once until one succeeds: a read-only store fails every period and every stream opened. */
+  private leaseRenewalFailed(error: unknown): void {
+    const failure = readableMessage(error);
+    if (failure !== this.leaseFailure) console.error("penumbra: renewing watch leases failed (logged once until it works again)", error);
+    this.leaseFailure = failure;
   }
 
   /** Renews the leases of runs watched here, and cancels queued runs whose lease lapsed. */
@@ -483,6 +496,37 @@ export class RunService {
     }
   }
 
+  /** The link with this id; not_found for an unknown one, never telling whether its run exists. */
+  private async link(id: string): Promise<LinkRow> {
+    const link = await this.store.getLink(this.checkId(id));
+    if (!link) throw new RunError("not_found", `no run with id ${id}`);
+    return link;
+  }
+
+  private async readThrough(link: LinkRow): Promise<Run> {
+    const run = await readRun(this.store, link, this.events.progress(link.runId), this.parts.ends?.get(link.runId));
+    if (!run) throw new RunError("internal", `link ${link.id} leads to no run`);
+    return run;
+  }
+
+  /** New links to runs, in order, all made by the holder of `creatorKey`. */
+  private async makeLinks(runIds: readonly string[], creatorKey: string): Promise<LinkRow[]> {
+    const links = runIds.map((runId) => ({ id: newPublicId(), runId, creatorKeyHash: hashKey(creatorKey), createdAt: this.now(), publishedAt: null }));
+    await this.store.insertLinks(links);
+    return links;
+  }
+
+  /** The link, when `creatorKey` is the one its creation answered; forbidden otherwise. */
+  private async creatorsLink(linkId: string, creatorKey: string | null, action: "publish" | "unpublish"): Promise<LinkRow> {
+    const link = await this.link(linkId);
+    const how = `send the key its creation answered (creatorKey), as Authorization: Bearer <key>`;
+    if (creatorKey === null || creatorKey === "") throw new RunError("forbidden", `only the creator of run ${linkId} can ${action} it: ${how}`);
+    if (link.creatorKeyHash === null || !sameHash(hashKey(creatorKey), link.creatorKeyHash)) {
+      throw new RunError("forbidden", `that key does not ${action} run ${linkId}; only the key its creation answered does`);
+    }
+    return link;
+  }
+
   private async finishedRun(id: string, what: string): Promise<Run> {
     const run = await this.getRun(id);
     if (run.status !== "done") throw new RunError("conflict", `run ${id} is ${run.status}; ${what} can be downloaded once it is done`);
@@ -490,7 +534,7 @@ export class RunService {
   }
 
   private checkId(id: string): string {
-    if (!isShortId(id)) throw new RunError("not_found", `${JSON.stringify(id)} is not an id; ids are 12 lowercase hex digits`);
+    if (!isPublicId(id)) throw new RunError("not_found", `${JSON.stringify(id)} is not an id; ids are 24 lowercase hex digits (12 in older links)`);
     return id;
   }
 }
@@ -508,3 +552,5 @@ function galleryPageNumber(page: number | string): number {
 }
 
 const hashKey = (key: string) => createHash("sha256").update(key).digest("hex");
+/** Compares two key hashes in constant time, so the comparison's duration tells nothing of the stored one. */
+const sameHash = (a: string, b: string) => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));

@@ -18,7 +18,7 @@ afterEach(async () => {
   await rm(dataDir, { recursive: true, force: true });
 });
 
-const newRun = (id: string) => ({ id, presetName: "shapes", presetDigest: "d", request: "{}", createdAt: 1000, rows: 2, cols: 2, imageWidth: 64, imageHeight: 64, searchText: null });
+const newRun = (id: string) => ({ id, presetName: "shapes", presetDigest: "d", request: "{}", createdAt: 1000, rows: 2, cols: 2, imageWidth: 64, imageHeight: 64, searchText: null, inputUpload: null });
 
 describe("migrations", () => {
   it("build a fresh database in WAL mode with foreign keys on, at the latest version", async () => {
@@ -27,7 +27,7 @@ describe("migrations", () => {
     expect(store.db.pragma("foreign_keys", { simple: true })).toBe(1);
     expect(store.db.pragma("user_version", { simple: true })).toBe(MIGRATIONS.length);
     const tables = store.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all();
-    expect(tables).toEqual(["cells", "comparisons", "runs", "uploads"]);
+    expect(tables).toEqual(["cells", "comparisons", "links", "runs", "uploads"]);
     await store.close();
   });
 
@@ -41,6 +41,35 @@ describe("migrations", () => {
     expect(again.db.pragma("user_version", { simple: true })).toBe(MIGRATIONS.length + 1);
     expect(again.db.prepare("SELECT note FROM runs").pluck().get()).toBeNull();
     await again.close();
+  });
+
+  it("give every run made before links a link of its id, moving publishing and unpublish keys to it", async () => {
+    // A database as the last version before links left it: a published caption run, an unlisted image run, a comparison of both.
+    const db = new Database(path.join(dataDir, "penumbra.db"));
+    const beforeLinks = MIGRATIONS.findIndex((step) => step.includes("CREATE TABLE links"));
+    migrate(db, MIGRATIONS.slice(0, beforeLinks));
+    const insert = db.prepare(
+      `INSERT INTO runs (id, preset_name, preset_digest, request, status, created_at, published_at, unpublish_key_hash, search_text, rows, cols, image_width, image_height, watched_at)
+       VALUES (?, 'shapes', 'd', ?, 'done', ?, ?, ?, ?, 1, 1, 64, 64, 0)`,
+    );
+    insert.run("aaaaaaaaaaaa", '{"input":{"kind":"caption","text":"a red shape"}}', 1000, 2000, "hash of the key", "a red shape");
+    insert.run("bbbbbbbbbbbb", `{"input":{"kind":"image","upload":"${"e".repeat(64)}"}}`, 1500, null, null, null);
+    db.prepare("INSERT INTO comparisons (id, run_ids, created_at) VALUES ('cccccccccccc', '[\"aaaaaaaaaaaa\",\"bbbbbbbbbbbb\"]', 3000)").run();
+    db.close();
+
+    const store = SqliteRunStore.open(dataDir);
+    expect(await store.getLink("aaaaaaaaaaaa")).toEqual({ id: "aaaaaaaaaaaa", runId: "aaaaaaaaaaaa", creatorKeyHash: "hash of the key", createdAt: 1000, publishedAt: 2000 });
+    expect(await store.getLink("bbbbbbbbbbbb")).toEqual({ id: "bbbbbbbbbbbb", runId: "bbbbbbbbbbbb", creatorKeyHash: null, createdAt: 1500, publishedAt: null });
+    expect(await store.gallery("red", 10, 0)).toEqual({ total: 1, links: [await store.getLink("aaaaaaaaaaaa")] });
+    expect(await store.getComparison("cccccccccccc")).toEqual({ id: "cccccccccccc", linkIds: ["aaaaaaaaaaaa", "bbbbbbbbbbbb"], createdAt: 3000 });
+    expect(store.db.prepare("SELECT id, input_upload FROM runs ORDER BY id").all()).toEqual([
+      { id: "aaaaaaaaaaaa", input_upload: null },
+      { id: "bbbbbbbbbbbb", input_upload: "e".repeat(64) },
+    ]);
+    const columns = store.db.prepare("SELECT name FROM pragma_table_info('runs')").pluck().all();
+    expect(columns).not.toContain("published_at");
+    expect(columns).not.toContain("unpublish_key_hash");
+    await store.close();
   });
 
   it("roll a failing step back whole, version included", () => {
@@ -140,7 +169,7 @@ await createInterface({ input: process.stdin })[Symbol.asyncIterator]().next();
 let admitted = 0;
 for (let i = 0; i < Number(RUNS); i++) {
   const id = PREFIX + String(i).padStart(12 - PREFIX.length, "0");
-  const run = { id, presetName: "shapes", presetDigest: "d", request: "{}", createdAt: i, rows: 2, cols: 2, imageWidth: 64, imageHeight: 64, searchText: null };
+  const run = { id, presetName: "shapes", presetDigest: "d", request: "{}", createdAt: i, rows: 2, cols: 2, imageWidth: 64, imageHeight: 64, searchText: null, inputUpload: null };
   if ((await store.admit([{ id, insert: run }], { maxRuns: Number(LIMIT) }, i)).admitted) admitted++;
 }
 await store.close();

@@ -2,7 +2,7 @@ import { accessSync, constants, existsSync, mkdirSync, readFileSync } from "node
 import path from "node:path";
 import Database from "better-sqlite3";
 import type { CellMetrics } from "../record";
-import { type AdmissionRules, admissionVerdict, costCap, type AdmitResult, type Admission, type CellRow, type ComparisonRow, costAndClient, firstOfEach, type QueueState, type RunRow, type RunStatus, type RunStore, type UploadRow } from "./storage";
+import { type AdmissionRules, admissionVerdict, costCap, type AdmitResult, type Admission, type CellRow, type ComparisonRow, costAndClient, firstOfEach, type LinkRow, type QueueState, type RunRow, type RunStatus, type RunStore, type UploadRow } from "./storage";
 
 /*
  * The embedded deployment's run store: one SQLite file per data folder, WAL so readers never wait
@@ -71,6 +71,26 @@ export const MIGRATIONS: readonly string[] = [
   // Who stored an upload, for the per-client upload quota (service.ts).
   `ALTER TABLE uploads ADD COLUMN client TEXT;
    CREATE INDEX uploads_by_client ON uploads (client, created_at);`,
+  // Links (storage.ts, LinkRow): the only way in to a run, with publishing moved from runs to them.
+  // Each existing run keeps its id as a link, so its permalink and comparisons still open it; the
+  // unpublish key of a published run becomes its link's creator key. Image runs name their upload
+  // in a column of their own, for the upload sweep's index.
+  `CREATE TABLE links (
+     id TEXT PRIMARY KEY,
+     run_id TEXT NOT NULL REFERENCES runs (id),
+     creator_key_hash TEXT,
+     created_at INTEGER NOT NULL,
+     published_at INTEGER
+   );
+   CREATE INDEX links_gallery ON links (published_at DESC, id) WHERE published_at IS NOT NULL;
+   INSERT INTO links (id, run_id, creator_key_hash, created_at, published_at) SELECT id, id, unpublish_key_hash, created_at, published_at FROM runs;
+   DROP INDEX runs_gallery;
+   ALTER TABLE runs DROP COLUMN published_at;
+   ALTER TABLE runs DROP COLUMN unpublish_key_hash;
+   ALTER TABLE runs ADD COLUMN input_upload TEXT;
+   UPDATE runs SET input_upload = json_extract(request, '$.input.upload');
+   CREATE INDEX runs_by_upload ON runs (input_upload) WHERE input_upload IS NOT NULL;
+   ALTER TABLE comparisons RENAME COLUMN run_ids TO link_ids;`,
 ];
 
 /**
@@ -139,8 +159,10 @@ function openReadOnly(file: string): Database.Database {
   return db;
 }
 
+const LINK_COLUMNS = "links.id, run_id AS runId, creator_key_hash AS creatorKeyHash, links.created_at AS createdAt, links.published_at AS publishedAt";
+
 const RUN_COLUMNS = `id, preset_name AS presetName, preset_digest AS presetDigest, request, status, error,
-  created_at AS createdAt, started_at AS startedAt, finished_at AS finishedAt, published_at AS publishedAt,
+  created_at AS createdAt, started_at AS startedAt, finished_at AS finishedAt,
   description, providers, timings, rows, cols, image_width AS imageWidth, image_height AS imageHeight`;
 
 /** `%`, `_` and the escape character itself match only themselves in a LIKE … ESCAPE '\' pattern. */
@@ -196,8 +218,8 @@ export class SqliteRunStore implements RunStore {
     const queuedTotals = this.db.prepare("SELECT count(*) AS depth, coalesce(sum(min(cost, @cap)), 0) AS cost FROM runs WHERE status = 'queued'");
     const clientCost = this.db.prepare("SELECT coalesce(sum(min(cost, @cap)), 0) FROM runs WHERE status = 'queued' AND client = @client").pluck();
     const insert = this.db.prepare(
-      `INSERT INTO runs (id, preset_name, preset_digest, request, status, created_at, search_text, rows, cols, image_width, image_height, watched_at, cost, client)
-       VALUES (@id, @presetName, @presetDigest, @request, 'queued', @createdAt, @searchText, @rows, @cols, @imageWidth, @imageHeight, @watchedAt, @cost, @client)`,
+      `INSERT INTO runs (id, preset_name, preset_digest, request, status, created_at, search_text, input_upload, rows, cols, image_width, image_height, watched_at, cost, client)
+       VALUES (@id, @presetName, @presetDigest, @request, 'queued', @createdAt, @searchText, @inputUpload, @rows, @cols, @imageWidth, @imageHeight, @watchedAt, @cost, @client)`,
     );
     const requeue = this.db.prepare("UPDATE runs SET status = 'queued', error = NULL, started_at = NULL, finished_at = NULL, watched_at = ?, cost = ?, client = ? WHERE id = ?");
     const admit = this.db.transaction((): AdmitResult => {
@@ -297,27 +319,33 @@ export class SqliteRunStore implements RunStore {
     return rows.map((row) => row.ms);
   }
 
-  async publish(id: string, at: number, unpublishKeyHash: string): Promise<boolean> {
-    const result = this.db.prepare("UPDATE runs SET published_at = ?, unpublish_key_hash = ? WHERE id = ? AND published_at IS NULL").run(at, unpublishKeyHash, id);
-    return result.changes === 1;
+  async insertLinks(links: readonly LinkRow[]): Promise<void> {
+    const insert = this.db.prepare("INSERT INTO links (id, run_id, creator_key_hash, created_at, published_at) VALUES (@id, @runId, @creatorKeyHash, @createdAt, @publishedAt)");
+    this.db.transaction(() => links.forEach((link) => insert.run(link)))();
   }
 
-  async unpublish(id: string, unpublishKeyHash: string): Promise<boolean> {
-    const result = this.db
-      .prepare("UPDATE runs SET published_at = NULL, unpublish_key_hash = NULL WHERE id = ? AND published_at IS NOT NULL AND unpublish_key_hash = ?")
-      .run(id, unpublishKeyHash);
-    return result.changes === 1;
+  async getLink(id: string): Promise<LinkRow | undefined> {
+    return this.db.prepare(`SELECT ${LINK_COLUMNS} FROM links WHERE id = ?`).get(id) as LinkRow | undefined;
   }
 
-  async gallery(query: string, limit: number, offset: number): Promise<{ rows: RunRow[]; total: number }> {
+  async publishLink(id: string, at: number): Promise<boolean> {
+    return this.db.prepare("UPDATE links SET published_at = ? WHERE id = ? AND published_at IS NULL").run(at, id).changes === 1;
+  }
+
+  async unpublishLink(id: string): Promise<boolean> {
+    return this.db.prepare("UPDATE links SET published_at = NULL WHERE id = ? AND published_at IS NOT NULL").run(id).changes === 1;
+  }
+
+  async gallery(query: string, limit: number, offset: number): Promise<{ links: LinkRow[]; total: number }> {
     const search = query.trim().toLowerCase();
-    const where = search === "" ? "published_at IS NOT NULL" : "published_at IS NOT NULL AND search_text LIKE @pattern ESCAPE '\\'";
+    const from = "links JOIN runs ON runs.id = links.run_id";
+    const where = search === "" ? "links.published_at IS NOT NULL" : "links.published_at IS NOT NULL AND runs.search_text LIKE @pattern ESCAPE '\\'";
     const params = search === "" ? {} : { pattern: likeContains(search) };
-    const total = (this.db.prepare(`SELECT count(*) AS n FROM runs WHERE ${where}`).get(params) as { n: number }).n;
-    const rows = this.db
-      .prepare(`SELECT ${RUN_COLUMNS} FROM runs WHERE ${where} ORDER BY published_at DESC, id LIMIT @limit OFFSET @offset`)
-      .all({ ...params, limit, offset }) as RunRow[];
-    return { rows, total };
+    const total = (this.db.prepare(`SELECT count(*) AS n FROM ${from} WHERE ${where}`).get(params) as { n: number }).n;
+    const links = this.db
+      .prepare(`SELECT ${LINK_COLUMNS} FROM ${from} WHERE ${where} ORDER BY links.published_at DESC, links.id LIMIT @limit OFFSET @offset`)
+      .all({ ...params, limit, offset }) as LinkRow[];
+    return { links, total };
   }
 
   async insertUpload(upload: UploadRow): Promise<boolean> {
@@ -335,12 +363,11 @@ export class SqliteRunStore implements RunStore {
   }
 
   async removeUnreferencedUploads(before: number): Promise<{ sha256: string; sharedWithCell: boolean }[]> {
-    // A run names its upload inside its request's JSON ("upload":"<sha256>"), which a LIKE finds.
     const sweep = this.db.transaction(() => {
       const stale = this.db
         .prepare(
           `SELECT sha256, EXISTS (SELECT 1 FROM cells WHERE cells.image = uploads.sha256) AS shared FROM uploads
-           WHERE created_at < ? AND NOT EXISTS (SELECT 1 FROM runs WHERE runs.request LIKE '%"upload":"' || uploads.sha256 || '"%')`,
+           WHERE created_at < ? AND NOT EXISTS (SELECT 1 FROM runs WHERE runs.input_upload = uploads.sha256)`,
         )
         .all(before) as { sha256: string; shared: number }[];
       const remove = this.db.prepare("DELETE FROM uploads WHERE sha256 = ?");
@@ -356,15 +383,15 @@ export class SqliteRunStore implements RunStore {
 
   async insertComparison(comparison: ComparisonRow): Promise<boolean> {
     const result = this.db
-      .prepare("INSERT INTO comparisons (id, run_ids, created_at) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING")
-      .run(comparison.id, JSON.stringify(comparison.runIds), comparison.createdAt);
+      .prepare("INSERT INTO comparisons (id, link_ids, created_at) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING")
+      .run(comparison.id, JSON.stringify(comparison.linkIds), comparison.createdAt);
     return result.changes === 1;
   }
 
   async getComparison(id: string): Promise<ComparisonRow | undefined> {
-    const row = this.db.prepare("SELECT id, run_ids AS runIds, created_at AS createdAt FROM comparisons WHERE id = ?").get(id) as
-      | { id: string; runIds: string; createdAt: number }
+    const row = this.db.prepare("SELECT id, link_ids AS linkIds, created_at AS createdAt FROM comparisons WHERE id = ?").get(id) as
+      | { id: string; linkIds: string; createdAt: number }
       | undefined;
-    return row && { id: row.id, runIds: JSON.parse(row.runIds) as string[], createdAt: row.createdAt };
+    return row && { id: row.id, linkIds: JSON.parse(row.linkIds) as string[], createdAt: row.createdAt };
   }
 }

@@ -1,7 +1,7 @@
 import { afterEach, expect, it } from "vitest";
 import type { CellMetrics } from "../record";
 import { sha256Hex } from "./ids";
-import type { BlobStore, NewRun, RunStore } from "./storage";
+import type { BlobStore, LinkRow, NewRun, RunStore } from "./storage";
 
 /*
  * What the run service relies on from storage.ts, as tests any deployment's stores must pass: the
@@ -18,7 +18,12 @@ export interface ContractStores {
 const CELL: CellMetrics = { row: 0, col: 0, lambda: 0, quantileTarget: null, T: 1, q: 0.5, nll: -3, cosineToMean: 1, l2FromMean: 0 };
 
 function newRun(id: string, caption: string | null = null, createdAt = 1000): NewRun {
-  return { id, presetName: "shapes", presetDigest: "d", request: `{"caption":${JSON.stringify(caption)}}`, createdAt, rows: 2, cols: 2, imageWidth: 64, imageHeight: 64, searchText: caption };
+  return { id, presetName: "shapes", presetDigest: "d", request: `{"caption":${JSON.stringify(caption)}}`, createdAt, rows: 2, cols: 2, imageWidth: 64, imageHeight: 64, searchText: caption, inputUpload: null };
+}
+
+/** A link to `runId` with a 24-digit id of its own. */
+function newLink(runId: string, n: number, publishedAt: number | null = null): LinkRow {
+  return { id: n.toString(16).padStart(24, "f"), runId, creatorKeyHash: `hash ${n}`, createdAt: 1000 + n, publishedAt };
 }
 
 /** `n` distinct run ids. */
@@ -63,7 +68,6 @@ export function storageContract(open: () => Promise<ContractStores>): void {
       createdAt: 1000,
       startedAt: null,
       finishedAt: null,
-      publishedAt: null,
       description: null,
       providers: null,
       timings: null,
@@ -150,7 +154,7 @@ export function storageContract(open: () => Promise<ContractStores>): void {
 
     // c is named by a run; d's bytes are also a cell's image; b is too new.
     const [run] = ids(1);
-    await store.admit([{ id: run, insert: { ...newRun(run), request: JSON.stringify({ input: { kind: "image", upload: sha("c") } }) } }], { maxRuns: 8 }, 1000);
+    await store.admit([{ id: run, insert: { ...newRun(run), request: JSON.stringify({ input: { kind: "image", upload: sha("c") } }), inputUpload: sha("c") } }], { maxRuns: 8 }, 1000);
     await store.saveDescription(run, {}, [CELL]);
     await store.setCellImage(run, 0, sha("d"));
     const removed = await store.removeUnreferencedUploads(3000);
@@ -182,14 +186,17 @@ export function storageContract(open: () => Promise<ContractStores>): void {
     await store.admit([{ id: a, insert: newRun(a, "a red shape", t) }], { maxRuns: 8 }, t + 1);
     await store.claim(a, t + 2);
     await store.markDone(a, t + 3, {}, {});
-    await store.publish(a, t + 4, "k");
-    expect(await store.getRun(a)).toMatchObject({ createdAt: t, startedAt: t + 2, finishedAt: t + 3, publishedAt: t + 4 });
+    const link = { ...newLink(a, 1), createdAt: t + 4 };
+    await store.insertLinks([link]);
+    await store.publishLink(link.id, t + 5);
+    expect(await store.getRun(a)).toMatchObject({ createdAt: t, startedAt: t + 2, finishedAt: t + 3 });
+    expect(await store.getLink(link.id)).toMatchObject({ createdAt: t + 4, publishedAt: t + 5 });
     expect(await store.watchedAt(a)).toBe(t + 1);
     expect(await store.recentDurations(1)).toEqual([1]);
     const upload = { sha256: "b".repeat(64), type: "image/jpeg", bytes: 1, width: 1, height: 1, createdAt: t };
     await store.insertUpload(upload);
     expect(await store.getUpload(upload.sha256)).toEqual(upload);
-    await store.insertComparison({ id: "cccccccccccc", runIds: [a], createdAt: t });
+    await store.insertComparison({ id: "cccccccccccc", linkIds: [link.id], createdAt: t });
     expect((await store.getComparison("cccccccccccc"))?.createdAt).toBe(t);
   });
 
@@ -315,42 +322,64 @@ export function storageContract(open: () => Promise<ContractStores>): void {
     expect((await store.cancelUnwatched(3001, "nobody watched", 5000)).sort()).toEqual([b, d]);
   });
 
-  it("lists published runs newest first and searches their captions in any case, with % _ and \\ matching only themselves", async () => {
+  it("stores links all or none, and publishes each once, keeping the first time", async () => {
+    const { store } = await fresh();
+    const [a, b] = ids(2);
+    await store.admit([a, b].map((id) => ({ id, insert: newRun(id) })), { maxRuns: 8 }, 1000);
+    const [first, second, third] = [newLink(a, 1), newLink(a, 2), newLink(b, 3)];
+    await store.insertLinks([first, second]);
+    expect(await store.getLink(first.id)).toEqual(first);
+    expect(await store.getLink(newLink(a, 9).id)).toBeUndefined();
+    // A batch with one bad link (an id taken) stores none of it.
+    await expect(store.insertLinks([third, second])).rejects.toThrow();
+    expect(await store.getLink(third.id)).toBeUndefined();
+    // A link to no run is refused.
+    await expect(store.insertLinks([newLink("ffffffffffff", 4)])).rejects.toThrow();
+
+    expect(await store.publishLink(first.id, 2000)).toBe(true);
+    expect(await store.publishLink(first.id, 3000)).toBe(false);
+    expect(await store.getLink(first.id)).toEqual({ ...first, publishedAt: 2000 });
+    // Two links to one run are published apart.
+    expect((await store.getLink(second.id))?.publishedAt).toBeNull();
+    expect(await store.unpublishLink(second.id)).toBe(false);
+    expect(await store.unpublishLink(first.id)).toBe(true);
+    expect(await store.unpublishLink(first.id)).toBe(false);
+    expect((await store.getLink(first.id))?.publishedAt).toBeNull();
+  });
+
+  it("lists published links newest first and searches their runs' captions in any case, with % _ and \\ matching only themselves", async () => {
     const { store } = await fresh();
     const captions = ["a red circle", "100% blue", "snake_case shape", "RED square", "back\\slash"];
     const runIds = ids(captions.length + 2);
     const [unpublished, image] = runIds.slice(captions.length);
     await store.admit(captions.map((caption, i) => ({ id: runIds[i], insert: newRun(runIds[i], caption.toLowerCase()) })), { maxRuns: 8 }, 1000);
     await store.admit([{ id: unpublished, insert: newRun(unpublished, "a red unpublished") }, { id: image, insert: newRun(image, null) }], { maxRuns: 8 }, 1000);
-    for (const [i] of captions.entries()) await store.publish(runIds[i], 2000 + i, `key ${i}`);
-    await store.publish(image, 2000, "image key");
+    const links = runIds.map((id, i) => newLink(id, i));
+    await store.insertLinks(links);
+    for (const [i] of captions.entries()) await store.publishLink(links[i].id, 2000 + i);
+    await store.publishLink(links[captions.length + 1].id, 2000);
+    const [imageLink] = links.slice(captions.length + 1);
 
-    const found = async (query: string) => (await store.gallery(query, 10, 0)).rows.map((row) => row.id);
-    expect(await found("Red")).toEqual([runIds[3], runIds[0]]);
-    expect(await found("  red  ")).toEqual([runIds[3], runIds[0]]);
-    expect(await found("%")).toEqual([runIds[1]]);
-    expect(await found("0% b")).toEqual([runIds[1]]);
-    expect(await found("_")).toEqual([runIds[2]]);
-    expect(await found("e_c")).toEqual([runIds[2]]);
-    expect(await found("\\")).toEqual([runIds[4]]);
-    expect(await found("k\\s")).toEqual([runIds[4]]);
+    const found = async (query: string) => (await store.gallery(query, 10, 0)).links.map((link) => link.id);
+    expect(await found("Red")).toEqual([links[3].id, links[0].id]);
+    expect(await found("  red  ")).toEqual([links[3].id, links[0].id]);
+    expect(await found("%")).toEqual([links[1].id]);
+    expect(await found("0% b")).toEqual([links[1].id]);
+    expect(await found("_")).toEqual([links[2].id]);
+    expect(await found("e_c")).toEqual([links[2].id]);
+    expect(await found("\\")).toEqual([links[4].id]);
+    expect(await found("k\\s")).toEqual([links[4].id]);
     expect(await found("red circle!")).toEqual([]);
 
     // Ties in publication time come in id order.
     const all = await store.gallery("", 10, 0);
     expect(all.total).toBe(captions.length + 1);
-    expect(all.rows.map((row) => row.id)).toEqual([runIds[4], runIds[3], runIds[2], runIds[1], runIds[0], image]);
-    expect(all.rows[4]).toMatchObject({ publishedAt: 2000, status: "queued", createdAt: 1000 });
-    expect(await store.gallery("", 2, 2)).toMatchObject({ total: captions.length + 1, rows: [{ id: runIds[2] }, { id: runIds[1] }] });
-    expect(await store.gallery("red", 1, 1)).toMatchObject({ total: 2, rows: [{ id: runIds[0] }] });
+    expect(all.links.map((link) => link.id)).toEqual([links[4].id, links[3].id, links[2].id, links[1].id, links[0].id, imageLink.id]);
+    expect(all.links[4]).toEqual({ ...links[0], publishedAt: 2000 });
+    expect(await store.gallery("", 2, 2)).toMatchObject({ total: captions.length + 1, links: [{ id: links[2].id }, { id: links[1].id }] });
+    expect(await store.gallery("red", 1, 1)).toMatchObject({ total: 2, links: [{ id: links[0].id }] });
 
-    expect(await store.publish(runIds[0], 9999, "another key")).toBe(false);
-    expect((await store.getRun(runIds[0]))?.publishedAt).toBe(2000);
-    // Only the first publisher's key hash takes the run out again; then the gallery skips it.
-    expect(await store.unpublish(runIds[0], "another key")).toBe(false);
-    expect(await store.unpublish(runIds[0], "key 0")).toBe(true);
-    expect(await store.unpublish(runIds[0], "key 0")).toBe(false);
-    expect((await store.getRun(runIds[0]))?.publishedAt).toBeNull();
+    await store.unpublishLink(links[0].id);
     expect((await store.gallery("", 10, 0)).total).toBe(captions.length);
   });
 
@@ -362,7 +391,7 @@ export function storageContract(open: () => Promise<ContractStores>): void {
     expect(await store.insertUpload({ ...upload, createdAt: 2000 })).toBe(false);
     expect(await store.getUpload(upload.sha256)).toEqual(upload);
 
-    const comparison = { id: "cccccccccccc", runIds: ids(3).reverse(), createdAt: 1000 };
+    const comparison = { id: "cccccccccccc", linkIds: ids(3).reverse(), createdAt: 1000 };
     expect(await store.insertComparison(comparison)).toBe(true);
     expect(await store.insertComparison({ ...comparison, createdAt: 5 })).toBe(false);
     expect(await store.getComparison(comparison.id)).toEqual(comparison);

@@ -64,7 +64,7 @@ describe("PostgreSQL migrations", () => {
       const { rows } = await stores[0].pool.query("SELECT version FROM penumbra_schema");
       expect(rows).toEqual([{ version: POSTGRES_MIGRATIONS.length }]);
       const tables = await stores[0].pool.query("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename");
-      expect(tables.rows.map((row) => row.tablename)).toEqual(["blobs", "cells", "comparisons", "penumbra_schema", "runs", "uploads"]);
+      expect(tables.rows.map((row) => row.tablename)).toEqual(["blobs", "cells", "comparisons", "links", "penumbra_schema", "runs", "uploads"]);
     } finally {
       await Promise.all(stores.map((store) => store.close()));
     }
@@ -85,6 +85,37 @@ describe("PostgreSQL migrations", () => {
       expect(await migratePostgres(pool, [...POSTGRES_MIGRATIONS, "CREATE TABLE extra (a int)"])).toBe(POSTGRES_MIGRATIONS.length + 1);
     } finally {
       await pool.end();
+    }
+  });
+});
+
+describe("the PostgreSQL links step", () => {
+  it("gives every run made before links a link of its id, moving publishing and unpublish keys to it", async () => {
+    const url = await freshDatabase();
+    const pool = openPool(url);
+    try {
+      const beforeLinks = POSTGRES_MIGRATIONS.findIndex((step) => step.includes("CREATE TABLE links"));
+      await migratePostgres(pool, POSTGRES_MIGRATIONS.slice(0, beforeLinks));
+      const insert = `INSERT INTO runs (id, preset_name, preset_digest, request, status, created_at, published_at, unpublish_key_hash, search_text, rows, cols, image_width, image_height, watched_at)
+                      VALUES ($1, 'shapes', 'd', $2, 'done', $3, $4, $5, $6, 1, 1, 64, 64, 0)`;
+      await pool.query(insert, ["aaaaaaaaaaaa", '{"input":{"kind":"caption","text":"a red shape"}}', 1000, 2000, "hash of the key", "a red shape"]);
+      await pool.query(insert, ["bbbbbbbbbbbb", `{"input":{"kind":"image","upload":"${"e".repeat(64)}"}}`, 1500, null, null, null]);
+      await pool.query("INSERT INTO comparisons (id, run_ids, created_at) VALUES ('cccccccccccc', $1, 3000)", [JSON.stringify(["aaaaaaaaaaaa", "bbbbbbbbbbbb"])]);
+    } finally {
+      await pool.end();
+    }
+    const store = await PostgresRunStore.connect(url);
+    try {
+      expect(await store.getLink("aaaaaaaaaaaa")).toEqual({ id: "aaaaaaaaaaaa", runId: "aaaaaaaaaaaa", creatorKeyHash: "hash of the key", createdAt: 1000, publishedAt: 2000 });
+      expect(await store.getLink("bbbbbbbbbbbb")).toEqual({ id: "bbbbbbbbbbbb", runId: "bbbbbbbbbbbb", creatorKeyHash: null, createdAt: 1500, publishedAt: null });
+      expect(await store.gallery("red", 10, 0)).toEqual({ total: 1, links: [await store.getLink("aaaaaaaaaaaa")] });
+      expect(await store.getComparison("cccccccccccc")).toEqual({ id: "cccccccccccc", linkIds: ["aaaaaaaaaaaa", "bbbbbbbbbbbb"], createdAt: 3000 });
+      expect((await store.pool.query("SELECT id, input_upload FROM runs ORDER BY id")).rows).toEqual([
+        { id: "aaaaaaaaaaaa", input_upload: null },
+        { id: "bbbbbbbbbbbb", input_upload: "e".repeat(64) },
+      ]);
+    } finally {
+      await store.close();
     }
   });
 });

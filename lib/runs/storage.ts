@@ -20,7 +20,6 @@ export interface RunRow {
   readonly createdAt: number;
   readonly startedAt: number | null;
   readonly finishedAt: number | null;
-  readonly publishedAt: number | null;
   /** JSON of the run's description once it is planned. */
   readonly description: string | null;
   readonly providers: string | null;
@@ -34,7 +33,25 @@ export interface RunRow {
 export type NewRun = Pick<RunRow, "id" | "presetName" | "presetDigest" | "request" | "createdAt" | "rows" | "cols" | "imageWidth" | "imageHeight"> & {
   /** Lowercased caption for the gallery search; null for image runs. */
   readonly searchText: string | null;
+  /** The sha256 of the upload an image run decodes, so the upload sweep finds it by index; null for caption runs. */
+  readonly inputUpload: string | null;
 };
+
+/**
+ * The way in to a run. A run's id is derived from its request (the cache key: the same request is
+ * decoded once), so it is never shown; every client reaches a run through a link whose random id
+ * cannot be derived from anything. Each request for a run makes a new link, whose creator alone
+ * holds the key (only its hash is stored) that publishes it to the gallery and takes it out again.
+ */
+export interface LinkRow {
+  readonly id: string;
+  readonly runId: string;
+  /** sha256 of the creator's key; null for links migrated from before links existed, which nobody may publish. */
+  readonly creatorKeyHash: string | null;
+  readonly createdAt: number;
+  /** When the link was put in the gallery; null while unlisted. */
+  readonly publishedAt: number | null;
+}
 
 export interface CellRow {
   readonly index: number;
@@ -56,7 +73,8 @@ export interface UploadRow {
 
 export interface ComparisonRow {
   readonly id: string;
-  readonly runIds: readonly string[];
+  /** The links of the comparison's runs, in input order. */
+  readonly linkIds: readonly string[];
   readonly createdAt: number;
 }
 
@@ -136,15 +154,15 @@ export interface RunStore {
   /** Wall-clock milliseconds of the most recently finished successful runs. */
   recentDurations(limit: number): Promise<number[]>;
 
-  /**
-   * Sets published_at and the hash of the publisher's unpublish key, once: publishing again keeps
-   * the first time and key. True when this call published the run.
-   */
-  publish(id: string, at: number, unpublishKeyHash: string): Promise<boolean>;
-  /** Takes a run out of the gallery when the key hash matches the publisher's; true when it did. */
-  unpublish(id: string, unpublishKeyHash: string): Promise<boolean>;
-  /** Published runs newest first, optionally only those whose caption contains `query` (any case). */
-  gallery(query: string, limit: number, offset: number): Promise<{ rows: RunRow[]; total: number }>;
+  /** Stores new links (each to an existing run), all or none. */
+  insertLinks(links: readonly LinkRow[]): Promise<void>;
+  getLink(id: string): Promise<LinkRow | undefined>;
+  /** Puts the link in the gallery at `at`, once: publishing again keeps the first time. True when this call published it. */
+  publishLink(id: string, at: number): Promise<boolean>;
+  /** Takes the link out of the gallery; true when it was in it. */
+  unpublishLink(id: string): Promise<boolean>;
+  /** Published links newest first, optionally only those whose run's caption contains `query` (any case). */
+  gallery(query: string, limit: number, offset: number): Promise<{ links: LinkRow[]; total: number }>;
 
   /** Inserts the upload unless its bytes were stored before; true when it is new. */
   insertUpload(upload: UploadRow): Promise<boolean>;
@@ -152,7 +170,7 @@ export interface RunStore {
   /** Bytes of the uploads `client` stored since `since` (the upload quota's window). */
   uploadBytesSince(client: string, since: number): Promise<number>;
   /**
-   * Deletes the rows of uploads stored before `before` that no run's request names, and answers
+   * Deletes the rows of uploads stored before `before` that no run decodes, and answers
    * their sha256s; the caller removes their files, except any a cell image shares.
    */
   removeUnreferencedUploads(before: number): Promise<{ sha256: string; sharedWithCell: boolean }[]>;

@@ -1,6 +1,6 @@
 import { type InputInfo, type NormalizedRunRequest, planLevels } from "../engine/index";
 import { type CellMetrics, type ProviderChoice, runRecord, type RunRecord, tailName } from "../record";
-import type { CellRow, RunRow, RunStatus, UploadRow } from "./storage";
+import type { CellRow, LinkRow, RunRow, RunStatus, UploadRow } from "./storage";
 
 /*
  * The JSON shapes of docs/web-api.md, built from stored rows. Field order follows the doc so
@@ -124,20 +124,28 @@ function progressOf(row: RunRow, cells: readonly CellRow[], live: ProgressEventD
   return { evaluation: live.evaluation, evaluations: live.evaluations, cellsDone, cellsTotal, etaSeconds: live.etaSeconds };
 }
 
-export function runJson(row: RunRow, cells: readonly CellRow[], upload: UploadRow | undefined, live: ProgressEventData | null): Run {
+/** What a run's JSON takes from the link it is seen through (storage.ts, LinkRow): its id and whether it is in the gallery. */
+export type LinkView = Pick<LinkRow, "id" | "publishedAt">;
+
+/** The run as seen through `link`. */
+export function throughLink(run: Run, link: LinkView): Run {
+  return { ...run, id: link.id, publishedAt: iso(link.publishedAt) };
+}
+
+export function runJson(link: LinkView, row: RunRow, cells: readonly CellRow[], upload: UploadRow | undefined, live: ProgressEventData | null): Run {
   const request = JSON.parse(row.request) as StoredRequest;
   const input: RunInput =
     request.input.kind === "caption"
       ? request.input
       : { kind: "image", upload: request.input.upload, width: upload?.width ?? 0, height: upload?.height ?? 0, type: upload?.type ?? "" };
   return {
-    id: row.id,
+    id: link.id,
     status: row.status,
     error: row.error,
     createdAt: new Date(row.createdAt).toISOString(),
     startedAt: iso(row.startedAt),
     finishedAt: iso(row.finishedAt),
-    publishedAt: iso(row.publishedAt),
+    publishedAt: iso(link.publishedAt),
     preset: { name: row.presetName, digest: row.presetDigest },
     request: { ...request, input },
     rows: row.rows,

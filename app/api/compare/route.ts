@@ -6,8 +6,8 @@ export const dynamic = "force-dynamic";
 
 function createComparison(request: Request) {
   return respond(async () => {
-    const { comparison, created } = await (await getRunService()).createComparison(await readJson(request), request.headers.get(CLIENT_HEADER));
-    return Response.json({ comparison }, { status: created ? 201 : 200, headers: { Location: `/compare/${comparison.id}` } });
+    const { comparison, creatorKey } = await (await getRunService()).createComparison(await readJson(request), request.headers.get(CLIENT_HEADER));
+    return Response.json({ comparison, creatorKey }, { status: 201, headers: { Location: `/compare/${comparison.id}` } });
   });
 }
 

@@ -7,10 +7,12 @@ import { GET as gallery } from "./route";
 
 useTestService();
 
+const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
+
 async function publishedRun(text: string): Promise<Run> {
-  const { run } = (await (await postJson(createRun, "/api/runs", { input: { kind: "caption", text }, plan: { kind: "interpolate", lambdas: [0, 1] }, cols: 2, steps: 2 })).json()) as { run: Run };
+  const { run, creatorKey } = (await (await postJson(createRun, "/api/runs", { input: { kind: "caption", text }, plan: { kind: "interpolate", lambdas: [0, 1] }, cols: 2, steps: 2 })).json()) as { run: Run; creatorKey: string };
   await waitForStatus(run.id, ["done"]);
-  expect((await call(publish, "/", { method: "POST" }, { id: run.id })).status).toBe(200);
+  expect((await call(publish, "/", { method: "POST", headers: bearer(creatorKey) }, { id: run.id })).status).toBe(200);
   return run;
 }
 
@@ -53,28 +55,33 @@ describe("GET /api/gallery", () => {
   });
 });
 
-describe("DELETE /api/runs/:id/publish", () => {
-  it("unpublishes for the bearer of the key the first publish answered, and the permalink keeps working", async () => {
-    const { run } = (await (await postJson(createRun, "/api/runs", { input: { kind: "caption", text: "a lilac ring" }, plan: { kind: "interpolate", lambdas: [0, 1] }, cols: 1, steps: 2 })).json()) as { run: Run };
+describe("POST and DELETE /api/runs/:id/publish", () => {
+  it("publish and unpublish for the bearer of the creator key the run's creation answered, and the permalink keeps working", async () => {
+    const request = { input: { kind: "caption", text: "a lilac ring" }, plan: { kind: "interpolate", lambdas: [0, 1] }, cols: 1, steps: 2 };
+    const { run, creatorKey } = (await (await postJson(createRun, "/api/runs", request)).json()) as { run: Run; creatorKey: string };
+    // Whoever asks for the same run gets a link and key of their own, which do not reach this link.
+    const { creatorKey: othersKey } = (await (await postJson(createRun, "/api/runs", request)).json()) as { creatorKey: string };
     await waitForStatus(run.id, ["done"]);
-    const published = await call(publish, "/", { method: "POST" }, { id: run.id });
-    const { unpublishKey } = (await published.json()) as { unpublishKey: string };
-    expect(typeof unpublishKey).toBe("string");
-    // Publishing again answers the run but no key: only the first publisher holds one.
-    expect(await (await call(publish, "/", { method: "POST" }, { id: run.id })).json()).not.toHaveProperty("unpublishKey");
 
+    const publishWith = (authorization?: string) => call(publish, "/", { method: "POST", headers: authorization ? { authorization } : {} }, { id: run.id });
     const unpublishWith = (authorization?: string) => call(unpublish, "/", { method: "DELETE", headers: authorization ? { authorization } : {} }, { id: run.id });
-    for (const authorization of [undefined, "Bearer wrong", unpublishKey]) {
-      const refused = await unpublishWith(authorization);
-      expect(refused.status).toBe(403);
-      expect(((await refused.json()) as { error: { code: string; message: string } }).error).toMatchObject({ code: "forbidden", message: expect.stringMatching(/publisher|key/) });
+    for (const authorization of [undefined, "Bearer wrong", creatorKey, `Bearer ${othersKey}`]) {
+      for (const refused of [await publishWith(authorization), await unpublishWith(authorization)]) {
+        expect(refused.status).toBe(403);
+        expect(((await refused.json()) as { error: { code: string; message: string } }).error).toMatchObject({ code: "forbidden", message: expect.stringMatching(/creat/) });
+      }
     }
-    expect((await page("?q=lilac")).total).toBe(1);
+    expect((await page("?q=lilac")).total).toBe(0);
 
-    const done = await unpublishWith(`Bearer ${unpublishKey}`);
+    const published = await publishWith(`Bearer ${creatorKey}`);
+    expect(published.status).toBe(200);
+    expect(((await published.json()) as { run: Run }).run.publishedAt).not.toBeNull();
+    expect((await page("?q=lilac")).runs.map((card) => card.id)).toEqual([run.id]);
+
+    const done = await unpublishWith(`Bearer ${creatorKey}`);
     expect(done.status).toBe(200);
     expect(((await done.json()) as { run: Run }).run.publishedAt).toBeNull();
     expect((await page("?q=lilac")).total).toBe(0);
-    expect((await unpublishWith(`Bearer ${unpublishKey}`)).status).toBe(409);
+    expect((await unpublishWith(`Bearer ${creatorKey}`)).status).toBe(409);
   });
 });

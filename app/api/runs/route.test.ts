@@ -20,11 +20,14 @@ const { dataDir } = useTestService({ PENUMBRA_QUEUE_LIMIT: "2" });
 const small = { plan: { kind: "interpolate", lambdas: [0, 1] }, cols: 2, steps: 2 };
 const caption = (text: string, extra: Record<string, unknown> = {}) => ({ input: { kind: "caption", text }, ...small, ...extra });
 
-async function created(body: unknown): Promise<Run> {
+async function createdWithKey(body: unknown): Promise<{ run: Run; creatorKey: string }> {
   const response = await postJson(createRun, "/api/runs", body);
   expect(response.status, await response.clone().text()).toBe(201);
-  return ((await response.json()) as { run: Run }).run;
+  return (await response.json()) as { run: Run; creatorKey: string };
 }
+
+const created = async (body: unknown): Promise<Run> => (await createdWithKey(body)).run;
+const withKey = (key: string): RequestInit => ({ method: "POST", headers: { Authorization: `Bearer ${key}` } });
 
 async function runOf(id: string): Promise<Run> {
   return ((await (await call(getRun, `/api/runs/${id}`, {}, { id })).json()) as { run: Run }).run;
@@ -43,17 +46,19 @@ async function readEvents(response: Response): Promise<{ event: string; data: an
 }
 
 describe("POST /api/runs", () => {
-  it("creates a run (201), and the same request returns the same run (200) without a second run", async () => {
-    const run = await created(caption("a red shape"));
-    expect(run.id).toMatch(/^[0-9a-f]{12}$/);
+  it("answers every request with a new link (201) and its creator key; the same request shares one decode", async () => {
+    const response = await postJson(createRun, "/api/runs", caption("a red shape"));
+    expect(response.status).toBe(201);
+    const { run, creatorKey } = (await response.json()) as { run: Run; creatorKey: string };
+    expect(run.id).toMatch(/^[0-9a-f]{24}$/);
+    expect(response.headers.get("location")).toBe(`/runs/${run.id}`);
+    expect(creatorKey).toMatch(/^[\w-]{32}$/);
     expect(["queued", "running"]).toContain(run.status);
-    const again = await postJson(createRun, "/api/runs", caption("a red shape"));
-    expect(again.status).toBe(200);
-    expect(((await again.json()) as { run: Run }).run.id).toBe(run.id);
-    // The defaults spelled out give the same request, hence the same id.
-    const spelled = await postJson(createRun, "/api/runs", caption("a red shape", { seed: 0, preset: "shapes" }));
-    expect(((await spelled.json()) as { run: Run }).run.id).toBe(run.id);
+    // The defaults spelled out give the same request: another link to the same decode.
+    const again = await created(caption("a red shape", { seed: 0, preset: "shapes" }));
+    expect(again.id).not.toBe(run.id);
     expect(await waitForStatus(run.id, ["done", "failed"])).toBe("done");
+    expect(await runOf(again.id)).toEqual({ ...(await runOf(run.id)), id: again.id });
   });
 
   it("describes each run with its decoder-side metrics and says when the input is outside what the preset knows", async () => {
@@ -206,20 +211,22 @@ describe("a run's endpoints", () => {
   it("answers ids that are not ids, such as ../../etc (/api/runs/..%2F..%2Fetc), with a JSON 404 that says what an id is", async () => {
     for (const id of ["../../etc", "..", "000000000000/../x", "ABCDEF012345", "0".repeat(13)]) {
       for (const handler of [getRun, getGrid, getCells, getEvents]) {
-        expect(await errorOf(await call(handler, `/api/runs/${encodeURIComponent(id)}`, {}, { id }))).toMatchObject({ status: 404, code: "not_found", message: `${JSON.stringify(id)} is not an id; ids are 12 lowercase hex digits` });
+        expect(await errorOf(await call(handler, `/api/runs/${encodeURIComponent(id)}`, {}, { id }))).toMatchObject({ status: 404, code: "not_found", message: `${JSON.stringify(id)} is not an id; ids are 24 lowercase hex digits (12 in older links)` });
       }
-      for (const handler of [publish, retry]) expect(await errorOf(await call(handler, "/", { method: "POST" }, { id }))).toMatchObject({ status: 404, message: expect.stringMatching(/12 lowercase hex digits/) });
+      for (const handler of [publish, retry]) expect(await errorOf(await call(handler, "/", { method: "POST" }, { id }))).toMatchObject({ status: 404, message: expect.stringMatching(/24 lowercase hex digits/) });
     }
   });
 
   it("refuses exports, publishing and retrying out of turn with 409", async () => {
-    const run = await created(caption("a small yellow triangle", { steps: 20, plan: { kind: "interpolate", rows: 5 }, cols: 4 }));
+    const { run, creatorKey } = await createdWithKey(caption("a small yellow triangle", { steps: 20, plan: { kind: "interpolate", rows: 5 }, cols: 4 }));
     expect(await errorOf(await call(getGrid, "/", {}, { id: run.id }))).toMatchObject({ status: 409, code: "conflict" });
     expect(await errorOf(await call(getCells, "/", {}, { id: run.id }))).toMatchObject({ status: 409, code: "conflict" });
-    expect(await errorOf(await call(publish, "/", { method: "POST" }, { id: run.id }))).toMatchObject({ status: 409, code: "conflict" });
+    expect(await errorOf(await call(publish, "/", withKey(creatorKey), { id: run.id }))).toMatchObject({ status: 409, code: "conflict" });
     await waitForStatus(run.id, ["done"]);
     expect(await errorOf(await call(retry, "/", { method: "POST" }, { id: run.id }))).toMatchObject({ status: 409, code: "conflict" });
-    const published = ((await (await call(publish, "/", { method: "POST" }, { id: run.id })).json()) as { run: Run }).run;
+    // Only the creator publishes.
+    expect(await errorOf(await call(publish, "/", { method: "POST" }, { id: run.id }))).toMatchObject({ status: 403, code: "forbidden" });
+    const published = ((await (await call(publish, "/", withKey(creatorKey), { id: run.id })).json()) as { run: Run }).run;
     expect(published.publishedAt).not.toBeNull();
   }, 60_000);
 
@@ -230,8 +237,9 @@ describe("a run's endpoints", () => {
     await closeRunService();
     // A crash mid-run: the database says running, and half the images never got written.
     const db = new Database(path.join(dataDir, "penumbra.db"));
-    db.prepare("UPDATE runs SET status = 'running', finished_at = NULL WHERE id = ?").run(id);
-    db.prepare("UPDATE cells SET image = NULL WHERE run_id = ? AND idx >= 2").run(id);
+    const stored = db.prepare("SELECT run_id FROM links WHERE id = ?").pluck().get(id);
+    db.prepare("UPDATE runs SET status = 'running', finished_at = NULL WHERE id = ?").run(stored);
+    db.prepare("UPDATE cells SET image = NULL WHERE run_id = ? AND idx >= 2").run(stored);
     db.close();
 
     const recovered = await runOf(id); // the first request starts a new service, which recovers
@@ -242,7 +250,7 @@ describe("a run's endpoints", () => {
 
     await closeRunService();
     const broken = new Database(path.join(dataDir, "penumbra.db"));
-    broken.prepare("UPDATE runs SET status = 'failed', error = 'the decoder ran out of memory' WHERE id = ?").run(id);
+    broken.prepare("UPDATE runs SET status = 'failed', error = 'the decoder ran out of memory' WHERE id = ?").run(stored);
     broken.close();
     expect(await runOf(id)).toMatchObject({ status: "failed", error: "the decoder ran out of memory" });
     const retried = await call(retry, "/", { method: "POST" }, { id });

@@ -6,8 +6,9 @@ export const dynamic = "force-dynamic";
 
 function createRun(request: Request) {
   return respond(async () => {
-    const { run, created } = await (await getRunService()).createRun(await readJson(request), request.headers.get(CLIENT_HEADER));
-    return Response.json({ run }, { status: created ? 201 : 200, headers: { Location: `/runs/${run.id}` } });
+    const { run, creatorKey } = await (await getRunService()).createRun(await readJson(request), request.headers.get(CLIENT_HEADER));
+    // Every request makes a new link, even to a run decoded before.
+    return Response.json({ run, creatorKey }, { status: 201, headers: { Location: `/runs/${run.id}` } });
   });
 }
 

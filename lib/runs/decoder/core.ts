@@ -1,7 +1,7 @@
 import { performance } from "node:perf_hooks";
 import { bridgeSummary, encodeImage, type Engine, type EngineInput, type Grid, type ProviderReports, runDescription } from "../../engine/index";
 import { type CellMetrics, cellMetrics } from "../../record";
-import { RunError } from "../errors";
+import { readableMessage, RunError } from "../errors";
 import type { StoredDescription, StoredRequest } from "../views";
 
 /*
@@ -136,7 +136,10 @@ export class DecoderCore {
             // Encoding here keeps the PNG work off the serving thread too.
             onCell: (subsetIndex, image) => {
               const index = indices[subsetIndex];
-              const encoded = encodeImage(image, "png");
+              // The engine made the image, so failing to encode it is the server's fault, whatever the encoder calls it.
+              const encoded = encodeImage(image, "png").catch((error: unknown) => {
+                throw new Error(`encoding cell ${index} as PNG failed: ${readableMessage(error)}`, { cause: error });
+              });
               // Awaited in turn below; until then this keeps an early failure from counting as unhandled.
               encoded.catch(() => {});
               delivered = delivered.then(async () => {

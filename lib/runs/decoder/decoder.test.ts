@@ -1,6 +1,7 @@
 import { performance } from "node:perf_hooks";
 import { afterAll, describe, expect, it } from "vitest";
 import { type Engine, EngineError, openPreset, openPresetRules } from "../../engine/index";
+import { toRunError } from "../errors";
 import { recordUnhandledRejections } from "../testing";
 import { sha256Hex } from "../ids";
 import type { StoredRequest } from "../views";
@@ -115,7 +116,9 @@ describe("the decoder core", () => {
       const planned = await decoder.plan(decodeJob);
       const cells: number[] = [];
       const error = await decoder.decode("unencodable", planned.cells.map((_, i) => i), { onCell: (index) => cells.push(index) }).catch((e: unknown) => e);
-      expect(error).toMatchObject({ name: "EngineError", message: expect.stringMatching(/bytes of RGB/) });
+      // The server's fault (500, internal), not the request's, though the encoder's check calls it bad input.
+      expect(error).toMatchObject({ name: "Error", message: expect.stringMatching(/^encoding cell 1 as PNG failed: .*bytes of RGB/) });
+      expect(toRunError(error)).toMatchObject({ code: "internal", status: 500 });
       expect(cells).toEqual([0]);
       await new Promise((resolve) => setTimeout(resolve, 20));
       expect(unhandled.rejections).toEqual([]);

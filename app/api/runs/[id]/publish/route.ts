@@ -3,22 +3,18 @@ import { apiRoute, type Params, respond } from "../../../respond";
 
 export const dynamic = "force-dynamic";
 
-/** Publishes a done run; the first publish also answers `unpublishKey`, the only way to unpublish it. */
-function publish(_request: Request, { params }: Params<"id">) {
-  return respond(async () => {
-    const { run, unpublishKey } = await (await getRunService()).publish((await params).id);
-    return Response.json(unpublishKey === null ? { run } : { run, unpublishKey });
-  });
+const BEARER = /^Bearer\s+(\S+)\s*$/i;
+/** The creator key the request carries as `Authorization: Bearer <key>`, or null. */
+const creatorKeyOf = (request: Request) => BEARER.exec(request.headers.get("authorization") ?? "")?.[1] ?? null;
+
+/** Puts a done run's link in the gallery, for the holder of the creator key its creation answered. */
+function publish(request: Request, { params }: Params<"id">) {
+  return respond(async () => Response.json({ run: await (await getRunService()).publish((await params).id, creatorKeyOf(request)) }));
 }
 
-const BEARER = /^Bearer\s+(\S+)\s*$/i;
-
-/** Unpublishes a run for the holder of its unpublish key (`Authorization: Bearer <key>`); the run itself stays. */
+/** Takes the link out of the gallery again, for the same key; the link keeps opening the run. */
 function unpublish(request: Request, { params }: Params<"id">) {
-  return respond(async () => {
-    const key = BEARER.exec(request.headers.get("authorization") ?? "")?.[1] ?? null;
-    return Response.json({ run: await (await getRunService()).unpublish((await params).id, key) });
-  });
+  return respond(async () => Response.json({ run: await (await getRunService()).unpublish((await params).id, creatorKeyOf(request)) }));
 }
 
 export const { GET, HEAD, OPTIONS, POST, PUT, DELETE, PATCH } = apiRoute({ POST: publish, DELETE: unpublish });

@@ -1,11 +1,12 @@
 import { useSyncExternalStore } from "react";
 
 /*
- * The keys this browser was given when it published runs (POST /api/runs/:id/publish answers one
- * on the first publish), kept in localStorage: holding a run's key is what makes one its owner.
+ * The creator keys this browser was given for the runs it asked for (POST /api/runs and POST
+ * /api/compare answer one with each new link), kept in localStorage by link id: holding a link's
+ * key is what makes one its creator, who alone may publish it to the gallery and take it out.
  */
 
-const storageKey = (runId: string) => `penumbra-unpublish:${runId}`;
+const storageKey = (linkId: string) => `penumbra-creator:${linkId}`;
 const listeners = new Set<() => void>();
 /** Where keys live when storage is refused (private modes): then only until the tab closes. */
 const unstored = new Map<string, string>();
@@ -29,11 +30,13 @@ function write(runId: string, key: string | null) {
   for (const listener of listeners) listener();
 }
 
-export const rememberUnpublishKey = (runId: string, key: string) => write(runId, key);
-export const forgetUnpublishKey = (runId: string) => write(runId, null);
+/** Keeps the key for each of the links it was answered with. */
+export function rememberCreatorKey(linkIds: readonly string[], key: string): void {
+  for (const linkId of linkIds) write(linkId, key);
+}
 
-/** This browser's unpublish key for the run, or null (always null on the server). */
-export function useUnpublishKey(runId: string): string | null {
+/** This browser's creator key for the link, or null (always null on the server). */
+export function useCreatorKey(runId: string): string | null {
   return useSyncExternalStore(
     (onChange) => {
       listeners.add(onChange);
