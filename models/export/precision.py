@@ -42,8 +42,30 @@ def is_diffusers_attention(module: torch.nn.Module) -> bool:
     return all(hasattr(module, name) for name in ("to_q", "to_k", "to_v", "to_out", "heads", "scale")) and callable(getattr(module, "set_processor", None))
 
 
-class Float32Attention:
-    """A diffusers attention processor (same call signature) with the scores and softmax in float32."""
+def float32_attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, heads: int, scale: float,
+                      mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """softmax(QKᵀ·scale + mask)·V over `heads` heads of [batch, tokens, heads·head_dim] tensors, the
+    scores and softmax in float32; `mask` is additive, [batch, heads, tokens or 1, key tokens]."""
+    batch, tokens, width = query.shape
+    head_dim = width // heads
+
+    def split(t: torch.Tensor) -> torch.Tensor:
+        return t.reshape(t.shape[0], t.shape[1], heads, head_dim).transpose(1, 2)
+
+    scores = torch.matmul(split(query).float(), split(key).float().transpose(-1, -2)) * scale
+    if mask is not None:
+        scores = scores + mask.float()
+    probabilities = scores.softmax(dim=-1).to(value.dtype)
+    return torch.matmul(probabilities, split(value)).transpose(1, 2).reshape(batch, tokens, width)
+
+
+class AttentionProcessor:
+    """What a diffusers attention processor does around the attention itself (same call signature):
+    the spatial and group norms, the projections, the output projection and the residual.
+    Subclasses say how the projected query, key and value are attended (`attend`)."""
+
+    def attend(self, attn, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, attention_mask: Optional[torch.Tensor]) -> torch.Tensor:
+        raise NotImplementedError
 
     def __call__(self, attn, hidden_states: torch.Tensor, encoder_hidden_states: Optional[torch.Tensor] = None,
                  attention_mask: Optional[torch.Tensor] = None, temb: Optional[torch.Tensor] = None, *args, **kwargs) -> torch.Tensor:
@@ -62,21 +84,8 @@ class Float32Attention:
         if encoder_hidden_states is not None and getattr(attn, "norm_cross", None):
             context = attn.norm_encoder_hidden_states(context)
         query, key, value = attn.to_q(hidden_states), attn.to_k(context), attn.to_v(context)
+        hidden_states = self.attend(attn, query, key, value, attention_mask)
 
-        batch = query.shape[0]
-        heads = attn.heads
-        head_dim = query.shape[-1] // heads
-        query = query.view(batch, -1, heads, head_dim).transpose(1, 2)
-        key = key.view(batch, -1, heads, head_dim).transpose(1, 2)
-        value = value.view(batch, -1, heads, head_dim).transpose(1, 2)
-
-        scores = torch.matmul(query.float(), key.float().transpose(-1, -2)) * attn.scale
-        if attention_mask is not None:
-            mask = attn.prepare_attention_mask(attention_mask, key.shape[2], batch)
-            scores = scores + mask.view(batch, heads, -1, mask.shape[-1]).float()
-        probabilities = scores.softmax(dim=-1).to(value.dtype)
-
-        hidden_states = torch.matmul(probabilities, value).transpose(1, 2).reshape(batch, -1, heads * head_dim)
         hidden_states = attn.to_out[0](hidden_states)
         hidden_states = attn.to_out[1](hidden_states)  # dropout
         if spatial_shape is not None:
@@ -86,12 +95,28 @@ class Float32Attention:
         return hidden_states / getattr(attn, "rescale_output_factor", 1.0)
 
 
-def keep_attention_in_float32(model: torch.nn.Module) -> int:
-    """Installs `Float32Attention` in every diffusers Attention module of `model`; returns how many."""
-    processor = Float32Attention()
+class Float32Attention(AttentionProcessor):
+    """Attention written out op by op, with QKᵀ, the scale, the mask and the softmax in float32."""
+
+    def attend(self, attn, query, key, value, attention_mask):
+        mask = None
+        if attention_mask is not None:
+            batch = query.shape[0]
+            mask = attn.prepare_attention_mask(attention_mask, key.shape[1], batch)
+            mask = mask.view(batch, attn.heads, -1, mask.shape[-1])
+        return float32_attention(query, key, value, attn.heads, attn.scale, mask)
+
+
+def install_processor(model: torch.nn.Module, processor: AttentionProcessor) -> int:
+    """Installs `processor` in every diffusers Attention module of `model`; returns how many."""
     patched = 0
     for module in model.modules():
         if is_diffusers_attention(module):
             module.set_processor(processor)
             patched += 1
     return patched
+
+
+def keep_attention_in_float32(model: torch.nn.Module) -> int:
+    """Installs `Float32Attention` in every diffusers Attention module of `model`; returns how many."""
+    return install_processor(model, Float32Attention())
