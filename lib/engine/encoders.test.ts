@@ -12,7 +12,7 @@ const SHAPES_DIR = resolvePresetDir("shapes");
 const preset = loadPreset(SHAPES_DIR);
 const { config } = preset;
 const clip = config.image.clip;
-const parity = JSON.parse(readFileSync(path.join(SHAPES_DIR, "parity.json"), "utf8"));
+const parity = JSON.parse(readFileSync(path.join(SHAPES_DIR, "torch-outputs.json"), "utf8"));
 
 async function open(key: ModelKey) {
   return openModel(key, await preset.filePath(key), contractDims(config), { providers: ["cpu"], threads: 2 });

@@ -20,7 +20,7 @@ interface Parity {
   vaeDecoder: { latent_sample: number[]; sample: number[] };
   unet: { sample: number[]; timestep: number; encoder_hidden_states: number[]; class_labels: number[]; out_sample: number[] };
 }
-const parity = JSON.parse(readFileSync(path.join(SHAPES_DIR, "parity.json"), "utf8")) as Parity;
+const parity = JSON.parse(readFileSync(path.join(SHAPES_DIR, "torch-outputs.json"), "utf8")) as Parity;
 
 /** Within 1e-3, absolute for values up to 1 and relative beyond. */
 function expectClose(actual: ArrayLike<number>, expected: readonly number[]): void {
@@ -212,7 +212,7 @@ describe("sessions", () => {
   });
 });
 
-describe("parity with PyTorch (models/shapes/parity.json)", () => {
+describe("parity with PyTorch (models/shapes/torch-outputs.json)", () => {
   it("clipText", async () => {
     const out = await (await open("clipText")).run({ input_ids: { data: Int32Array.from(parity.clipText.input_ids), dims: [1, 77] } });
     expectClose(out.text_embeds.data, parity.clipText.text_embeds);

@@ -40,7 +40,9 @@ describe("checkPreset on good presets", () => {
     const check = await checkPreset(SHAPES_DIR);
     expect(check.problems).toEqual([]);
     expect(check.summary).toMatch(/^shapes \(Shapes \(bundled\)\): fine\nD = 64, images 64×64, latents 4×16×16/);
-    expect(check.summary).toMatch(/\nout-of-distribution records: a corpus of \d+ words, epistemic banks of \d+ captions and \d+ images$/);
+    expect(check.summary).toMatch(/\nout-of-distribution records: a corpus of \d+ words, epistemic banks of \d+ captions and \d+ images\n/);
+    // Trained here, not exported from a checkpoint: there are no source modules to check it against.
+    expect(check.summary).toMatch(/\nparity: no record \(python3 -m models\.export\.parity --preset .* compares the graphs with the modules they were exported from\)$/);
   });
 
   it.each([
@@ -51,6 +53,49 @@ describe("checkPreset on good presets", () => {
     expect(check.problems).toEqual([]);
     expect(check.summary).toContain(`D = ${dim}, images 768×768, latents 4×96×96, CLIP input 224×224`);
     expect(check.summary).toContain("unet inputs: sample float16, timestep int64, encoder_hidden_states float16, class_labels float16");
+  });
+});
+
+describe("checkPreset and the parity record", () => {
+  /** A parity record as models/export/parity.py writes it, for the copy's current UNet and VAE graphs. */
+  async function writeParity(dir: string, passed: boolean): Promise<void> {
+    const config = JSON.parse(readFileSync(path.join(dir, "preset.json"), "utf8"));
+    const graphs: Record<string, string> = {};
+    for (const key of ["unet", "vaeDecoder"]) graphs[config.files[key].path] = await sha256File(path.join(dir, config.files[key].path));
+    const check = (ok: boolean, relativeDifference: number | null) => ({ passed: ok, problems: ok ? [] : ["differs by 0.3 of the output's range, over the tolerance 0.0001"], relativeDifference, tolerance: 1e-4 });
+    const record = { version: 1, checkedAt: "2026-12-02T20:00:00+00:00", precision: "fp32", graphs, checks: { unet: check(passed, passed ? 2.5e-6 : 0.3), vaeDecoder: check(true, null) }, passed };
+    writeFileSync(path.join(dir, "parity.json"), JSON.stringify(record));
+  }
+
+  it("reports a passing record for the very files it checked", async () => {
+    const dir = copyOf(SHAPES_DIR);
+    await writeParity(dir, true);
+    const check = await checkPreset(dir);
+    expect(check.problems).toEqual([]);
+    expect(check.summary).toMatch(/\nparity: passed on 2026-12-02T20:00:00\+00:00, largest difference 2\.5e-6 of an output's range, for these very files$/);
+  });
+
+  it("refuses a preset whose last parity check failed, saying which output", async () => {
+    const dir = copyOf(SHAPES_DIR);
+    await writeParity(dir, false);
+    expect((await checkPreset(dir)).problems).toEqual([
+      "parity.json: the last parity check failed (2026-12-02T20:00:00+00:00): unet: differs by 0.3 of the output's range, over the tolerance 0.0001",
+    ]);
+  });
+
+  it("refuses a record made for other files, and one that is not a record", async () => {
+    const dir = copyOf(SHAPES_DIR);
+    await writeParity(dir, true);
+    const unet = path.join(dir, "unet.onnx");
+    writeFileSync(unet, Buffer.concat([readFileSync(unet), Buffer.from([0])]));
+    const stale = await checkPreset(dir);
+    expect(stale.problems.filter((problem) => problem.startsWith("parity.json"))).toEqual([
+      expect.stringMatching(/^parity\.json: recorded for other files: unet\.onnx changed since it was checked; run parity again/),
+    ]);
+    writeFileSync(path.join(dir, "parity.json"), JSON.stringify({ version: 1, passed: "yes" }));
+    expect((await checkPreset(dir)).problems.filter((problem) => problem.startsWith("parity.json"))).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^parity\.json: passed: /), expect.stringMatching(/^parity\.json: graphs: /)]),
+    );
   });
 });
 

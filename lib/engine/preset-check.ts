@@ -89,6 +89,45 @@ const fileHashesSchema = z.record(
   z.string().regex(/^[0-9a-f]{64}$/, "must be 64 lowercase hex digits"),
 );
 
+/**
+ * What `python3 -m models.export.parity` writes beside preset.json: the graphs it checked (by
+ * sha256) against the modules they came from, and the verdict.
+ */
+export const PARITY_RECORD = "parity.json";
+const parityRecordSchema = z.looseObject({
+  version: z.literal(1),
+  checkedAt: z.string(),
+  graphs: fileHashesSchema,
+  checks: z.record(z.string(), z.looseObject({ passed: z.boolean(), problems: z.array(z.string()), relativeDifference: z.number().nullable() })),
+  passed: z.boolean(),
+});
+
+/** The parity record's problems (a failed or stale record), or the summary line it earns; no record is no problem. */
+async function parityReport(dir: string, hashOf: (relative: string) => Promise<string>): Promise<{ problems: string[]; line: string }> {
+  const file = path.join(dir, PARITY_RECORD);
+  const how = `python3 -m models.export.parity --preset ${dir} compares the graphs with the modules they were exported from`;
+  if (!existsSync(file)) return { problems: [], line: `parity: no record (${how})` };
+  let record: z.infer<typeof parityRecordSchema>;
+  try {
+    const parsed = parityRecordSchema.safeParse(JSON.parse(readFileSync(file, "utf8")));
+    if (!parsed.success) return { problems: issueLines(parsed.error).map((line) => line.replace(/^preset\.json/, PARITY_RECORD)), line: "" };
+    record = parsed.data;
+  } catch (error) {
+    return { problems: [`${PARITY_RECORD} is not valid JSON: ${errorMessage(error)}`], line: "" };
+  }
+  const changed: string[] = [];
+  for (const [relative, sha256] of Object.entries(record.graphs)) {
+    if (!existsSync(path.join(dir, relative)) || (await hashOf(relative)) !== sha256) changed.push(relative);
+  }
+  if (changed.length) return { problems: [`${PARITY_RECORD}: recorded for other files: ${changed.join(", ")} changed since it was checked; run parity again (${how})`], line: "" };
+  if (!record.passed) {
+    const failed = Object.entries(record.checks).filter(([, check]) => !check.passed).map(([key, check]) => `${key}: ${check.problems.join("; ")}`);
+    return { problems: [`${PARITY_RECORD}: the last parity check failed (${record.checkedAt}): ${failed.join("; ")}`], line: "" };
+  }
+  const largest = Math.max(...Object.values(record.checks).map((check) => check.relativeDifference ?? 0));
+  return { problems: [], line: `parity: passed on ${record.checkedAt}, largest difference ${largest.toExponential(1)} of an output's range, for these very files` };
+}
+
 /** One hashing per file, however many entries of preset.json name it. */
 function hasher(dir: string): (relative: string) => Promise<string> {
   const hashes = new Map<string, Promise<string>>();
@@ -191,6 +230,8 @@ export async function checkPreset(dir: string): Promise<PresetCheck> {
     hashChecks.push(hashProblem(where, record.bank.path, record.bank.sha256, hashOf));
   }
   for (const found of await Promise.all(hashChecks)) problems.push(...found);
+  const parity = await parityReport(dir, hashOf);
+  problems.push(...parity.problems);
 
   const disagreeing = widthsOfD(config, headers).filter((width) => width.d !== dim);
   if (disagreeing.length) {
@@ -217,6 +258,7 @@ export async function checkPreset(dir: string): Promise<PresetCheck> {
       config.epistemic
         ? `out-of-distribution records: ${config.corpus ? `a corpus of ${config.corpus.vocabulary.length} words` : "no corpus"}, epistemic banks of ${config.epistemic.text.count} captions and ${config.epistemic.image.count} images`
         : "out-of-distribution records: none (runs get no epistemic score)",
+      parity.line,
     ].join("\n"),
   };
 }

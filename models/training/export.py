@@ -2,7 +2,7 @@
 
 Tensor names, element types and ranks are docs/model-contract.md's, the same as the real Stable unCLIP
 presets'. The adapter stage adds `adapterImage`, `adapterText`, `adapter`, `bridge`, `uncertainty`.
-A small parity.json records torch outputs on fixed inputs so the engine's tests can prove that
+A small torch-outputs.json records torch outputs on fixed inputs so the engine's tests can prove that
 onnxruntime-node computes what PyTorch computed.
 """
 from __future__ import annotations
@@ -74,7 +74,7 @@ def export_preset(work: Path, preset: Path, quick: bool = False) -> Dict:
             "vaeDecoder": {"latent_sample": floats(latents[:1]), "sample": floats(vae.decoder(latents[:1]))},
             "unet": _unet_parity(unet, (latents, timestep, hidden, class_labels)),
         }
-    (preset / "parity.json").write_text(json.dumps(parity) + "\n")
+    (preset / "torch-outputs.json").write_text(json.dumps(parity) + "\n")
     _write_tokenizer_reference(tokenizer, preset / "tokenizer" / "reference-ids.json")
 
     record = json.loads((work / "stages.json").read_text()) if (work / "stages.json").exists() else {}
@@ -142,7 +142,7 @@ def replace_unet(work: Path, preset: Path, weights: str) -> Dict:
     inputs = _unet_inputs(clip, tokenizer)
     _export_unet_onnx(unet, preset, inputs)
     shutil.copyfile(work / weights, preset / "torch" / "unet.pt")
-    parity_path = preset / "parity.json"
+    parity_path = preset / "torch-outputs.json"
     parity = json.loads(parity_path.read_text())
     parity["unet"] = _unet_parity(unet, inputs)
     parity_path.write_text(json.dumps(parity) + "\n")

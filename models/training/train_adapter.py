@@ -344,8 +344,8 @@ def train_until_converged(o: Options, log=print, interval: int = CONVERGENCE["in
 
 @torch.no_grad()
 def write_parity(trained: Trained, preset: Path, image_input: torch.Tensor, text_input: torch.Tensor) -> None:
-    """Adds the adapters' torch outputs on one scaled embedding each to parity.json (see export.py)."""
-    path = preset / "parity.json"
+    """Adds the adapters' torch outputs on one scaled embedding each to torch-outputs.json (see export.py)."""
+    path = preset / "torch-outputs.json"
     parity = json.loads(path.read_text()) if path.exists() else {}
     for key, model, z in (("adapterImage", trained.image, image_input), ("adapterText", trained.text, text_input)):
         mu, one_over_alpha, beta = model(z)

@@ -102,7 +102,7 @@ def test_trainer_exports_adapters_bridge_and_uncertainty_into_a_preset(tmp_path)
     assert config["adapter"]["objective"] == "exact" and config["adapter"]["inputScale"] == {"text": "l2", "image": "l2"}
     assert len(config["bridge"]["textMean"]) == 16 and config["bridge"]["imageNorm"] > 0
     assert len(config["uncertainty"]["text"]) == 101 and config["uncertainty"]["text"] == sorted(config["uncertainty"]["text"])
-    parity = json.loads((preset / "parity.json").read_text())
+    parity = json.loads((preset / "torch-outputs.json").read_text())
     assert len(parity["adapterText"]["mu"]) == 16 and len(parity["adapterImage"]["beta"]) == 16
     again = train_adapter.load(tmp_path / "ckpt")
     z = torch.randn(4, 16)
