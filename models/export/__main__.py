@@ -32,6 +32,8 @@ def main(argv=None) -> int:
     p.add_argument("--revision", help="revision of the unCLIP checkpoint (default: main; the commit used is recorded)")
     p.add_argument("--clip-text-revision", help="revision of the CLIP text tower's repository")
     p.add_argument("--adapter-from", type=Path, help="a complete preset of the same variant whose adapter, bridge and uncertainty to copy")
+    p.add_argument("--attention", choices=["fused", "unfused"], default="fused",
+                   help="fused: onnxruntime's MultiHeadAttention node (default); unfused: op by op with the softmax in float32, for runtimes without onnxruntime's contrib ops")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     a = p.parse_args(argv)
     precision = PRECISIONS[a.precision]
@@ -44,7 +46,7 @@ def main(argv=None) -> int:
     try:
         sources = load_sources(variant, a.revision, a.clip_text_revision, log=lambda m: print(m, file=sys.stderr))
         summary = export_preset(sources, variant, precision, out, adapter_from=a.adapter_from, external_data_threshold=PROTOBUF_LIMIT_BYTES,
-                                log=lambda m: print(m, file=sys.stderr))
+                                log=lambda m: print(m, file=sys.stderr), attention=a.attention)
     except (MissingDependencies, ExportError) as error:
         print(f"models.export: {error}", file=sys.stderr)
         return 2

@@ -20,6 +20,7 @@ import torch
 from models.training.preset_io import OPSET, file_entry, floats, load, save, sha256
 
 from .onnx_files import PROTOBUF_LIMIT_BYTES, export_graph
+from .fused_attention import fuse_attention
 from .precision import Precision, keep_attention_in_float32
 from .sources import Sources, TokenizerFiles
 from .variants import Variant
@@ -102,7 +103,20 @@ def _example_ids(tokenizer: TokenizerFiles, batch: int, device: str) -> torch.Te
     return ids.to(device)
 
 
-def export_graphs(sources: Sources, variant: Variant, precision: Precision, out: Path, external_data_threshold: int, log: Callable[[str], None]) -> Dict[str, List[str]]:
+ATTENTION = {
+    # onnxruntime's fused com.microsoft.MultiHeadAttention: no [batch, heads, tokens, tokens] tensors in the graph (fused_attention.py).
+    "fused": fuse_attention,
+    # Op by op, QKᵀ and softmax in float32 (precision.py): the reference form, for runtimes without onnxruntime's contrib ops.
+    "unfused": keep_attention_in_float32,
+}
+ATTENTION_NOTES = {
+    "fused": "com.microsoft.MultiHeadAttention in the UNet and VAE (models/export/fused_attention.py); onnxruntime's kernels accumulate the softmax in float32",
+    "unfused": "QKᵀ, scale and softmax in float32 in the UNet and VAE (models/export/precision.py)",
+}
+
+
+def export_graphs(sources: Sources, variant: Variant, precision: Precision, out: Path, external_data_threshold: int, log: Callable[[str], None],
+                  attention: str = "fused") -> Dict[str, List[str]]:
     """The five decoder-side graphs; returns each model key's files (the graph first)."""
     device = precision.device
     decoder_dtype = precision.dtype
@@ -111,10 +125,12 @@ def export_graphs(sources: Sources, variant: Variant, precision: Precision, out:
     towers = [m.to(device=device, dtype=torch.float32).eval() for m in (sources.clip_text, sources.clip_image, sources.prompt_encoder)]
     clip_text, clip_image, prompt_encoder = towers
     # Installed at every precision so fp32 and fp16 graphs share one attention formulation.
-    if keep_attention_in_float32(unet) == 0:
+    install = ATTENTION[attention]
+    unet_patched = install(unet)
+    if unet_patched == 0:
         raise ExportError("found no diffusers Attention module in the UNet; its attention would run in the weights' dtype")
-    vae_patched = keep_attention_in_float32(vae)
-    log(f"attention in float32: UNet patched, VAE decoder {vae_patched} module(s)")
+    vae_patched = install(vae)
+    log(f"attention {attention}: UNet {unet_patched} module(s), VAE decoder {vae_patched}")
 
     latent_side = sources.image_size // sources.latent_downsample
     D, H = variant.embedding_dim, sources.prompt_hidden_size
@@ -166,7 +182,7 @@ def copy_adapter(source: Path, out: Path, config: Dict[str, Any]) -> None:
 
 
 def export_preset(sources: Sources, variant: Variant, precision: Precision, out: Path, adapter_from: Optional[Path] = None,
-                  external_data_threshold: int = PROTOBUF_LIMIT_BYTES, log: Callable[[str], None] = print) -> Dict[str, Any]:
+                  external_data_threshold: int = PROTOBUF_LIMIT_BYTES, log: Callable[[str], None] = print, attention: str = "fused") -> Dict[str, Any]:
     """Writes the preset folder `out`; returns a summary (files, sizes, what is still missing)."""
     D = variant.embedding_dim
     # Everything that can refuse the checkpoint runs before the long exports.
@@ -176,7 +192,9 @@ def export_preset(sources: Sources, variant: Variant, precision: Precision, out:
         raise ExportError(f"image size {sources.image_size} is not a multiple of the latent downsampling {sources.latent_downsample}")
     out.mkdir(parents=True, exist_ok=True)
 
-    written = export_graphs(sources, variant, precision, out, external_data_threshold, log)
+    if attention not in ATTENTION:
+        raise ExportError(f"attention {attention!r} is not one of {', '.join(ATTENTION)}")
+    written = export_graphs(sources, variant, precision, out, external_data_threshold, log, attention)
     tokenizer = _tokenizer_fields(sources.clip_tokenizer, out, "tokenizer/clip")
     prompt_tokenizer = _tokenizer_fields(sources.prompt_tokenizer, out, "tokenizer/prompt")
 
@@ -199,7 +217,7 @@ def export_preset(sources: Sources, variant: Variant, precision: Precision, out:
         "defaults": dict(DEFAULTS),
         "limits": dict(LIMITS.get(precision.name, LIMITS["fp16"])),
         "provenance": {
-            "exportedBy": f"python3 -m models.export --variant {variant.name} --precision {precision.name}",
+            "exportedBy": f"python3 -m models.export --variant {variant.name} --precision {precision.name} --attention {attention}",
             "commit": _git_commit(),
             "variant": variant.name,
             "precision": precision.name,
@@ -207,7 +225,7 @@ def export_preset(sources: Sources, variant: Variant, precision: Precision, out:
             "promptEncoder": {"layersToSkip": sources.prompt_layers_to_skip, "output": "hidden states after the final layer norm (SD 2.x: OpenCLIP ViT-H penultimate layer)"},
             "weights": {"unet": half, "vaeDecoder": half, "clipText": "float32", "clipImage": "float32", "promptEncoder": "float32"},
             "graphInputsOutputs": "float32 (input_ids int64); casts to the weights' dtype happen inside the graphs",
-            "attention": "QKᵀ, scale and softmax in float32 in the UNet and VAE (models/export/precision.py)",
+            "attention": ATTENTION_NOTES[attention],
             "normalizerIsIdentity": bool(torch.all(torch.tensor(noise_augmentation["mean"]) == 0) and torch.all(torch.tensor(noise_augmentation["std"]) == 1)),
             "onnxOpset": OPSET,
             "torch": torch.__version__,

@@ -72,7 +72,8 @@ def presets(tmp_path_factory):
     root = tmp_path_factory.mktemp("presets")
     # threshold 0: every fp32 graph stores its weights as external data, as the real fp32 UNet must.
     fp32 = exporter.export_preset(toy_sources(root), TOY_VARIANT, PRECISIONS["fp32"], root / "fp32", external_data_threshold=0, log=lambda m: None)
-    low = exporter.export_preset(toy_sources(root), TOY_VARIANT, LOW, root / "low", log=lambda m: None)
+    # The op-by-op form, whose float32 softmax the tests below inspect.
+    low = exporter.export_preset(toy_sources(root), TOY_VARIANT, LOW, root / "low", log=lambda m: None, attention="unfused")
     return root, fp32, low
 
 
@@ -128,6 +129,19 @@ def test_low_precision_keeps_qk_and_softmax_in_float32(presets):
         assert all(types == ["FLOAT", "FLOAT"] for types in score_matmul_input_types(path))
         io = [v.type.tensor_type.elem_type for v in list(model.graph.input) + list(model.graph.output)]
         assert set(io) == {TensorProto.FLOAT}, filename
+
+
+def test_fused_low_precision_attention_is_one_node_fed_in_the_weights_dtype(tmp_path):
+    """The fused form leaves the float32 accumulation to onnxruntime's kernel: no score tensor, no upcast, in the graph."""
+    exporter.export_preset(toy_sources(tmp_path), TOY_VARIANT, LOW, tmp_path / "fused", log=lambda m: None)
+    for filename, attentions in (("unet.onnx", 2), ("vae_decoder.onnx", 1)):
+        model = onnx.load(str(tmp_path / "fused" / filename))
+        types = element_types(model)
+        nodes = [n for n in model.graph.node if n.op_type == "MultiHeadAttention"]
+        assert len(nodes) == attentions and not any(n.op_type == "Softmax" for n in model.graph.node)
+        assert {TensorProto.DataType.Name(types[i]) for n in nodes for i in n.input} == {"BFLOAT16"}
+    config = json.loads((tmp_path / "fused" / "preset.json").read_text())
+    assert "MultiHeadAttention" in config["provenance"]["attention"] and config["provenance"]["exportedBy"].endswith("--attention fused")
 
 
 def test_without_the_patch_low_precision_softmax_would_not_be_float32(tmp_path):
