@@ -50,8 +50,8 @@ export function threadCount(setting = process.env.PENUMBRA_THREADS): number {
 
 /**
  * Whether onnxruntime's intra-op threads spin between tasks, from PENUMBRA_THREAD_SPINNING (on or off, default off).
- * Spinning saves a few percent when the cores are otherwise idle, but a spinning thread burns a core that another
- * process (or the serving thread) needs, and on a shared machine a grid takes about twice as long (docs/benchmarks.md).
+ * Spinning saves a few percent when the cores are otherwise idle, but a spinning thread holds a core that another
+ * process (or the serving thread) needs: with one of two cores busy a grid took 1.6–1.7× as long (docs/benchmarks.md).
  */
 export function threadSpinning(setting = process.env.PENUMBRA_THREAD_SPINNING): boolean {
   const value = (setting ?? "").trim().toLowerCase();
