@@ -6,7 +6,7 @@ import { parseBucketRule } from "./server/rate-limit";
 /*
  * The server's settings, read from the environment once, here, and validated as a whole: a bad
  * value is a configuration fault (HTTP 500 whose message names the variable; the value goes only
- * to the server log). The engine's own variables (PENUMBRA_PROVIDERS, PENUMBRA_THREADS,
+ * to the server log). The engine's own variables (PENUMBRA_PROVIDERS, PENUMBRA_THREADS, PENUMBRA_THREAD_SPINNING,
  * PENUMBRA_MODELS_DIR, PENUMBRA_CACHE_DIR) are read by the engine, which the CLI uses without a server.
  */
 

@@ -1,4 +1,4 @@
-/** Small pure helpers for `npm run bench`: summary statistics and a plain-text table. */
+/** Small pure helpers for `npm run bench`: the order of its paired runs, summary statistics and a plain-text table. */
 
 export interface Summary {
   readonly median: number;
@@ -28,6 +28,53 @@ export function median(values: readonly number[]): number {
 export function summarize(values: readonly number[]): Summary {
   const xs = sorted(values);
   return { median: median(xs), min: xs[0], max: xs[xs.length - 1] };
+}
+
+/** A summary with the quartiles: q1–q3 is the interquartile range, the middle half of the values. */
+export interface Spread extends Summary {
+  readonly q1: number;
+  readonly q3: number;
+}
+
+export function spread(values: readonly number[]): Spread {
+  return { ...summarize(values), q1: percentile(values, 25), q3: percentile(values, 75) };
+}
+
+export type Side = "engine" | "reference";
+
+/**
+ * The order of pair `index`: engine first in even pairs, reference first in odd ones. A load that rises or falls
+ * over the benchmark then favours neither side, as it would if every engine grid ran before every reference grid.
+ */
+export function pairOrder(index: number): readonly [Side, Side] {
+  return index % 2 === 0 ? ["engine", "reference"] : ["reference", "engine"];
+}
+
+export interface Pair<E, R> {
+  readonly order: readonly [Side, Side];
+  readonly engine: E;
+  readonly reference: R;
+}
+
+/** Runs `count` pairs, one side after the other in pairOrder's order, never two at once. */
+export async function inPairs<E, R>(count: number, engine: () => Promise<E>, reference: () => Promise<R>): Promise<Pair<E, R>[]> {
+  const pairs: Pair<E, R>[] = [];
+  for (let index = 0; index < count; index++) {
+    const order = pairOrder(index);
+    let e: E | undefined;
+    let r: R | undefined;
+    for (const side of order) {
+      if (side === "engine") e = await engine();
+      else r = await reference();
+    }
+    pairs.push({ order, engine: e as E, reference: r as R });
+  }
+  return pairs;
+}
+
+/** Each pair's engine figure over its reference figure (for throughputs: how many times faster the engine was). */
+export function pairRatios(pairs: readonly { readonly engine: number; readonly reference: number }[]): number[] {
+  return pairs.map(({ engine, reference }) => engine / reference);
 }
 
 /** Gaps between consecutive timestamps. */

@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { contractDims, MODEL_CONTRACT, MODEL_KEYS } from "./contract";
 import { EngineError } from "./errors";
 import { float16BitsToFloat32, float32ToFloat16Bits } from "./float16";
-import { openModel, providerPreference, threadCount } from "./onnx";
+import { openModel, providerPreference, sessionOptions, threadCount, threadSpinning } from "./onnx";
 import { loadPreset, resolvePresetDir } from "./preset";
 
 const SHAPES_DIR = resolvePresetDir("shapes");
@@ -74,6 +74,22 @@ describe("provider and thread settings", () => {
     expect(() => threadCount("0")).toThrow(EngineError);
     expect(() => threadCount("0")).toThrow(expect.objectContaining({ code: "configuration" }));
     expect(() => threadCount("two")).toThrow(/PENUMBRA_THREADS/);
+  });
+
+  it("reads PENUMBRA_THREAD_SPINNING, defaulting to off", () => {
+    expect(withoutEnv("PENUMBRA_THREAD_SPINNING", () => threadSpinning())).toBe(false);
+    expect(threadSpinning("")).toBe(false);
+    expect(threadSpinning("off")).toBe(false);
+    expect(threadSpinning(" ON ")).toBe(true);
+    expect(() => threadSpinning("1")).toThrow(expect.objectContaining({ code: "configuration" }));
+    expect(() => threadSpinning("yes")).toThrow(/PENUMBRA_THREAD_SPINNING/);
+  });
+
+  it("builds session options with the threads and onnxruntime's spinning entry for each setting", () => {
+    const entry = (spinning: boolean) => sessionOptions("cpu", 3, spinning).extra;
+    expect(entry(false)).toEqual({ session: { intra_op: { allow_spinning: "0" } } });
+    expect(entry(true)).toEqual({ session: { intra_op: { allow_spinning: "1" } } });
+    expect(sessionOptions("cuda", 3, false)).toMatchObject({ executionProviders: ["cuda"], intraOpNumThreads: 3, interOpNumThreads: 1 });
   });
 });
 

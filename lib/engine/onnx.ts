@@ -48,6 +48,18 @@ export function threadCount(setting = process.env.PENUMBRA_THREADS): number {
   return threads;
 }
 
+/**
+ * Whether onnxruntime's intra-op threads spin between tasks, from PENUMBRA_THREAD_SPINNING (on or off, default off).
+ * Spinning saves a few percent when the cores are otherwise idle, but a spinning thread holds a core that another
+ * process (or the serving thread) needs: with one of two cores busy a grid took 1.6–1.7× as long (docs/benchmarks.md).
+ */
+export function threadSpinning(setting = process.env.PENUMBRA_THREAD_SPINNING): boolean {
+  const value = (setting ?? "").trim().toLowerCase();
+  if (value === "" || value === "off") return false;
+  if (value === "on") return true;
+  throw new EngineError("configuration", `PENUMBRA_THREAD_SPINNING must be on or off, got ${JSON.stringify(setting)}`);
+}
+
 export interface SkippedProvider {
   readonly provider: ProviderName;
   readonly reason: string;
@@ -160,6 +172,8 @@ export interface OpenOptions {
   readonly providers?: readonly ProviderName[];
   /** Default: threadCount(). */
   readonly threads?: number;
+  /** Default: threadSpinning(). */
+  readonly spinning?: boolean;
   /** Where the provider chosen (and why faster ones were not) is reported, once per process; default console.warn. */
   readonly log?: Logger;
 }
@@ -169,7 +183,8 @@ function firstLine(error: unknown): string {
   return message.split("\n")[0].trim();
 }
 
-function sessionOptions(provider: ProviderName, threads: number): ort.InferenceSession.SessionOptions {
+/** The options every session is created with; exported so the benchmark's matmul probe runs under the same ones. */
+export function sessionOptions(provider: ProviderName, threads: number, spinning: boolean): ort.InferenceSession.SessionOptions {
   return {
     executionProviders: [provider],
     graphOptimizationLevel: "all",
@@ -178,6 +193,8 @@ function sessionOptions(provider: ProviderName, threads: number): ort.InferenceS
     executionMode: "sequential",
     // 3 = errors only: onnxruntime's warnings about unused initialisers are noise to users.
     logSeverityLevel: 3,
+    // Session config entries: onnxruntime-node joins the nested keys with dots (session.intra_op.allow_spinning).
+    extra: { session: { intra_op: { allow_spinning: spinning ? "1" : "0" } } },
   };
 }
 
@@ -195,7 +212,12 @@ function providerLine({ provider, skipped }: OpenedSession): string {
   return `penumbra: running on ${provider}${reasons.length ? ` (${reasons.join("; ")})` : ""}`;
 }
 
-async function openOnFirstProvider(file: string, providers: readonly ProviderName[], threads: number): Promise<OpenedSession> {
+interface Threading {
+  readonly threads: number;
+  readonly spinning: boolean;
+}
+
+async function openOnFirstProvider(file: string, providers: readonly ProviderName[], { threads, spinning }: Threading): Promise<OpenedSession> {
   const skipped: SkippedProvider[] = [];
   for (const provider of providers.slice(0, -1)) {
     const earlier = failedProviders.get(provider);
@@ -204,7 +226,7 @@ async function openOnFirstProvider(file: string, providers: readonly ProviderNam
       continue;
     }
     try {
-      return { session: await ort.InferenceSession.create(file, sessionOptions(provider, threads)), provider, skipped };
+      return { session: await ort.InferenceSession.create(file, sessionOptions(provider, threads, spinning)), provider, skipped };
     } catch (error) {
       const reason = firstLine(error);
       failedProviders.set(provider, reason);
@@ -212,7 +234,7 @@ async function openOnFirstProvider(file: string, providers: readonly ProviderNam
     }
   }
   try {
-    return { session: await ort.InferenceSession.create(file, sessionOptions("cpu", threads)), provider: "cpu", skipped };
+    return { session: await ort.InferenceSession.create(file, sessionOptions("cpu", threads, spinning)), provider: "cpu", skipped };
   } catch (error) {
     throw new EngineError("invalid_preset", `${file}: onnxruntime cannot load this model: ${firstLine(error)}`, { cause: error });
   }
@@ -220,7 +242,8 @@ async function openOnFirstProvider(file: string, providers: readonly ProviderNam
 
 async function createSession(file: string, options: OpenOptions): Promise<OpenedSession> {
   const providers = withCpuLast(options.providers ?? providerPreference());
-  const opened = await openOnFirstProvider(file, providers, options.threads ?? threadCount());
+  const threading = { threads: options.threads ?? threadCount(), spinning: options.spinning ?? threadSpinning() };
+  const opened = await openOnFirstProvider(file, providers, threading);
   // With cpu alone there was no choice to report. A failed provider is not retried, so the models
   // after the first land where it did and repeat its line, which is not printed again; a model
   // that lands elsewhere gets a line of its own.
