@@ -1,6 +1,7 @@
+import path from "node:path";
 import { expect, test, type Page } from "@playwright/test";
 import { getRun, RUN_PATH, sha256Hex } from "./helpers/api";
-import { runIdOf } from "./helpers/pages";
+import { ARTIFACTS_DIR, runIdOf } from "./helpers/pages";
 import { encodePng } from "./helpers/png";
 
 /* The compose form's other ways in: examples, the dice, Ctrl+Enter, and images dropped or pasted anywhere on the page. */
@@ -75,6 +76,10 @@ test("Advanced warns when PNDM has too few steps to decode cleanly, and stops wh
   await page.getByTestId("scheduler-select").selectOption("pndm");
   await page.getByTestId("steps-input").fill("20");
   await expect(advice).toHaveCount(0);
+  // The guidance field says how its scale differs from diffusers' below 1.
+  await expect(page.getByTestId("guidance-note")).toContainText("0 unconditionally");
+  await expect(page.getByTestId("guidance-note")).toContainText("only above 1");
+  await page.screenshot({ path: path.join(ARTIFACTS_DIR, "compose-advanced.png") });
 });
 
 test("a caption over the preset's limit is kept whole, counted, and refused with the limit in words", async ({ page }) => {

@@ -64,7 +64,7 @@ describe("parseGridArgs", () => {
   });
 
   it("says each fixed range in --help, as the engine checks it", () => {
-    for (const range of ["--guidance <g>            classifier-free guidance scale (from 0 to 20)", "(each from 0 to 10)", "(each from 0 to 2)", "(each strictly between 0 and 1)"]) {
+    for (const range of ["--guidance <g>            classifier-free guidance scale (from 0 to 20): ε_u + g·(ε_c − ε_u)", "diffusers guides only\n                            above 1", "(each from 0 to 10)", "(each from 0 to 2)", "(each strictly between 0 and 1)"]) {
       expect(GRID_USAGE).toContain(range);
     }
   });

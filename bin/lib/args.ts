@@ -88,7 +88,9 @@ plan
 decoding
   --seed <n>                random seed (integer from ${SEED_RANGE.min} to 2^53 − 1)
   --steps <n>               diffusion steps (up to the preset's maxSteps, 100 for shapes)
-  --guidance <g>            classifier-free guidance scale (from ${GUIDANCE_SCALE_RANGE.min} to ${GUIDANCE_SCALE_RANGE.max})
+  --guidance <g>            classifier-free guidance scale (from ${GUIDANCE_SCALE_RANGE.min} to ${GUIDANCE_SCALE_RANGE.max}): ε_u + g·(ε_c − ε_u)
+                            at every g but 1, so 0 decodes unconditionally; diffusers guides only
+                            above 1 and decodes below 1 as at 1
   --noise-level <l>         image-embedding noise augmentation, integer ≥ 0
                             (below the preset's training timesteps, 1000 for shapes)
   --scheduler <name>        ${SCHEDULER_TYPES.join("|")}

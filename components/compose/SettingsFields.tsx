@@ -108,6 +108,10 @@ export function SettingsFields({ presets, settings, onChange }: SettingsFieldsPr
           <Field label="Guidance scale">
             {(id) => <input id={id} data-testid="guidance-input" type="number" inputMode="decimal" min={GUIDANCE_SCALE_RANGE.min} max={GUIDANCE_SCALE_RANGE.max} step={0.5} value={settings.guidance} onChange={(event) => set({ guidance: event.target.value })} className={`${field} tabular-nums`} />}
           </Field>
+          <p data-testid="guidance-note" className="col-span-full -mt-1 text-xs text-muted sm:order-last">
+            Guidance g mixes the unconditional and conditional predictions, ε_u + g·(ε_c − ε_u), at every g but 1: 1 decodes conditionally, 0 unconditionally. diffusers&apos; unCLIP
+            pipeline guides only above 1 and decodes anything below it as at 1.
+          </p>
           <Field label="Noise level">
             {(id) => <input id={id} data-testid="noise-input" type="number" inputMode="numeric" min={0} max={limits.maxNoiseLevel} step={1} value={settings.noise} onChange={(event) => set({ noise: event.target.value })} className={`${field} tabular-nums`} />}
           </Field>
