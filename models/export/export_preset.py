@@ -182,8 +182,9 @@ def copy_adapter(source: Path, out: Path, config: Dict[str, Any]) -> None:
 
 
 def export_preset(sources: Sources, variant: Variant, precision: Precision, out: Path, adapter_from: Optional[Path] = None,
-                  external_data_threshold: int = PROTOBUF_LIMIT_BYTES, log: Callable[[str], None] = print) -> Dict[str, Any]:
-    """Writes the preset folder `out`; returns a summary (files, sizes, what is still missing)."""
+                  external_data_threshold: int = PROTOBUF_LIMIT_BYTES, log: Callable[[str], None] = print, command: Optional[str] = None) -> Dict[str, Any]:
+    """Writes the preset folder `out`; returns a summary (files, sizes, what is still missing).
+    `command` is recorded as provenance.exportedBy when the caller is not `python3 -m models.export`."""
     D = variant.embedding_dim
     # Everything that can refuse the checkpoint runs before the long exports.
     scheduler = scheduler_fields(sources.scheduler_config)
@@ -215,7 +216,7 @@ def export_preset(sources: Sources, variant: Variant, precision: Precision, out:
         "defaults": dict(DEFAULTS),
         "limits": dict(LIMITS.get(precision.name, LIMITS["fp16"])),
         "provenance": {
-            "exportedBy": f"python3 -m models.export --variant {variant.name} --precision {precision.name}",
+            "exportedBy": command or f"python3 -m models.export --variant {variant.name} --precision {precision.name}",
             "commit": _git_commit(),
             "variant": variant.name,
             "precision": precision.name,
