@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
 
@@ -97,10 +98,24 @@ def _git_commit() -> str:
         return "unknown"
 
 
-def _example_ids(tokenizer: TokenizerFiles, batch: int, device: str) -> torch.Tensor:
+def _example_ids(tokenizer: TokenizerFiles, batch: int) -> torch.Tensor:
     ids = torch.full((batch, tokenizer.context_length), tokenizer.pad, dtype=torch.int64)
     ids[:, 0], ids[:, 1] = tokenizer.bos, tokenizer.eos  # the empty prompt, as the engine tokenizes it
-    return ids.to(device)
+    return ids
+
+
+@contextmanager
+def _on_export_device(module: torch.nn.Module, precision: Precision, dtype: torch.dtype):
+    """The module on the export device in `dtype` while it is traced, back on the CPU afterwards, so
+    the device holds one network at a time: for unclip-h the five weigh ≈ 7.1 GB together (fp16 UNet and VAE,
+    float32 towers), the largest alone ≈ 2.5 GB (the ViT-H image tower)."""
+    placed = module.to(device=precision.device, dtype=dtype).eval()
+    try:
+        yield placed
+    finally:
+        module.to("cpu")
+        if precision.device == "cuda":
+            torch.cuda.empty_cache()
 
 
 ATTENTION = {
@@ -118,43 +133,44 @@ ATTENTION_NOTES = {
 def export_graphs(sources: Sources, variant: Variant, precision: Precision, out: Path, external_data_threshold: int, log: Callable[[str], None],
                   attention: str = "fused") -> Dict[str, List[str]]:
     """The five decoder-side graphs; returns each model key's files (the graph first)."""
-    device = precision.device
-    decoder_dtype = precision.dtype
-    unet = sources.unet.to(device=device, dtype=decoder_dtype).eval()
-    vae = sources.vae.to(device=device, dtype=decoder_dtype).eval()
-    towers = [m.to(device=device, dtype=torch.float32).eval() for m in (sources.clip_text, sources.clip_image, sources.prompt_encoder)]
-    clip_text, clip_image, prompt_encoder = towers
-    # Installed at every precision so fp32 and fp16 graphs share one attention formulation.
+    # Installed at every precision so fp32 and fp16 graphs share one attention formulation; done
+    # before any export so a UNet without diffusers Attention is refused at once.
     install = ATTENTION[attention]
-    unet_patched = install(unet)
+    unet_patched = install(sources.unet)
     if unet_patched == 0:
         raise ExportError("found no diffusers Attention module in the UNet; its attention would run in the weights' dtype")
-    vae_patched = install(vae)
+    vae_patched = install(sources.vae)
     log(f"attention {attention}: UNet {unet_patched} module(s), VAE decoder {vae_patched}")
 
     latent_side = sources.image_size // sources.latent_downsample
     D, H = variant.embedding_dim, sources.prompt_hidden_size
     generator = torch.Generator().manual_seed(0)
-    latents = torch.randn(2, sources.latent_channels, latent_side, latent_side, generator=generator).to(device)
-    hidden = torch.randn(2, sources.prompt_tokenizer.context_length, H, generator=generator).to(device)
-    class_labels = torch.randn(2, 2 * D, generator=generator).to(device)
-    timestep = torch.tensor([501.0], device=device)
-    pixels = torch.randn(1, 3, sources.clip_image_size, sources.clip_image_size, generator=generator).to(device)
+    # Batch 1 for the UNet: its attention temporaries grow with the batch, and the batch axis is
+    # dynamic anyway (the tests run the graph at batch 2 and 3).
+    latents = torch.randn(1, sources.latent_channels, latent_side, latent_side, generator=generator)
+    hidden = torch.randn(1, sources.prompt_tokenizer.context_length, H, generator=generator)
+    class_labels = torch.randn(1, 2 * D, generator=generator)
+    timestep = torch.tensor([501.0])
+    pixels = torch.randn(1, 3, sources.clip_image_size, sources.clip_image_size, generator=generator)
 
+    float32, decoder_dtype = torch.float32, precision.dtype
     graphs = [
-        ("clipText", ClipTextEmbeds(clip_text), (_example_ids(sources.clip_tokenizer, 2, device),), "clip_text.onnx", ["input_ids"], ["text_embeds"],
+        ("clipText", sources.clip_text, float32, ClipTextEmbeds, (_example_ids(sources.clip_tokenizer, 2),), "clip_text.onnx", ["input_ids"], ["text_embeds"],
          {"input_ids": BATCH, "text_embeds": BATCH}),
-        ("clipImage", ClipImageEmbeds(clip_image), (pixels,), "clip_image.onnx", ["pixel_values"], ["image_embeds"], {"pixel_values": BATCH, "image_embeds": BATCH}),
-        ("promptEncoder", PromptHiddenStates(prompt_encoder, sources.prompt_layers_to_skip), (_example_ids(sources.prompt_tokenizer, 2, device),),
+        ("clipImage", sources.clip_image, float32, ClipImageEmbeds, (pixels,), "clip_image.onnx", ["pixel_values"], ["image_embeds"],
+         {"pixel_values": BATCH, "image_embeds": BATCH}),
+        ("promptEncoder", sources.prompt_encoder, float32, lambda m: PromptHiddenStates(m, sources.prompt_layers_to_skip), (_example_ids(sources.prompt_tokenizer, 2),),
          "prompt_encoder.onnx", ["input_ids"], ["last_hidden_state"], {"input_ids": BATCH, "last_hidden_state": BATCH}),
-        ("unet", UNetWithClassLabels(unet), (latents, timestep, hidden, class_labels), "unet.onnx", ["sample", "timestep", "encoder_hidden_states", "class_labels"],
-         ["out_sample"], {"sample": BATCH, "encoder_hidden_states": BATCH, "class_labels": BATCH, "out_sample": BATCH}),
-        ("vaeDecoder", VaeDecoder(vae), (latents[:1],), "vae_decoder.onnx", ["latent_sample"], ["sample"], {"latent_sample": BATCH, "sample": BATCH}),
+        ("unet", sources.unet, decoder_dtype, UNetWithClassLabels, (latents, timestep, hidden, class_labels), "unet.onnx",
+         ["sample", "timestep", "encoder_hidden_states", "class_labels"], ["out_sample"],
+         {"sample": BATCH, "encoder_hidden_states": BATCH, "class_labels": BATCH, "out_sample": BATCH}),
+        ("vaeDecoder", sources.vae, decoder_dtype, VaeDecoder, (latents,), "vae_decoder.onnx", ["latent_sample"], ["sample"], {"latent_sample": BATCH, "sample": BATCH}),
     ]
     written = {}
-    for key, module, args, filename, inputs, outputs, axes in graphs:
+    for key, module, dtype, wrap, args, filename, inputs, outputs, axes in graphs:
         log(f"exporting {key} → {filename}")
-        written[key] = export_graph(module, args, out, filename, inputs, outputs, axes, external_data_threshold)
+        with _on_export_device(module, precision, dtype) as placed:
+            written[key] = export_graph(wrap(placed), [a.to(precision.device) for a in args], out, filename, inputs, outputs, axes, external_data_threshold)
     return written
 
 
@@ -182,8 +198,10 @@ def copy_adapter(source: Path, out: Path, config: Dict[str, Any]) -> None:
 
 
 def export_preset(sources: Sources, variant: Variant, precision: Precision, out: Path, adapter_from: Optional[Path] = None,
-                  external_data_threshold: int = PROTOBUF_LIMIT_BYTES, log: Callable[[str], None] = print, attention: str = "fused") -> Dict[str, Any]:
-    """Writes the preset folder `out`; returns a summary (files, sizes, what is still missing)."""
+                  external_data_threshold: int = PROTOBUF_LIMIT_BYTES, log: Callable[[str], None] = print, attention: str = "fused",
+                  command: Optional[str] = None) -> Dict[str, Any]:
+    """Writes the preset folder `out`; returns a summary (files, sizes, what is still missing).
+    `command` is recorded as provenance.exportedBy when the caller is not `python3 -m models.export`."""
     D = variant.embedding_dim
     # Everything that can refuse the checkpoint runs before the long exports.
     scheduler = scheduler_fields(sources.scheduler_config)
@@ -217,7 +235,7 @@ def export_preset(sources: Sources, variant: Variant, precision: Precision, out:
         "defaults": dict(DEFAULTS),
         "limits": dict(LIMITS.get(precision.name, LIMITS["fp16"])),
         "provenance": {
-            "exportedBy": f"python3 -m models.export --variant {variant.name} --precision {precision.name} --attention {attention}",
+            "exportedBy": command or f"python3 -m models.export --variant {variant.name} --precision {precision.name} --attention {attention}",
             "commit": _git_commit(),
             "variant": variant.name,
             "precision": precision.name,

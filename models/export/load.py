@@ -12,6 +12,7 @@ from typing import Any, Dict, Optional
 
 import torch
 
+from .checkpoint_tensors import NotATorchZip, read_tensor
 from .sources import Sources, TokenizerFiles
 from .variants import Variant
 
@@ -82,7 +83,8 @@ def _side(value: Any, *keys: str) -> int:
 
 
 def _visual_projection(root: Path) -> Optional[torch.Tensor]:
-    """The text source's own visual projection, to prove the text and image towers share a space."""
+    """The text source's own visual projection, to prove the text and image towers share a space.
+    Only that tensor is read: the repository's other weights (≈ 3.9 GB for ViT-H) stay on disk."""
     safetensors_file = root / "model.safetensors"
     if safetensors_file.exists():
         from safetensors import safe_open
@@ -90,7 +92,51 @@ def _visual_projection(root: Path) -> Optional[torch.Tensor]:
         with safe_open(str(safetensors_file), framework="pt") as f:
             return f.get_tensor("visual_projection.weight") if "visual_projection.weight" in f.keys() else None
     bin_file = root / "pytorch_model.bin"
-    return torch.load(bin_file, map_location="cpu").get("visual_projection.weight") if bin_file.exists() else None
+    try:
+        return read_tensor(bin_file, "visual_projection.weight") if bin_file.exists() else None
+    except NotATorchZip:  # torch's pre-1.6 format: the comparison is skipped (recorded as null), not the export
+        return None
+
+
+def clip_text_config(config: Dict[str, Any], variant: Variant) -> Dict[str, Any]:
+    """The text tower's config, from the text repository's config.json, with projection_dim = D.
+
+    A CLIPModel repository's config.json keeps the projection width at its top level, which is what
+    CLIPModel builds both projections with; its `text_config` may lack projection_dim (LAION's do),
+    and CLIPTextModelWithProjection would then default to 512 and fail on the 1024-wide weights.
+    `text_config_dict`, where present, overrides `text_config`, as transformers' CLIPConfig does.
+    """
+    if config.get("model_type") == "clip" or "text_config" in config or "text_config_dict" in config:
+        text = {**(config.get("text_config") or {}), **(config.get("text_config_dict") or {})}
+    else:  # a text tower's own config (model_type clip_text_model)
+        text = dict(config)
+    declared = config.get("projection_dim")
+    if declared is not None and int(declared) != variant.embedding_dim:
+        raise ValueError(f"{variant.clip_text_source} projects to {declared} dimensions; {variant.name} embeds in D = {variant.embedding_dim}")
+    text["projection_dim"] = variant.embedding_dim
+    return text
+
+
+def prompt_layers_to_skip(num_hidden_layers: int) -> int:
+    """How many final layers of the prompt encoder to skip so that its output is SD 2.x's layer 23."""
+    if num_hidden_layers < PENULTIMATE_LAYER:
+        raise ValueError(f"the prompt encoder has {num_hidden_layers} layers, fewer than SD 2.x's {PENULTIMATE_LAYER}")
+    return num_hidden_layers - PENULTIMATE_LAYER
+
+
+def check_components(variant: Variant, unet, clip_image, clip_text, prompt_encoder) -> None:
+    """Refuses modules whose configs do not fit the variant (read from each module's `.config`, which
+    diffusers / transformers modules and the twins carry)."""
+    D = variant.embedding_dim
+    facts = {
+        "image tower projection_dim": (clip_image.config.projection_dim, D),
+        "text tower projection_dim": (clip_text.config.projection_dim, D),
+        "UNet projection_class_embeddings_input_dim": (unet.config.projection_class_embeddings_input_dim, 2 * D),
+        "UNet cross_attention_dim": (unet.config.cross_attention_dim, prompt_encoder.config.hidden_size),
+    }
+    wrong = [f"{name} is {actual}, expected {expected}" for name, (actual, expected) in facts.items() if actual != expected]
+    if wrong:
+        raise ValueError(f"{variant.checkpoint} does not look like {variant.name}: " + "; ".join(wrong))
 
 
 def load_sources(variant: Variant, revision: Optional[str] = None, clip_text_revision: Optional[str] = None, log=print) -> Sources:
@@ -110,7 +156,8 @@ def load_sources(variant: Variant, revision: Optional[str] = None, clip_text_rev
     vae = diffusers.AutoencoderKL.from_pretrained(root, subfolder="vae", torch_dtype=torch.float32)
     prompt_encoder = transformers.CLIPTextModel.from_pretrained(root, subfolder="text_encoder", torch_dtype=torch.float32)
     clip_image = transformers.CLIPVisionModelWithProjection.from_pretrained(root, subfolder="image_encoder", torch_dtype=torch.float32)
-    clip_text = transformers.CLIPTextModelWithProjection.from_pretrained(text_root, torch_dtype=torch.float32)
+    text_config = transformers.CLIPTextConfig.from_dict(clip_text_config(json.loads((text_root / "config.json").read_text()), variant))
+    clip_text = transformers.CLIPTextModelWithProjection.from_pretrained(text_root, config=text_config, torch_dtype=torch.float32)
     normalizer = StableUnCLIPImageNormalizer.from_pretrained(root, subfolder="image_normalizer", torch_dtype=torch.float32)
     prompt_tokenizer = transformers.CLIPTokenizer.from_pretrained(root, subfolder="tokenizer")
     clip_tokenizer = transformers.CLIPTokenizer.from_pretrained(text_root)
@@ -118,22 +165,11 @@ def load_sources(variant: Variant, revision: Optional[str] = None, clip_text_rev
     noising_config = json.loads((root / "image_noising_scheduler" / "scheduler_config.json").read_text())
     preprocess = json.loads((root / "feature_extractor" / "preprocessor_config.json").read_text())
 
-    D = variant.embedding_dim
-    facts = {
-        "image tower projection_dim": (clip_image.config.projection_dim, D),
-        "text tower projection_dim": (clip_text.config.projection_dim, D),
-        "UNet projection_class_embeddings_input_dim": (unet.config.projection_class_embeddings_input_dim, 2 * D),
-        "UNet cross_attention_dim": (unet.config.cross_attention_dim, prompt_encoder.config.hidden_size),
-    }
-    wrong = [f"{name} is {actual}, expected {expected}" for name, (actual, expected) in facts.items() if actual != expected]
-    if wrong:
-        raise ValueError(f"{variant.checkpoint} does not look like {variant.name}: " + "; ".join(wrong))
+    check_components(variant, unet, clip_image, clip_text, prompt_encoder)
     clip_size = _side(preprocess.get("crop_size", preprocess.get("size")), "height", "shortest_edge")
     if _side(preprocess.get("size"), "shortest_edge", "height") != clip_size or preprocess.get("resample", BICUBIC) != BICUBIC:
         raise ValueError(f"feature_extractor {preprocess} is not a bicubic shortest-side resize to the crop size, which is all the engine implements")
-    layers_to_skip = prompt_encoder.config.num_hidden_layers - PENULTIMATE_LAYER
-    if layers_to_skip < 0:
-        raise ValueError(f"the prompt encoder has {prompt_encoder.config.num_hidden_layers} layers, fewer than SD 2.x's {PENULTIMATE_LAYER}")
+    layers_to_skip = prompt_layers_to_skip(prompt_encoder.config.num_hidden_layers)
 
     text_projection = _visual_projection(text_root)
     same_space = None if text_projection is None else bool(torch.allclose(text_projection.float(), clip_image.visual_projection.weight.float(), atol=1e-3))

@@ -31,9 +31,10 @@ ADAPTER_ISSUES = {"adapter", "bridge", "uncertainty", "files.adapterText", "file
 TSX = REPO / "node_modules" / ".bin" / "tsx"
 
 
-def check_with_engine(folder: Path) -> dict:
-    """tests/check_preset.ts: the engine's schema, hashes, contract check and a run of each model."""
-    done = subprocess.run([str(TSX), str(Path(__file__).with_name("check_preset.ts")), str(folder)], cwd=REPO, capture_output=True, text=True, timeout=120)
+def check_with_engine(folder: Path, batch: int = 2) -> dict:
+    """tests/check_preset.ts: the engine's schema, hashes, contract check and a run of each model at `batch`."""
+    done = subprocess.run([str(TSX), str(Path(__file__).with_name("check_preset.ts")), str(folder), str(batch)], cwd=REPO, capture_output=True, text=True,
+                          timeout=120)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -117,6 +118,34 @@ def test_the_engine_opens_and_runs_the_adapterless_export(presets):
     assert outputs["vaeDecoder"] == {"sample": {"dims": [2, 3, 32, 32], "finite": True}}
     assert outputs["clipText"]["text_embeds"]["dims"] == [2, 8] and outputs["clipImage"]["image_embeds"]["dims"] == [2, 8]
     assert outputs["promptEncoder"]["last_hidden_state"]["dims"] == [2, 77, 16]
+
+
+def test_graphs_traced_at_batch_one_run_at_batch_two_and_three(presets):
+    root, _, _ = presets
+    for batch in (2, 3):
+        outputs = {key: model["outputs"] for key, model in check_with_engine(root / "fp32", batch)["models"].items()}
+        assert outputs["unet"] == {"out_sample": {"dims": [batch, 4, 8, 8], "finite": True}}
+        assert outputs["vaeDecoder"] == {"sample": {"dims": [batch, 3, 32, 32], "finite": True}}
+        assert outputs["clipText"]["text_embeds"]["dims"] == [batch, 8]
+
+
+def test_each_network_takes_the_export_dtype_only_when_its_turn_comes(tmp_path, monkeypatch):
+    """One network at a time on the export device: the UNet and VAE are still float32 while the
+    towers are traced, and the UNet is traced at batch 1."""
+    sources = toy_sources(tmp_path)
+    seen = []
+    real_export_graph = exporter.export_graph
+
+    def recording_export_graph(module, args, folder, filename, *rest, **kwargs):
+        dtypes = {name: next(getattr(sources, name).parameters()).dtype for name in ("unet", "vae")}
+        seen.append((filename, args[0].shape[0], dtypes["unet"], dtypes["vae"]))
+        return real_export_graph(module, args, folder, filename, *rest, **kwargs)
+
+    monkeypatch.setattr(exporter, "export_graph", recording_export_graph)
+    exporter.export_preset(sources, TOY_VARIANT, LOW, tmp_path / "low", log=lambda m: None)
+    f32, low = torch.float32, LOW.dtype
+    assert seen == [("clip_text.onnx", 2, f32, f32), ("clip_image.onnx", 1, f32, f32), ("prompt_encoder.onnx", 2, f32, f32),
+                    ("unet.onnx", 1, low, f32), ("vae_decoder.onnx", 1, low, low)]
 
 
 def test_low_precision_keeps_qk_and_softmax_in_float32(presets):
