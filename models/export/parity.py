@@ -5,7 +5,8 @@ weights: for fixed seeds, one UNet evaluation, one VAE decode and each CLIP towe
 preset's ONNX graphs (onnxruntime on the CPU) and through the torch modules (float32), and their
 outputs are compared. Writes `parity.json` into the preset and exits 1 when any output has a NaN or
 infinity, when the VAE decodes a black image or the UNet answers a constant, or when an output
-differs by more than the precision's tolerance; `npm run preset:check` reports the record.
+differs by more than the precision's tolerance; `npm run preset:check` reports the record. A
+preset of twins (`npm run preset:twin`) is checked against twins rebuilt from the seed it records.
 
 The difference is measured relative to the output's range: max |onnx − torch| / max |torch|.
 """
@@ -158,6 +159,13 @@ def main(argv=None) -> int:
     a = p.parse_args(argv)
     config = json.loads((a.preset / "preset.json").read_text())
     provenance = config.get("provenance", {})
+    twin = provenance.get("sources", {}).get("twin")
+    if twin is not None:
+        # A preset of twins (models/twins): its modules are rebuilt from the seed and sizes it records.
+        from models.twins.sources import twin_sources
+
+        sources = twin_sources(provenance["variant"].removeprefix("twin-"), latent=twin["latent"], seed=twin["seed"], width=twin["width"])
+        return report(check_parity(sources, a.preset, a.device, log=lambda m: print(m, file=sys.stderr)), a.preset)
     variant = VARIANTS.get(provenance.get("variant", ""))
     if variant is None:
         p.error(f"{a.preset}/preset.json records no exported variant ({', '.join(VARIANTS)}); parity checks presets written by python3 -m models.export")

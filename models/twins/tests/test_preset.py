@@ -86,3 +86,44 @@ def test_the_command_refuses_a_latent_side_it_cannot_halve_three_times(capsys):
     with pytest.raises(SystemExit):
         twin_preset.main(["--variant", "unclip-l", "--latent", "20"])
     assert "positive multiple of 8" in capsys.readouterr().err
+
+
+def test_parity_passes_against_the_twins_it_records_and_fails_against_another_seed(folder, tmp_path):
+    from models.export.parity import check_parity, main as parity_main
+    from models.twins.sources import twin_sources
+
+    assert parity_main(["--preset", str(folder)]) == 0
+    record = json.loads((folder / "parity.json").read_text())
+    assert record["passed"] and record["sources"]["twin"] == {"seed": 0, "latent": LATENT, "width": WIDTH, "configs": "models/twins/configs.py"}
+    done = tsx("bin/preset-check.ts", folder)
+    assert done.returncode == 0 and "parity: passed on" in done.stdout, done.stdout + done.stderr
+    # The same architecture with other weights: every graph fails, loudly.
+    other = check_parity(twin_sources("unclip-l", LATENT, seed=1, width=WIDTH), folder, log=lambda m: None)
+    assert not any(check["passed"] for check in other["checks"].values())
+    assert tsx("bin/preset-check.ts", folder).returncode == 1
+    # The other tests share the folder: leave it with a passing record again.
+    assert parity_main(["--preset", str(folder)]) == 0
+
+
+def test_the_fused_unet_graph_matches_the_op_by_op_one_on_onnxruntime(folder, tmp_path):
+    import torch
+
+    from models.export.onnx_files import export_graph
+    from models.export.onnx_runner import run_onnx
+    from models.export.precision import keep_attention_in_float32
+    from models.export.wrappers import UNetWithClassLabels
+    from models.twins.sources import twin_sources
+
+    sources = twin_sources("unclip-l", LATENT, seed=0, width=WIDTH)
+    assert keep_attention_in_float32(sources.unet) > 0
+    generator = torch.Generator().manual_seed(4)
+    feeds = {"sample": torch.randn(2, 4, LATENT, LATENT, generator=generator), "timestep": torch.tensor([501.0]),
+             "encoder_hidden_states": torch.randn(2, 77, sources.prompt_hidden_size, generator=generator), "class_labels": torch.randn(2, 1536, generator=generator)}
+    batch = {0: "batch"}
+    export_graph(UNetWithClassLabels(sources.unet), tuple(feeds.values()), tmp_path, "unet.onnx", list(feeds), ["out_sample"],
+                 {"sample": batch, "encoder_hidden_states": batch, "class_labels": batch, "out_sample": batch})
+    config = json.loads((folder / "preset.json").read_text())
+    fused = run_onnx(folder / config["files"]["unet"]["path"], feeds)["out_sample"]
+    unfused = run_onnx(tmp_path / "unet.onnx", feeds)["out_sample"]
+    # The stated tolerance (docs/real-presets.md): 1e-4 of the output's range.
+    assert (fused - unfused).abs().max().item() <= 1e-4 * unfused.abs().max().item()
