@@ -72,15 +72,18 @@ def test_vae_decoder_with_post_quant_conv_has_49_49_million_parameters():
         assert count(AutoencoderKL(TWIN_CONFIGS[variant].vae, device="meta")) == derived
 
 
-@pytest.mark.parametrize("variant, text, image, openclip_millions", [
+@pytest.mark.parametrize("variant, text, image, derived, openclip_millions", [
     # ViT-L/14 (OpenAI): text 768 wide, 3072 MLP, 12 layers; image 1024 wide, 4096 MLP, 24 layers; D = 768
-    ("unclip-l", dict(hidden=768, intermediate=3072, layers=12, projection=768), dict(hidden=1024, intermediate=4096, layers=24, projection=768), (123.65, 303.97)),
+    ("unclip-l", dict(hidden=768, intermediate=3072, layers=12, projection=768), dict(hidden=1024, intermediate=4096, layers=24, projection=768),
+     (123_650_304, 303_966_208), (123.65, 303.97)),
     # ViT-H/14 (OpenCLIP): text 1024 wide, 4096 MLP, 24 layers; image 1280 wide, 5120 MLP, 32 layers; D = 1024
-    ("unclip-h", dict(hidden=1024, intermediate=4096, layers=24, projection=1024), dict(hidden=1280, intermediate=5120, layers=32, projection=1024), (354.03, 632.08)),
+    ("unclip-h", dict(hidden=1024, intermediate=4096, layers=24, projection=1024), dict(hidden=1280, intermediate=5120, layers=32, projection=1024),
+     (354_032_640, 632_076_800), (354.03, 632.08)),
 ])
-def test_clip_towers_have_the_counts_their_configs_give(variant, text, image, openclip_millions):
+def test_clip_towers_have_the_counts_their_configs_give(variant, text, image, derived, openclip_millions):
     configs = TWIN_CONFIGS[variant]
     text_count, image_count = text_tower(**text), image_tower(**image)
+    assert (text_count, image_count) == derived
     assert count(CLIPTextModelWithProjection(configs.clip_text, device="meta")) == text_count
     assert count(CLIPVisionModelWithProjection(configs.clip_image, device="meta")) == image_count
     assert (round(text_count / 1e6, 2), round(image_count / 1e6, 2)) == openclip_millions
