@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { expect, test, type Locator, type Page } from "@playwright/test";
 import { createRun, fetchBytes, type Run, type RunRequest } from "./helpers/api";
-import { expectRunDone } from "./helpers/pages";
+import { expectImagesLoaded, expectRunDone } from "./helpers/pages";
 import { readZip } from "./helpers/zip";
 
 /*
@@ -168,6 +168,8 @@ test.describe("present mode", () => {
     const page = await context.newPage();
     const run = await openDoneRun(page, SMALL_RUN);
     await page.goto(`/runs/${run.id}/present`);
+    // The stage takes focus once its handlers are attached; a tap before that does nothing (seen under load).
+    await expect(page.getByTestId("present-stage")).toBeFocused();
     const area = page.getByTestId("present-area");
     const box = (await area.boundingBox())!;
     await page.touchscreen.tap(box.x + box.width * 0.8, box.y + box.height / 2);
@@ -179,9 +181,12 @@ test.describe("present mode", () => {
     await page.setViewportSize(PHONE);
     const run = await openDoneRun(page, SMALL_RUN);
     await page.goto(`/runs/${run.id}/present`);
+    await expect(page.getByTestId("present-stage")).toBeFocused();
     await page.getByTestId("present-stage").press("End");
     const cells = page.getByTestId("present-row").locator("img");
     await expect(cells).toHaveCount(run.rows * run.cols);
+    // Measured once every image has loaded: an image still loading has no size yet (one CI run read 0 px).
+    await expectImagesLoaded(page);
     const cellBoxes = await cells.evaluateAll((nodes) => nodes.map((node) => node.getBoundingClientRect().toJSON() as { x: number; y: number; width: number; height: number }));
     for (const cell of cellBoxes) {
       expect(cell.width).toBeGreaterThanOrEqual(64);
