@@ -137,6 +137,7 @@ test.describe("present mode", () => {
     const area = page.getByTestId("present-area");
     await expect(rows).toHaveCount(run.rows);
     await expect.poll(revealed).toBe(1);
+    await expect(page.getByTestId("present-stage")).toBeFocused();
 
     const box = (await area.boundingBox())!;
     await area.click({ position: { x: box.width * 0.8, y: box.height / 2 } });
