@@ -201,7 +201,7 @@ test("each counted cell shows on the page soon after the event that counts it (m
   // The page's own stream is the one measured: every event it receives is timestamped as it arrives,
   // and every frame the grid's loaded images are counted with the time they were first seen.
   await page.addInitScript(() => {
-    const record = { counted: [] as { at: number; cellsDone: number }[], shown: new Map<string, number>() };
+    const record = { counted: [] as { at: number; cellsDone: number }[], attached: [] as string[], shown: new Map<string, number>() };
     (window as unknown as { penumbraTimeline: typeof record }).penumbraTimeline = record;
     const Native = window.EventSource;
     window.EventSource = class extends Native {
@@ -216,6 +216,9 @@ test("each counted cell shows on the page soon after the event that counts it (m
       for (const image of document.querySelectorAll<HTMLImageElement>('[data-testid="grid-cell"] img')) {
         const cell = image.closest('[data-testid="grid-cell"]');
         const key = `${cell?.getAttribute("data-row")},${cell?.getAttribute("data-col")}`;
+        // Attached: the page has put the cell's image in the grid (in document order within a frame).
+        // Shown: the browser has loaded it, which can finish out of order when requests race.
+        if (!record.attached.includes(key)) record.attached.push(key);
         if (image.complete && image.naturalWidth > 0 && !record.shown.has(key)) record.shown.set(key, performance.now());
       }
       requestAnimationFrame(sample);
@@ -226,9 +229,9 @@ test("each counted cell shows on the page soon after the event that counts it (m
   await page.goto(`/runs/${run.id}`);
   await expectRunDone(page);
   await page.waitForTimeout(500);
-  const { counted, shown } = await page.evaluate(() => {
-    const { counted, shown } = (window as unknown as { penumbraTimeline: { counted: { at: number; cellsDone: number }[]; shown: Map<string, number> } }).penumbraTimeline;
-    return { counted, shown: [...shown.entries()] };
+  const { counted, attached, shown } = await page.evaluate(() => {
+    const { counted, attached, shown } = (window as unknown as { penumbraTimeline: { counted: { at: number; cellsDone: number }[]; attached: string[]; shown: Map<string, number> } }).penumbraTimeline;
+    return { counted, attached, shown: [...shown.entries()] };
   });
   expect(counted.length, "the page saw the run's progress").toBeGreaterThan(0);
   expect(shown).toHaveLength(72);
@@ -240,7 +243,8 @@ test("each counted cell shows on the page soon after the event that counts it (m
   const sorted = [...lags].sort((a, b) => a - b);
   expect(sorted[Math.floor(sorted.length / 2)], `median lag of ${lags.length} progress events`).toBeLessThanOrEqual(300);
   expect(sorted.at(-1), "slowest progress event's cells reached the page within 1 s").toBeLessThanOrEqual(1000);
-  // The mean row's eight images are the first on the page.
-  const order = shown.sort(([, a], [, b]) => a - b).map(([key]) => key);
-  expect(order.slice(0, 8).sort()).toEqual(Array.from({ length: 8 }, (_, col) => `0,${col}`).sort());
+  // The mean row's eight images are the first the page puts in the grid. (Which image finishes
+  // loading first is the browser's race between parallel requests, not the page's order.)
+  expect(attached).toHaveLength(72);
+  expect(attached.slice(0, 8).sort()).toEqual(Array.from({ length: 8 }, (_, col) => `0,${col}`).sort());
 });
