@@ -49,3 +49,32 @@ describe("float16", () => {
     expect(mismatches).toEqual([]);
   });
 });
+
+describe("float16 array conversion", () => {
+  it("takes the branch-free path for normal halves with the same bits as the per-value rounding, at every exponent", () => {
+    // Every float32 exponent, each with mantissas at and around every rounding boundary of the 13 bits dropped.
+    const mantissas = [0, 1, 0xfff, 0x1000, 0x1001, 0x1fff, 0x2000, 0x3000, 0x5000, 0x7fe000, 0x7fefff, 0x7ff000, 0x7ff001, 0x7fffff];
+    const patterns: number[] = [];
+    for (let exponent = 0; exponent < 256; exponent++) {
+      for (const mantissa of mantissas) for (const sign of [0, 0x80000000]) patterns.push((sign | (exponent << 23) | mantissa) >>> 0);
+    }
+    // And a sweep of 2^20 patterns evenly over all 2^32.
+    for (let i = 0; i < 2 ** 20; i++) patterns.push((i * 4096 + (i % 4093)) >>> 0);
+    const values = new Float32Array(Uint32Array.from(patterns).buffer);
+    const halves = float32ArrayToFloat16Bits(values);
+    const mismatches = patterns.filter((_, i) => halves[i] !== float32ToFloat16Bits(values[i]));
+    expect(mismatches.map((bits) => bits.toString(16)).slice(0, 10)).toEqual([]);
+  });
+
+  it("writes into a given array, and refuses one of the wrong length", () => {
+    const values = Float32Array.of(1, -2, 0.1);
+    const into = new Uint16Array(3);
+    expect(float32ArrayToFloat16Bits(values, into)).toBe(into);
+    expect(Array.from(into)).toEqual([0x3c00, 0xc000, 0x2e66]);
+    const back = new Float32Array(3);
+    expect(float16BitsToFloat32Array(into, back)).toBe(back);
+    expect(Array.from(back)).toEqual([1, -2, Math.fround(float16BitsToFloat32(0x2e66))]);
+    expect(() => float32ArrayToFloat16Bits(values, new Uint16Array(2))).toThrow(/3 values into an array of 2/);
+    expect(() => float16BitsToFloat32Array(into, new Float32Array(4))).toThrow(/3 values into an array of 4/);
+  });
+});

@@ -14,13 +14,34 @@ export function float32ToFloat16Bits(value: number): number {
   return halfFromFloatBits(floatSlotBits[0]);
 }
 
-/** binary16 bits of every value, read from the float32 bits in place (no per-value call or copy). */
-export function float32ArrayToFloat16Bits(data: Float32Array | Int32Array): Uint16Array {
+// |x| from the smallest normal half (2^−14) up to, not including, 65520 (which rounds to Infinity): the
+// float32 bit patterns whose half is normal and finite, the values a UNet's latents and outputs take.
+const NORMAL_HALF_LOW = 0x38800000;
+const NORMAL_HALF_HIGH = 0x477ff000;
+// Rebiases the exponent from float32's 127 to binary16's 15 in place in the bit pattern: (127 − 15) << 23.
+const EXPONENT_REBIAS = 0x38000000;
+
+/**
+ * binary16 bits of every value, read from the float32 bits in place, into `into` when given (its length must
+ * match; a UNet's latents are converted at every step, and a reused array saves the allocation).
+ */
+export function float32ArrayToFloat16Bits(data: Float32Array | Int32Array, into: Uint16Array = new Uint16Array(data.length)): Uint16Array {
+  if (into.length !== data.length) throw new RangeError(`float16 conversion: ${data.length} values into an array of ${into.length}`);
   const floats = data instanceof Float32Array ? data : Float32Array.from(data);
   const bits = new Uint32Array(floats.buffer, floats.byteOffset, floats.length);
-  const halves = new Uint16Array(floats.length);
-  for (let i = 0; i < halves.length; i++) halves[i] = halfFromFloatBits(bits[i]);
-  return halves;
+  for (let i = 0; i < into.length; i++) {
+    const value = bits[i];
+    const magnitude = value & 0x7fffffff;
+    if (magnitude >= NORMAL_HALF_LOW && magnitude < NORMAL_HALF_HIGH) {
+      // Normal and finite: drop 13 mantissa bits, rounding to nearest even by adding 0xfff plus the lowest kept
+      // bit; a carry out of the mantissa bumps the exponent, as it should. Equal to halfFromFloatBits, only
+      // without its branches for zeros, subnormals, overflow and NaN.
+      into[i] = ((value >>> 16) & 0x8000) | ((magnitude - EXPONENT_REBIAS + 0xfff + ((magnitude >>> 13) & 1)) >>> 13);
+    } else {
+      into[i] = halfFromFloatBits(value);
+    }
+  }
+  return into;
 }
 
 /** binary16 bits from binary32 bits, rounded to nearest even. */
@@ -62,10 +83,10 @@ export function float16BitsToFloat32(bits: number): number {
 /** Every binary16 value by its bits (256 KiB, built on first use): a lookup beats the arithmetic per value. */
 let halfValues: Float32Array | undefined;
 
-/** The numbers an array of binary16 bit patterns stands for. */
-export function float16BitsToFloat32Array(bits: Uint16Array): Float32Array {
+/** The numbers an array of binary16 bit patterns stands for, into `into` when given (its length must match). */
+export function float16BitsToFloat32Array(bits: Uint16Array, into: Float32Array = new Float32Array(bits.length)): Float32Array {
+  if (into.length !== bits.length) throw new RangeError(`float16 conversion: ${bits.length} values into an array of ${into.length}`);
   halfValues ??= Float32Array.from({ length: 0x10000 }, (_, pattern) => float16BitsToFloat32(pattern));
-  const values = new Float32Array(bits.length);
-  for (let i = 0; i < bits.length; i++) values[i] = halfValues[bits[i]];
-  return values;
+  for (let i = 0; i < bits.length; i++) into[i] = halfValues[bits[i]];
+  return into;
 }

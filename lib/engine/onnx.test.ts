@@ -185,7 +185,31 @@ describe("sessions", () => {
       expect(out.beta.data).toEqual(plain.beta.data);
     }
     const other = await open("adapterImage");
-    await expect(other.run({ embedding: prepared })).rejects.toThrow(/input "embedding" was given a feed prepared for float16\.onnx \(adapterText\) input "embedding"/);
+    await expect(other.run({ embedding: prepared })).rejects.toThrow(/input "embedding" was given a feed made for float16\.onnx \(adapterText\) input "embedding"/);
+  });
+
+  it("runs a reusable feed rewritten between runs exactly as fresh feeds, and converts a float16 output into the array given", async () => {
+    const file = path.join(mkdtempSync(path.join(tmpdir(), "penumbra-onnx-")), "float16.onnx");
+    writeFileSync(file, float16AdapterModel());
+    const model = await openModel("adapterText", file, dims, CPU);
+    const feed = model.reusableFeed("embedding", [1, 64]);
+    const into = new Float32Array(64);
+    for (const shift of [0, 5, -9]) {
+      const values = Float32Array.from({ length: 64 }, (_, i) => (i - 20 + shift) / 3);
+      feed.values.set(values);
+      const fresh = await model.run({ embedding: { data: values, dims: [1, 64] } });
+      const reused = await model.run({ embedding: feed }, { beta: into });
+      expect(reused.beta.data).toBe(into);
+      expect(reused.beta.data).toEqual(fresh.beta.data);
+      // The other outputs, not given an array, come back in arrays of their own.
+      expect(reused.mu.data).not.toBe(into);
+      expect(reused.mu.data).toEqual(fresh.mu.data);
+    }
+    // An array of the wrong length is not written to.
+    const short = new Float32Array(3);
+    expect((await model.run({ embedding: feed }, { beta: short })).beta.data).not.toBe(short);
+    const other = await open("adapterImage");
+    await expect(other.run({ embedding: feed })).rejects.toThrow(/was given a feed made for float16\.onnx \(adapterText\) input "embedding"/);
   });
 
   it("falls back down the provider list, saying once which provider runs and why", async () => {

@@ -110,6 +110,43 @@ export class PreparedFeed {
   }
 }
 
+/**
+ * A float feed the caller rewrites in place between runs of one model (ModelSession.reusableFeed): the
+ * UNet's latents change at every step, and converting them into the same array each time, instead of
+ * a new one, keeps a step's host work to the conversion itself. For a float32 input the tensor reads
+ * `values` directly.
+ */
+export class ReusableFeed {
+  /** Where the caller writes the next run's values. */
+  readonly values: Float32Array;
+  private readonly halves: Uint16Array | undefined;
+  private readonly ortTensor: ort.Tensor;
+
+  constructor(
+    readonly owner: string,
+    readonly name: string,
+    type: string,
+    readonly dims: readonly number[],
+  ) {
+    const length = dims.reduce((product, dim) => product * dim, 1);
+    this.values = new Float32Array(length);
+    if (type === "float32") {
+      this.ortTensor = new ort.Tensor("float32", this.values, dims);
+    } else if (type === "float16") {
+      this.halves = new Uint16Array(length);
+      this.ortTensor = new ort.Tensor("float16", this.halves, dims);
+    } else {
+      throw new EngineError("model_error", `${owner} input "${name}": a reusable feed needs a float32 or float16 input, not ${type}`);
+    }
+  }
+
+  /** The tensor for the next run, converted from `values` as they are now. */
+  tensor(): ort.Tensor {
+    if (this.halves) float32ArrayToFloat16Bits(this.values, this.halves);
+    return this.ortTensor;
+  }
+}
+
 function toOrtTensor(feed: Feed, type: string, where: string): ort.Tensor {
   const { data, dims } = feed;
   switch (type) {
@@ -130,7 +167,8 @@ function toOrtTensor(feed: Feed, type: string, where: string): ort.Tensor {
   }
 }
 
-function fromOrtTensor(tensor: ort.Tensor, where: string): Output {
+/** An output as float32; a float16 one is converted into `into` when it is given and has the output's length. */
+function fromOrtTensor(tensor: ort.Tensor, where: string, into: Float32Array | undefined): Output {
   const dims = [...tensor.dims];
   switch (tensor.type) {
     case "float32":
@@ -138,7 +176,8 @@ function fromOrtTensor(tensor: ort.Tensor, where: string): Output {
     case "float16": {
       // onnxruntime hands float16 back as raw bits (Uint16Array) unless the runtime has Float16Array.
       const data = tensor.data;
-      return { data: data instanceof Uint16Array ? float16BitsToFloat32Array(data) : Float32Array.from(data as ArrayLike<number>), dims };
+      if (!(data instanceof Uint16Array)) return { data: Float32Array.from(data as ArrayLike<number>), dims };
+      return { data: float16BitsToFloat32Array(data, into?.length === data.length ? into : undefined), dims };
     }
     default:
       throw new EngineError("model_error", `${where}: output of element type ${tensor.type} is not supported`);
@@ -289,14 +328,25 @@ export class ModelSession {
     return new PreparedFeed(this.where, name, toOrtTensor(feed, this.input(name).type, `${this.where} input "${name}"`));
   }
 
-  /** Runs the model; every output comes back as float32 whatever the model's own type. */
-  async run(feeds: Readonly<Record<string, Feed | PreparedFeed>>): Promise<Record<string, Output>> {
+  /** A feed for input `name` that the caller rewrites between runs, converted into the same array each run. */
+  reusableFeed(name: string, dims: readonly number[]): ReusableFeed {
+    return new ReusableFeed(this.where, name, this.input(name).type, dims);
+  }
+
+  /**
+   * Runs the model; every output comes back as float32 whatever the model's own type. An output that
+   * needs converting (float16) is written into `into[name]` when that has the output's length, so a
+   * caller running the model step after step converts into one array; the caller must be done with
+   * that array's previous contents. A float32 output is returned as onnxruntime made it.
+   */
+  async run(feeds: Readonly<Record<string, Feed | PreparedFeed | ReusableFeed>>, into: Readonly<Record<string, Float32Array>> = {}): Promise<Record<string, Output>> {
     const tensors: Record<string, ort.Tensor> = {};
     for (const [name, feed] of Object.entries(feeds)) {
-      if (feed instanceof PreparedFeed && (feed.owner !== this.where || feed.name !== name)) {
-        throw new EngineError("model_error", `${this.where}: input "${name}" was given a feed prepared for ${feed.owner} input "${feed.name}"`);
+      if ((feed instanceof PreparedFeed || feed instanceof ReusableFeed) && (feed.owner !== this.where || feed.name !== name)) {
+        throw new EngineError("model_error", `${this.where}: input "${name}" was given a feed made for ${feed.owner} input "${feed.name}"`);
       }
-      tensors[name] = feed instanceof PreparedFeed ? feed.tensor : toOrtTensor(feed, this.input(name).type, `${this.where} input "${name}"`);
+      tensors[name] =
+        feed instanceof PreparedFeed ? feed.tensor : feed instanceof ReusableFeed ? feed.tensor() : toOrtTensor(feed, this.input(name).type, `${this.where} input "${name}"`);
     }
     let results: ort.InferenceSession.ReturnType;
     try {
@@ -305,7 +355,7 @@ export class ModelSession {
       throw new EngineError("model_error", `${this.where} failed: ${firstLine(error)}`, { cause: error });
     }
     const outputs: Record<string, Output> = {};
-    for (const [name, tensor] of Object.entries(results)) outputs[name] = fromOrtTensor(tensor, `${this.where} output "${name}"`);
+    for (const [name, tensor] of Object.entries(results)) outputs[name] = fromOrtTensor(tensor, `${this.where} output "${name}"`, into[name]);
     return outputs;
   }
 }

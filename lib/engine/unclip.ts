@@ -181,7 +181,13 @@ async function decodeBatch(
   const n = indices.length;
   const scheduler = createScheduler(options.scheduler, options.steps);
 
-  let latents = new Float32Array(n * latentSize);
+  const rows = guided ? 2 * n : n;
+  const half = n * latentSize;
+  // One array, rewritten in place at every step, holds the UNet's sample: with guidance, CFG batch
+  // order [uncond, cond], both halves the same latents. The cond half is the scheduler's state and
+  // is stepped in place; the uncond half is copied from it before each evaluation.
+  const sample = decoder.unet.reusableFeed("sample", [rows, channels, side, side]);
+  const latents = sample.values.subarray(rows * latentSize - half);
   const augmentationNoise = new Float32Array(n * D);
   const batchEmbeddings = new Float32Array(n * D);
   indices.forEach((index, i) => {
@@ -196,32 +202,28 @@ async function decodeBatch(
   const conditioned = classLabels(noiseAugment(batchEmbeddings, D, options.noiseLevel, decoder.normalizer, augmentationNoise), options.noiseLevel, D);
   const { cond, uncond } = options.prompt;
   const [, contextLength, hidden] = cond.dims;
-  // CFG batch order [uncond, cond]: unconditional rows have all-zero class labels and the "" prompt.
+  // Unconditional rows have all-zero class labels and the "" prompt.
   const labels = guided ? concat(new Float32Array(conditioned.length), conditioned) : conditioned;
   const hiddenStates = guided ? concat(repeat(uncond.data, n), repeat(cond.data, n)) : repeat(cond.data, n);
-  const rows = guided ? 2 * n : n;
   // The same for every step of the batch: converted to the UNet's input types once.
   const staticFeeds = {
     encoder_hidden_states: decoder.unet.prepare("encoder_hidden_states", { data: hiddenStates, dims: [rows, contextLength, hidden] }),
     class_labels: decoder.unet.prepare("class_labels", { data: labels, dims: [rows, 2 * D] }),
   };
+  // Where a float16 prediction is converted, every step; a float32 one arrives in onnxruntime's own array.
+  const prediction = { out_sample: new Float32Array(rows * latentSize) };
 
   for (const [done, t] of scheduler.timesteps.entries()) {
     throwIfAborted(options.signal);
-    const outputs = await decoder.unet.run({
-      ...staticFeeds,
-      sample: { data: guided ? concat(latents, latents) : latents, dims: [rows, channels, side, side] },
-      timestep: timestepFeed(decoder.unet, t, rows),
-    });
-    let prediction = outputs.out_sample.data;
+    if (guided) sample.values.copyWithin(0, half);
+    const outputs = await decoder.unet.run({ ...staticFeeds, sample, timestep: timestepFeed(decoder.unet, t, rows) }, prediction);
+    const predicted = outputs.out_sample.data;
     if (guided) {
+      // ε = ε_u + g·(ε_c − ε_u), written over ε_u: each element is read before it is overwritten.
       const g = options.guidanceScale;
-      const half = n * latentSize;
-      const combined = new Float32Array(half);
-      for (let i = 0; i < half; i++) combined[i] = prediction[i] + g * (prediction[half + i] - prediction[i]);
-      prediction = combined;
+      for (let i = 0; i < half; i++) predicted[i] = predicted[i] + g * (predicted[half + i] - predicted[i]);
     }
-    latents = scheduler.step(prediction, t, latents);
+    scheduler.step(predicted.subarray(0, half), t, latents, latents);
     onEvaluation(done + 1);
   }
 

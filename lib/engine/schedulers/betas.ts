@@ -72,7 +72,7 @@ export function assertTimestepGrid(timesteps: readonly number[], trainTimesteps:
 /**
  * Guards one `step` call: steps must follow `timesteps` in order (a stateful
  * multistep scheduler would silently mix unrelated outputs otherwise), and the
- * model output must match the sample element for element.
+ * model output (and the output array, when given) must match the sample element for element.
  */
 export function assertStepArgs(
   timesteps: readonly number[],
@@ -80,6 +80,7 @@ export function assertStepArgs(
   timestep: number,
   modelOutput: Float32Array,
   sample: Float32Array,
+  out: Float32Array | undefined,
 ): void {
   if (index >= timesteps.length) {
     throw new Error(`scheduler: all ${timesteps.length} steps are done; create a new scheduler per decode`);
@@ -92,5 +93,8 @@ export function assertStepArgs(
       "model_error",
       `scheduler: model output has ${modelOutput.length} values but the sample has ${sample.length}`,
     );
+  }
+  if (out !== undefined && out.length !== sample.length) {
+    throw new Error(`scheduler: the output array has ${out.length} values but the sample has ${sample.length}`);
   }
 }

@@ -15,7 +15,7 @@ const config = (predictionType: PredictionType, timestepSpacing: TimestepSpacing
 
 /** Runs a smooth, non-trivial stand-in model; diffusers ran the same loop for the expected values. */
 function runToy(s: Scheduler): number[] {
-  let x = Float32Array.from([0.9, -1.1, 0.4, 1.7, -0.3, 0.05]);
+  let x: Float32Array = Float32Array.from([0.9, -1.1, 0.4, 1.7, -0.3, 0.05]);
   for (const t of s.timesteps) x = s.step(x.map((v) => 0.8 * Math.sin(1.3 * v + t / 250) + 0.1 * v), t, x);
   return Array.from(x);
 }

@@ -60,8 +60,8 @@ export class DdimScheduler implements Scheduler {
     this.vPrediction = config.predictionType === "v_prediction";
   }
 
-  step(modelOutput: Float32Array, timestep: number, sample: Float32Array): Float32Array<ArrayBuffer> {
-    assertStepArgs(this.timesteps, this.index, timestep, modelOutput, sample);
+  step(modelOutput: Float32Array, timestep: number, sample: Float32Array, out = new Float32Array(sample.length)): Float32Array {
+    assertStepArgs(this.timesteps, this.index, timestep, modelOutput, sample, out);
     this.index++;
     const prev = timestep - this.stride;
     const a = this.alphas[timestep];
@@ -71,13 +71,19 @@ export class DdimScheduler implements Scheduler {
     const sb = Math.sqrt(1 - a);
     const saPrev = Math.sqrt(aPrev);
     const sbPrev = Math.sqrt(1 - aPrev);
-    const out = new Float32Array(sample.length);
-    for (let i = 0; i < sample.length; i++) {
-      const x = sample[i];
-      const m = modelOutput[i];
-      const x0 = this.vPrediction ? sa * x - sb * m : (x - sb * m) / sa;
-      const eps = this.vPrediction ? sa * m + sb * x : m;
-      out[i] = saPrev * x0 + sbPrev * eps;
+    // Each element is read before it is written, so `out` may be `sample`.
+    if (this.vPrediction) {
+      for (let i = 0; i < sample.length; i++) {
+        const x = sample[i];
+        const m = modelOutput[i];
+        out[i] = saPrev * (sa * x - sb * m) + sbPrev * (sa * m + sb * x);
+      }
+    } else {
+      for (let i = 0; i < sample.length; i++) {
+        const x = sample[i];
+        const m = modelOutput[i];
+        out[i] = saPrev * ((x - sb * m) / sa) + sbPrev * m;
+      }
     }
     return out;
   }

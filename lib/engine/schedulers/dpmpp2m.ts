@@ -40,8 +40,10 @@ export class DpmSolverPlusPlus2MScheduler implements Scheduler {
   private readonly sigma: number[];
   private readonly vPrediction: boolean;
   private index = 0;
-  /** The previous step's data prediction x0, for the second-order term. */
-  private previousX0: Float64Array | null = null;
+  /** The last step's data prediction x0, for the second-order term. */
+  private latestX0: Float64Array | null = null;
+  /** The x0 of the step before, no longer needed: this step's x0 is written into it. */
+  private spareX0: Float64Array | null = null;
 
   constructor(config: SchedulerConfig, steps: number) {
     const alphas = alphasCumprod(config.betaSchedule, config.betaStart, config.betaEnd, config.trainTimesteps);
@@ -51,21 +53,23 @@ export class DpmSolverPlusPlus2MScheduler implements Scheduler {
     this.vPrediction = config.predictionType === "v_prediction";
   }
 
-  step(modelOutput: Float32Array, timestep: number, sample: Float32Array): Float32Array<ArrayBuffer> {
-    assertStepArgs(this.timesteps, this.index, timestep, modelOutput, sample);
+  step(modelOutput: Float32Array, timestep: number, sample: Float32Array, out = new Float32Array(sample.length)): Float32Array {
+    assertStepArgs(this.timesteps, this.index, timestep, modelOutput, sample, out);
     const s = this.index++;
     const [aS, sS, aT, sT] = [this.alpha[s], this.sigma[s], this.alpha[s + 1], this.sigma[s + 1]];
-    const x0 = new Float64Array(sample.length);
-    for (let i = 0; i < sample.length; i++) {
-      x0[i] = this.vPrediction ? aS * sample[i] - sS * modelOutput[i] : (sample[i] - sS * modelOutput[i]) / aS;
+    const previous = this.latestX0;
+    const x0 = this.spareX0?.length === sample.length ? this.spareX0 : new Float64Array(sample.length);
+    if (this.vPrediction) {
+      for (let i = 0; i < sample.length; i++) x0[i] = aS * sample[i] - sS * modelOutput[i];
+    } else {
+      for (let i = 0; i < sample.length; i++) x0[i] = (sample[i] - sS * modelOutput[i]) / aS;
     }
     // e^{−h} with h = λ_t − λ_s and λ = log(α/σ); it is 0 on the final step (σ_t = 0).
     const expNegH = (sT * aS) / (aT * sS);
     const sampleCoeff = sT / sS;
     const dataCoeff = aT * (1 - expNegH);
-    const previous = this.previousX0;
-    this.previousX0 = x0;
-    const out = new Float32Array(sample.length);
+    this.spareX0 = previous;
+    this.latestX0 = x0;
     // First order (DDIM in data form) on the first step, where there is no
     // history, and on the last, where σ_t = 0 would make h infinite.
     if (previous === null || s === this.timesteps.length - 1) {

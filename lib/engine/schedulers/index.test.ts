@@ -48,7 +48,7 @@ describe("createScheduler: closed form with a perfect model", () => {
     ["dpmpp2m", "v_prediction", x0],
   ] as const)("%s with %s", (type, prediction, final) => {
     const s = createScheduler(config(type, prediction), 20);
-    let x = Float32Array.from(onTrajectory(x0, eps, alphas[s.timesteps[0]]));
+    let x: Float32Array = Float32Array.from(onTrajectory(x0, eps, alphas[s.timesteps[0]]));
     for (const t of s.timesteps) {
       const expected = onTrajectory(x0, eps, alphas[t]);
       x.forEach((v, i) => expect(Math.abs(v - expected[i])).toBeLessThan(1e-5));
@@ -97,17 +97,37 @@ describe("createScheduler", () => {
     const x = new Float32Array(3);
     expect(() => s.step(new Float32Array(2), s.timesteps[0], x)).toThrow(/2 values but the sample has 3/);
     expect(() => s.step(x, s.timesteps[0] + 1, x)).toThrow(`step 0 expects timestep ${s.timesteps[0]}`);
+    expect(() => s.step(x, s.timesteps[0], x, new Float32Array(4))).toThrow(/output array has 4 values but the sample has 3/);
     for (const t of s.timesteps) s.step(x, t, x);
     expect(() => s.step(x, s.timesteps[0], x)).toThrow(/all \d steps are done/);
+  });
+
+  // The decode loop steps its latents in place and overwrites the model-output array at every step: a scheduler
+  // that kept a reference instead of a copy, or read an element after writing it, would drift from fresh arrays.
+  it.each(["pndm", "ddim", "dpmpp2m"] as const)("%s stepped in place, with one reused output array, gives the same bits as fresh arrays", (type) => {
+    for (const prediction of ["epsilon", "v_prediction"] as const) {
+      const fresh = createScheduler(config(type, prediction), 7);
+      const reused = createScheduler(config(type, prediction), 7);
+      let x: Float32Array = Float32Array.from([0.9, -1.1, 0.4, 1.7, -0.3, 0.05]);
+      const inPlace = x.slice();
+      const output = new Float32Array(x.length);
+      for (const t of fresh.timesteps) {
+        const model = (v: number) => 0.8 * Math.sin(1.3 * v + t / 250) + 0.1 * v;
+        x = fresh.step(x.map(model), t, x);
+        output.set(inPlace.map(model));
+        expect(reused.step(output, t, inPlace, inPlace)).toBe(inPlace);
+        expect(Array.from(inPlace)).toEqual(Array.from(x));
+      }
+    }
   });
 
   it.each(["pndm", "ddim", "dpmpp2m"] as const)("%s steps a concatenated batch element by element", (type) => {
     const one = createScheduler(config(type, "v_prediction"), 6);
     const two = createScheduler(config(type, "v_prediction"), 6);
     const both = createScheduler(config(type, "v_prediction"), 6);
-    let a = Float32Array.from([0.3, -1, 0.8]);
-    let b = Float32Array.from([1.2, 0.1, -0.4, 0.6]);
-    let ab = Float32Array.from([...a, ...b]);
+    let a: Float32Array = Float32Array.from([0.3, -1, 0.8]);
+    let b: Float32Array = Float32Array.from([1.2, 0.1, -0.4, 0.6]);
+    let ab: Float32Array = Float32Array.from([...a, ...b]);
     const model = (x: Float32Array, t: number) => x.map((v, i) => Math.cos(v * (i + 1) + t / 300));
     for (const t of both.timesteps) {
       const outA = model(a, t);

@@ -16,7 +16,7 @@ const config = (predictionType: PredictionType): SchedulerConfig => ({
 
 /** Runs a smooth, non-trivial stand-in model; diffusers ran the same loop for the expected values. */
 function runToy(s: Scheduler): number[] {
-  let x = Float32Array.from([0.9, -1.1, 0.4, 1.7, -0.3, 0.05]);
+  let x: Float32Array = Float32Array.from([0.9, -1.1, 0.4, 1.7, -0.3, 0.05]);
   for (const t of s.timesteps) x = s.step(x.map((v) => 0.8 * Math.sin(1.3 * v + t / 250) + 0.1 * v), t, x);
   return Array.from(x);
 }
@@ -58,7 +58,7 @@ describe("PndmScheduler", () => {
     const eps = [1, -0.4, 0.7, -1.5];
     const s = new PndmScheduler(config("v_prediction"), 20);
     const t0 = s.timesteps[0];
-    let x = Float32Array.from(x0, (v, i) => Math.sqrt(alphas[t0]) * v + Math.sqrt(1 - alphas[t0]) * eps[i]);
+    let x: Float32Array = Float32Array.from(x0, (v, i) => Math.sqrt(alphas[t0]) * v + Math.sqrt(1 - alphas[t0]) * eps[i]);
     for (const t of s.timesteps) {
       const a = alphas[t];
       // The true v for the current sample: ε from x_t, then v = √ā ε − √(1−ā) x0.

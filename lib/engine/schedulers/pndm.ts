@@ -11,10 +11,12 @@ export class PndmScheduler implements Scheduler {
   private readonly stride: number;
   private readonly vPrediction: boolean;
   private counter = 0;
-  /** Raw model outputs of the multistep history, oldest first, at most 4. */
+  /** Raw model outputs of the multistep history, newest first, at most 4 (copies: the caller may reuse its arrays). */
   private history: Float32Array[] = [];
   /** The sample of the first step, which the second evaluation restarts from. */
   private firstSample: Float32Array | null = null;
+  /** This step's mix of model outputs, reused from step to step; float64, as the mix is never rounded to float32. */
+  private mixed = new Float64Array(0);
 
   constructor(config: SchedulerConfig, steps: number) {
     this.alphas = alphasCumprod(config.betaSchedule, config.betaStart, config.betaEnd, config.trainTimesteps);
@@ -27,13 +29,15 @@ export class PndmScheduler implements Scheduler {
     this.vPrediction = config.predictionType === "v_prediction";
   }
 
-  step(modelOutput: Float32Array, timestep: number, sample: Float32Array): Float32Array<ArrayBuffer> {
-    assertStepArgs(this.timesteps, this.counter, timestep, modelOutput, sample);
+  step(modelOutput: Float32Array, timestep: number, sample: Float32Array, out = new Float32Array(sample.length)): Float32Array {
+    assertStepArgs(this.timesteps, this.counter, timestep, modelOutput, sample, out);
+    const n = sample.length;
+    if (this.mixed.length !== n) this.mixed = new Float64Array(n);
+    const mixed = this.mixed;
+    const m = modelOutput;
     let t = timestep;
     let prev = timestep - this.stride;
     let x = sample;
-    let mixed: (i: number) => number;
-    const m = modelOutput;
     if (this.counter === 1) {
       // This output was evaluated where the first (Euler) step landed: redo
       // that step from its starting sample with the mean of both outputs
@@ -41,31 +45,34 @@ export class PndmScheduler implements Scheduler {
       // grid point for "leading" spacing, and keeps this output out of the
       // history.
       const e0 = this.history[0];
+      for (let i = 0; i < n; i++) mixed[i] = (m[i] + e0[i]) / 2;
       x = this.firstSample!;
       this.firstSample = null;
       prev = timestep;
       t = timestep + this.stride;
-      mixed = (i) => (m[i] + e0[i]) / 2;
     } else {
-      this.history = [...this.history.slice(-3), modelOutput.slice()];
-      const [e1, e2, e3, e4] = this.history.slice().reverse();
+      // The oldest output's array is reused for the newest once four are kept.
+      const newest = this.history.length === 4 ? this.history.pop()! : new Float32Array(n);
+      newest.set(modelOutput);
+      this.history.unshift(newest);
+      const [e1, e2, e3, e4] = this.history;
       switch (this.history.length) {
         case 1:
           this.firstSample = sample.slice();
-          mixed = (i) => m[i];
+          mixed.set(m);
           break;
         case 2:
-          mixed = (i) => (3 * e1[i] - e2[i]) / 2;
+          for (let i = 0; i < n; i++) mixed[i] = (3 * e1[i] - e2[i]) / 2;
           break;
         case 3:
-          mixed = (i) => (23 * e1[i] - 16 * e2[i] + 5 * e3[i]) / 12;
+          for (let i = 0; i < n; i++) mixed[i] = (23 * e1[i] - 16 * e2[i] + 5 * e3[i]) / 12;
           break;
         default:
-          mixed = (i) => (55 * e1[i] - 59 * e2[i] + 37 * e3[i] - 9 * e4[i]) / 24;
+          for (let i = 0; i < n; i++) mixed[i] = (55 * e1[i] - 59 * e2[i] + 37 * e3[i] - 9 * e4[i]) / 24;
       }
     }
     this.counter++;
-    return this.transfer(x, t, prev, mixed);
+    return this.transfer(x, t, prev, mixed, out);
   }
 
   /**
@@ -73,17 +80,18 @@ export class PndmScheduler implements Scheduler {
    * diffusers, a v-prediction model's outputs are mixed as they are and the
    * mix is turned into ε with this step's ā_t and sample.
    */
-  private transfer(x: Float32Array, t: number, prev: number, mixed: (i: number) => number): Float32Array<ArrayBuffer> {
+  private transfer(x: Float32Array, t: number, prev: number, mixed: Float64Array, out: Float32Array): Float32Array {
     const a = this.alphas[t];
     const aPrev = prev >= 0 ? this.alphas[prev] : this.alphas[0];
     const sa = Math.sqrt(a);
     const sb = Math.sqrt(1 - a);
     const sampleCoeff = Math.sqrt(aPrev / a);
     const epsCoeff = (aPrev - a) / (a * Math.sqrt(1 - aPrev) + Math.sqrt(a * (1 - a) * aPrev));
-    const out = new Float32Array(x.length);
-    for (let i = 0; i < x.length; i++) {
-      const eps = this.vPrediction ? sa * mixed(i) + sb * x[i] : mixed(i);
-      out[i] = sampleCoeff * x[i] - epsCoeff * eps;
+    // Each element of x is read before it is written, so `out` may be the sample.
+    if (this.vPrediction) {
+      for (let i = 0; i < x.length; i++) out[i] = sampleCoeff * x[i] - epsCoeff * (sa * mixed[i] + sb * x[i]);
+    } else {
+      for (let i = 0; i < x.length; i++) out[i] = sampleCoeff * x[i] - epsCoeff * mixed[i];
     }
     return out;
   }

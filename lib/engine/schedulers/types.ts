@@ -29,7 +29,10 @@ export interface Scheduler {
   readonly initNoiseSigma: number;
   /**
    * Advances `sample` by one evaluation. Elementwise, so `sample` may hold a
-   * whole batch back to back; `modelOutput` must have the same layout.
+   * whole batch back to back; `modelOutput` must have the same layout. The
+   * result is written to `out` (default: a new array), which may be `sample`
+   * itself; the scheduler keeps copies of whatever it remembers, so the caller
+   * may overwrite `modelOutput` and `sample` before the next step.
    */
-  step(modelOutput: Float32Array, timestep: number, sample: Float32Array): Float32Array<ArrayBuffer>;
+  step(modelOutput: Float32Array, timestep: number, sample: Float32Array, out?: Float32Array): Float32Array;
 }
