@@ -2,7 +2,7 @@
 import { constants } from "node:fs";
 import { access, mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { encodeImage, openPreset, type RunRequest, schedulerAdvice, withPngText } from "../lib/engine/index";
+import { type DecodedImage, encodeImage, openPreset, type RunRequest, schedulerAdvice, withPngText } from "../lib/engine/index";
 import { cellFileName, gridTitle } from "../lib/record";
 import { renderGridPng, runPngText } from "../lib/runs/exports";
 import { type GridArgs, parseGridArgs, toRunRequest, UsageError } from "./lib/args";
@@ -58,8 +58,19 @@ async function main(args: GridArgs): Promise<number> {
   const cancel = () => controller.abort();
   process.once("SIGINT", cancel);
   const progress = createProgressBar(process.stderr);
+  // With --cells-dir each cell's PNG is encoded as soon as its batch is decoded, beside the next
+  // batch's UNet calls, not one by one after the last; awaited below, in order.
+  const cellPngs: Promise<Buffer>[] = [];
+  const onCell =
+    args.cellsDir === undefined
+      ? undefined
+      : (index: number, cell: DecodedImage) => {
+          cellPngs[index] = encodeImage(cell, "png");
+          // A failure is thrown where the PNG is awaited; until then it must not count as unhandled.
+          cellPngs[index].catch(() => {});
+        };
   const result = await engine
-    .run(request, { signal: controller.signal, onStep: (step) => progress.update(step) })
+    .run(request, { signal: controller.signal, onStep: (step) => progress.update(step), onCell })
     .finally(() => {
       progress.done();
       process.off("SIGINT", cancel);
@@ -70,9 +81,9 @@ async function main(args: GridArgs): Promise<number> {
   const text = runPngText(grid.record, gridTitle(grid.title));
   const cellFiles: string[] = [];
   if (args.cellsDir !== undefined) {
-    for (const cell of result.cells) {
+    for (const [index, cell] of result.cells.entries()) {
       const file = path.join(args.cellsDir, cellFileName(cell.row, cell.col));
-      await write(file, withPngText(await encodeImage(cell, "png"), { ...text, [CELL_KEY]: JSON.stringify(cellMetrics(cell)) }));
+      await write(file, withPngText(await cellPngs[index], { ...text, [CELL_KEY]: JSON.stringify(cellMetrics(cell)) }));
       cellFiles.push(file);
     }
   }

@@ -2,10 +2,10 @@
 
 `unclip-l` (D = 768) and `unclip-h` (D = 1024) cannot be downloaded here, but the engine must still be
 proven at their sizes: 768×768 images, 4×96×96 latents, 77×1024 prompt hidden states, 224×224 CLIP
-input, a float16 UNet with class_labels [B, 2D]. Every network below is a few seeded layers, so the
+input, a UNet with class_labels [B, 2D] and float16 inputs (or float32 ones, --unet-io). Every network below is a few seeded layers, so the
 folder is a few MB, builds in seconds and decodes on a CPU; its images are noise by design.
 
-    /usr/bin/python3 -m models.realsize.make_preset --out DIR [--variant l|h]
+    /usr/bin/python3 -m models.realsize.make_preset --out DIR [--variant l|h] [--unet-io float16|float32]
 """
 from __future__ import annotations
 
@@ -96,15 +96,18 @@ class PromptEncoder(nn.Module):
         return self.widen(self.tokens(input_ids) + self.positions)
 
 
-class HalfUNet(nn.Module):
+class RealSizeUNet(nn.Module):
     """
-    A float16 graph with the Stable unCLIP UNet's signature: sample, encoder_hidden_states and
-    class_labels [B,2D] in float16, timestep int64 [B], out_sample float16. It computes in float32
-    inside, as GPU sets keep attention in fp32, and because onnxruntime's CPU provider has no float16 convolution.
+    A graph with the Stable unCLIP UNet's signature: sample, encoder_hidden_states and class_labels
+    [B,2D] in `io_dtype`, timestep int64 [B], out_sample in `io_dtype`. float16 stands for exports
+    whose float16 inputs the engine converts at every step; float32 for models.export's, which cast
+    to the weights' dtype inside the graph. It computes in float32 inside, as GPU sets keep attention
+    in fp32, and because onnxruntime's CPU provider has no float16 convolution.
     """
 
-    def __init__(self, dim: int):
+    def __init__(self, dim: int, io_dtype: torch.dtype):
         super().__init__()
+        self.io_dtype = io_dtype
         self.class_embedding = nn.Linear(2 * dim, NARROW)
         self.context = nn.Linear(PROMPT_HIDDEN, NARROW)
         self.time = nn.Linear(1, NARROW)
@@ -115,7 +118,7 @@ class HalfUNet(nn.Module):
         t = (timestep.float() / 1000.0).reshape(-1, 1)
         condition = self.class_embedding(class_labels.float()) + self.context(encoder_hidden_states.float().mean(dim=1)) + self.time(t)
         h = F.silu(self.conv_in(sample.float()) + condition[:, :, None, None])
-        return (self.conv_out(h) * 0.1).half()
+        return (self.conv_out(h) * 0.1).to(self.io_dtype)
 
 
 class VaeDecoder(nn.Module):
@@ -135,9 +138,13 @@ def _quantiles(generator: torch.Generator, centre: float) -> list:
     return floats(torch.quantile(values, torch.linspace(0, 1, 101)))
 
 
-def build(out: Path, variant: str = "l") -> Dict:
+UNET_IO = {"float16": torch.float16, "float32": torch.float32}
+
+
+def build(out: Path, variant: str = "l", unet_io: str = "float16") -> Dict:
     """Writes the preset folder `out` (created or overwritten file by file) and returns its preset.json."""
     spec = VARIANTS[variant]
+    io_dtype = UNET_IO[unet_io]
     dim = spec["dim"]
     torch.manual_seed(SEED)
     generator = torch.Generator().manual_seed(SEED)
@@ -162,7 +169,7 @@ def build(out: Path, variant: str = "l") -> Dict:
         "adapterText": ("adapter_text.onnx", Adapter(dim), (embedding,), ["embedding"], ["mu", "one_over_alpha", "beta"]),
         "adapterImage": ("adapter_image.onnx", Adapter(dim), (embedding,), ["embedding"], ["mu", "one_over_alpha", "beta"]),
         "promptEncoder": ("prompt_encoder.onnx", PromptEncoder(vocab_size), (ids,), ["input_ids"], ["last_hidden_state"]),
-        "unet": ("unet.onnx", HalfUNet(dim), (latents.half(), timestep, hidden.half(), class_labels.half()),
+        "unet": ("unet.onnx", RealSizeUNet(dim, io_dtype), (latents.to(io_dtype), timestep, hidden.to(io_dtype), class_labels.to(io_dtype)),
                  ["sample", "timestep", "encoder_hidden_states", "class_labels"], ["out_sample"]),
         "vaeDecoder": ("vae_decoder.onnx", VaeDecoder(), (latents,), ["latent_sample"], ["sample"]),
     }
@@ -183,7 +190,7 @@ def build(out: Path, variant: str = "l") -> Dict:
         "title": f"Synthetic unclip-{variant} (random weights, test only)",
         "description": (
             f"SYNTHETIC: tiny random networks with the exact signatures of the real unclip-{variant} preset "
-            f"(D = {dim}, 768×768 images, float16 UNet). Made by models/realsize/make_preset.py to prove the engine at real sizes; "
+            f"(D = {dim}, 768×768 images, {unet_io} UNet inputs). Made by models/realsize/make_preset.py to prove the engine at real sizes; "
             "its images are noise."
         ),
         "version": "0.0.0-synthetic",
@@ -201,7 +208,8 @@ def build(out: Path, variant: str = "l") -> Dict:
         "limits": {"maxImageSide": 4096, "maxBatch": 8, "maxRows": 9, "maxCols": 8, "maxSteps": 100, "maxCaptionLength": 300},
         "provenance": {
             "synthetic": True,
-            "madeBy": "/usr/bin/python3 -m models.realsize.make_preset" + (f" --variant {variant}" if variant != "l" else ""),
+            "madeBy": "/usr/bin/python3 -m models.realsize.make_preset" + (f" --variant {variant}" if variant != "l" else "")
+            + (f" --unet-io {unet_io}" if unet_io != "float16" else ""),
             "seed": SEED,
             "signaturesOf": spec["checkpoint"],
             "onnxOpset": OPSET,
@@ -221,8 +229,10 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, required=True, help="preset folder to write")
     parser.add_argument("--variant", choices=sorted(VARIANTS), default="l", help="l: D = 768 (unclip-l), h: D = 1024 (unclip-h)")
+    parser.add_argument("--unet-io", choices=sorted(UNET_IO), default="float16",
+                        help="the UNet's sample, prompt states, class labels and output: float16 (converted by the engine) or float32")
     args = parser.parse_args(argv)
-    config = build(args.out, args.variant)
+    config = build(args.out, args.variant, args.unet_io)
     total = sum(p.stat().st_size for p in args.out.rglob("*") if p.is_file())
     print(json.dumps({"preset": str(args.out), "name": config["name"], "dim": config["embedding"]["dim"], "bytes": total}))
     return 0

@@ -77,3 +77,14 @@ def test_building_again_gives_the_same_files(tmp_path):
     first = make_preset.build(tmp_path / "first", "l")
     second = make_preset.build(tmp_path / "second", "l")
     assert first["files"] == second["files"]
+
+
+def test_unet_io_float32_declares_float32_tensors_and_records_the_flag(tmp_path):
+    assert make_preset.main(["--out", str(tmp_path), "--unet-io", "float32"]) == 0
+    config = json.loads((tmp_path / "preset.json").read_text())
+    unet = signature(tmp_path / config["files"]["unet"]["path"])
+    for name in ("sample", "encoder_hidden_states", "class_labels", "out_sample"):
+        assert unet[name][0] == onnx.TensorProto.FLOAT, name
+    assert unet["timestep"] == (onnx.TensorProto.INT64, ["batch"])
+    assert config["provenance"]["madeBy"].endswith("--unet-io float32")
+    assert contract.violations("unet", tmp_path / config["files"]["unet"]["path"]) == []
