@@ -9,6 +9,10 @@ differs by more than the precision's tolerance; `npm run preset:check` reports t
 preset of twins (`npm run preset:twin`) is checked against twins rebuilt from the seed it records.
 
 The difference is measured relative to the output's range: max |onnx − torch| / max |torch|.
+When an output is over its tolerance, its module runs once more in float64, and the record says how
+far the float32 module and the graph each are from that: a graph about as far as the float32
+module is rounding differently, one much farther computes something else. The verdict stays the
+tolerance's.
 """
 from __future__ import annotations
 
@@ -113,6 +117,22 @@ def _compare(key: str, produced: torch.Tensor, expected: torch.Tensor, tolerance
             "shape": list(produced.shape), "passed": not problems, "problems": problems}
 
 
+def _relative(value: torch.Tensor, reference: torch.Tensor) -> float:
+    return float((value.double() - reference).abs().max() / reference.abs().max())
+
+
+def _float64_yardstick(module: torch.nn.Module, feeds: Dict[str, torch.Tensor], produced: torch.Tensor, expected: torch.Tensor,
+                       device: str) -> Dict[str, float]:
+    """How far the float32 module's output and the graph's are from the module run in float64 (on the
+    same feeds), each relative to the float64 output's range."""
+    module = module.to(device=device, dtype=torch.float64)
+    with torch.no_grad():
+        reference = module(*[(t.double() if t.is_floating_point() else t).to(device) for t in feeds.values()]).double().cpu()
+    # float32 → float64 → float32 gives back the same weights.
+    module.to(device="cpu", dtype=torch.float32)
+    return {"torchFloat32": _relative(expected, reference), "onnx": _relative(produced, reference)}
+
+
 def check_parity(sources: Sources, preset: Path, device: str = "cpu", log: Callable[[str], None] = print) -> Dict[str, Any]:
     """Compares the preset's graphs with the modules of `sources`, writes preset/parity.json and returns its record."""
     config = json.loads((preset / "preset.json").read_text())
@@ -131,6 +151,10 @@ def check_parity(sources: Sources, preset: Path, device: str = "cpu", log: Calla
         (produced,) = run_onnx(preset / entry["path"], feeds).values()
         tolerance = TOLERANCE[precision] if key in ("unet", "vaeDecoder") else TOWER_TOLERANCE
         checks[key] = _compare(key, produced.float(), expected, tolerance)
+        over = checks[key]["relativeDifference"] is not None and checks[key]["relativeDifference"] > tolerance
+        if over:
+            log(f"parity: {key} is over its tolerance; running its module in float64 as a yardstick")
+            checks[key]["fromFloat64"] = _float64_yardstick(module, feeds, produced.float(), expected, device)
         graphs.update(_graph_hashes(preset, entry))
     record = {
         "version": RECORD_VERSION,
@@ -190,6 +214,9 @@ def report(record: Dict[str, Any], preset: Path) -> int:
         verdict = "ok" if check["passed"] else "FAILED: " + "; ".join(check["problems"])
         difference = "unmeasured" if check["relativeDifference"] is None else f"{check['relativeDifference']:.3g}"
         print(f"{key:14} relative difference {difference} (tolerance {check['tolerance']:g})  {verdict}")
+        if "fromFloat64" in check:
+            yardstick = check["fromFloat64"]
+            print(f"{'':14} from the module in float64: the float32 module {yardstick['torchFloat32']:.3g}, the graph {yardstick['onnx']:.3g}")
     if record["passed"]:
         print(f"parity passed; recorded in {preset / RECORD}")
         return 0

@@ -30,6 +30,8 @@ def test_a_preset_matches_the_modules_it_was_exported_from(exported, capsys):
     for check in record["checks"].values():
         assert check["passed"] and check["relativeDifference"] <= check["tolerance"] <= TOLERANCE["fp32"]
         assert check["outputRange"] > 0
+        # The float64 yardstick runs only for an output over its tolerance.
+        assert "fromFloat64" not in check
     assert json.loads((preset / RECORD).read_text()) == record
     config = json.loads((preset / "preset.json").read_text())
     assert {config["files"][key]["path"] for key in KEYS} <= set(record["graphs"])
@@ -45,8 +47,14 @@ def test_graphs_from_other_weights_fail_loudly(exported, tmp_path, capsys):
     assert not record["passed"]
     assert not any(check["passed"] for check in record["checks"].values())
     assert all("over the tolerance" in check["problems"][0] for check in record["checks"].values())
+    # Other weights are not rounding: the float32 modules sit next to their float64 runs, the graphs far from them.
+    for check in record["checks"].values():
+        assert check["fromFloat64"]["torchFloat32"] < 1e-5 < check["tolerance"] < check["fromFloat64"]["onnx"]
+    assert json.loads((preset / RECORD).read_text()) == record
     assert report(record, preset) == 1
-    assert "PARITY FAILED" in capsys.readouterr().err
+    captured = capsys.readouterr()
+    assert "PARITY FAILED" in captured.err
+    assert "from the module in float64: the float32 module" in captured.out
 
 
 def test_nan_and_black_outputs_fail_whatever_the_difference(exported, tmp_path):
