@@ -122,14 +122,19 @@ def _relative(value: torch.Tensor, reference: torch.Tensor) -> float:
 
 
 def _float64_yardstick(module: torch.nn.Module, feeds: Dict[str, torch.Tensor], produced: torch.Tensor, expected: torch.Tensor,
-                       device: str) -> Dict[str, float]:
+                       device: str) -> Dict[str, Any]:
     """How far the float32 module's output and the graph's are from the module run in float64 (on the
-    same feeds), each relative to the float64 output's range."""
-    module = module.to(device=device, dtype=torch.float64)
-    with torch.no_grad():
-        reference = module(*[(t.double() if t.is_floating_point() else t).to(device) for t in feeds.values()]).double().cpu()
-    # float32 → float64 → float32 gives back the same weights.
-    module.to(device="cpu", dtype=torch.float32)
+    same feeds), each relative to the float64 output's range. A module that cannot run in float64
+    leaves the reason instead: the yardstick explains a verdict, it never makes one."""
+    try:
+        module = module.to(device=device, dtype=torch.float64)
+        with torch.no_grad():
+            reference = module(*[(t.double() if t.is_floating_point() else t).to(device) for t in feeds.values()]).double().cpu()
+    except (RuntimeError, TypeError) as error:
+        return {"unavailable": f"the module did not run in float64: {str(error).splitlines()[0]}"}
+    finally:
+        # float32 → float64 → float32 gives back the same weights.
+        module.to(device="cpu", dtype=torch.float32)
     return {"torchFloat32": _relative(expected, reference), "onnx": _relative(produced, reference)}
 
 
@@ -214,8 +219,10 @@ def report(record: Dict[str, Any], preset: Path) -> int:
         verdict = "ok" if check["passed"] else "FAILED: " + "; ".join(check["problems"])
         difference = "unmeasured" if check["relativeDifference"] is None else f"{check['relativeDifference']:.3g}"
         print(f"{key:14} relative difference {difference} (tolerance {check['tolerance']:g})  {verdict}")
-        if "fromFloat64" in check:
-            yardstick = check["fromFloat64"]
+        yardstick = check.get("fromFloat64")
+        if yardstick is not None and "unavailable" in yardstick:
+            print(f"{'':14} no float64 yardstick: {yardstick['unavailable']}")
+        elif yardstick is not None:
             print(f"{'':14} from the module in float64: the float32 module {yardstick['torchFloat32']:.3g}, the graph {yardstick['onnx']:.3g}")
     if record["passed"]:
         print(f"parity passed; recorded in {preset / RECORD}")

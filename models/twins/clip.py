@@ -126,7 +126,7 @@ class CLIPTextTransformer(nn.Module):
         embeddings = self.embeddings(input_ids)
         length = input_ids.shape[-1]
         # Causal: each token sees itself and the tokens before it.
-        causal = torch.full((length, length), torch.finfo(embeddings.dtype).min, device=embeddings.device).triu(1)
+        causal = torch.full((length, length), torch.finfo(embeddings.dtype).min, dtype=embeddings.dtype, device=embeddings.device).triu(1)
         states = self.encoder(embeddings, causal[None, None])
         last = self.final_layer_norm(states[-1])
         ids = input_ids.to(torch.int)

@@ -76,3 +76,25 @@ def test_nan_and_black_outputs_fail_whatever_the_difference(exported, tmp_path):
     exporter.export_preset(sources, TOY_VARIANT, PRECISIONS["fp32"], preset, log=lambda m: None)
     black = check_parity(sources, preset, log=lambda m: None)["checks"]["vaeDecoder"]
     assert black["maxAbsDifference"] == 0 and black["problems"] == ["the decoded image is black"]
+
+
+def test_a_module_that_cannot_run_in_float64_leaves_its_reason_and_the_verdict_stands(tmp_path, capsys):
+    import models.export.parity as parity
+
+    class Float32Only(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.weight = torch.nn.Parameter(torch.ones(1))
+
+        def forward(self, x):
+            if self.weight.dtype != torch.float32:
+                raise RuntimeError("float32 kernels only\nmore detail")
+            return x * self.weight
+
+    module = Float32Only()
+    yardstick = parity._float64_yardstick(module, {"x": torch.ones(2)}, torch.ones(2), torch.ones(2), "cpu")
+    assert yardstick == {"unavailable": "the module did not run in float64: float32 kernels only"}
+    assert module.weight.dtype == torch.float32
+    record = {"passed": False, "checks": {"vaeDecoder": {"relativeDifference": 0.5, "tolerance": 1e-4, "passed": False, "problems": ["over"], "fromFloat64": yardstick}}}
+    assert report(record, tmp_path) == 1
+    assert "no float64 yardstick: the module did not run in float64: float32 kernels only" in capsys.readouterr().out
