@@ -18,10 +18,8 @@ import { threadSpinning } from "../lib/engine/onnx";
 import { readOnnxHeader } from "../lib/engine/onnx-header";
 import { makeSyntheticPreset } from "../lib/engine/synthetic-preset";
 import { DecoderCore } from "../lib/runs/decoder/core";
-import { fixed, percentile, type Spread, spread, summarize, table } from "./bench-stats";
+import { BENCH_CAPTION, BENCH_LAMBDAS, fixed, percentile, positiveInt, type Spread, spread, summarize, table } from "./bench-stats";
 
-const CAPTION = "a red shape";
-const LAMBDAS = [0, 0.5, 1, 1.5, 2];
 
 const { values: flags } = parseArgs({
   options: {
@@ -35,12 +33,6 @@ const { values: flags } = parseArgs({
   },
   strict: true,
 });
-
-function positiveInt(name: string, raw: string): number {
-  const value = Number(raw);
-  if (!Number.isSafeInteger(value) || value < 1) throw new Error(`--${name} must be a positive integer, got "${raw}"`);
-  return value;
-}
 
 const steps = positiveInt("steps", flags.steps);
 const cols = positiveInt("cols", flags.cols);
@@ -94,7 +86,7 @@ interface Grid {
 }
 
 async function timeGrid(seed: number): Promise<Grid> {
-  const request = engine.normalize({ input: { kind: "caption", text: CAPTION }, plan: { kind: "interpolate", lambdas: LAMBDAS }, cols, steps, seed });
+  const request = engine.normalize({ input: { kind: "caption", text: BENCH_CAPTION }, plan: { kind: "interpolate", lambdas: [...BENCH_LAMBDAS] }, cols, steps, seed });
   const jobId = `bench-${seed}`;
   const { input } = request;
   if (input.kind !== "caption") throw new Error("the bench decodes a caption");
@@ -155,7 +147,7 @@ const report = {
   command: `npm run bench:host -- ${process.argv.slice(2).join(" ")}`.trim().replace(/ --$/, ""),
   machine: { cpu: os.cpus()[0]?.model ?? "unknown", cores: os.cpus().length, node: process.version },
   preset: { name: engine.config.name, dir: flags.preset ?? `(synthetic unclip-l, ${unetIo} UNet inputs, temporary)` },
-  settings: { caption: CAPTION, rows: LAMBDAS.length, cols, steps, repeats, threads, spinning, maxBatch: engine.config.limits.maxBatch },
+  settings: { caption: BENCH_CAPTION, rows: BENCH_LAMBDAS.length, cols, steps, repeats, threads, spinning, maxBatch: engine.config.limits.maxBatch },
   unetInputTypes: Object.fromEntries(unetInputs.map((input) => [input.name, input.type])),
   evaluationsPerGrid: grids[0].evaluations,
   gridSeconds: summarize(grids.map((grid) => grid.seconds)),
@@ -171,7 +163,7 @@ if (flags.json) {
   const row = (name: string, s: Spread & { p90?: number }, digits = 1) => [name, fixed(s.median, digits), fixed(s.q1, digits), fixed(s.q3, digits), s.p90 === undefined ? "–" : fixed(s.p90, digits)];
   console.log(`machine    ${report.machine.cpu}, ${report.machine.cores} cores, Node ${report.machine.node}`);
   console.log(`preset     ${report.preset.name} ${report.preset.dir}; UNet inputs ${Object.entries(report.unetInputTypes).map(([name, type]) => `${name} ${type}`).join(", ")}`);
-  console.log(`grid       ${LAMBDAS.length}×${cols}, ${steps} steps, ${threads} threads (spinning ${spinning ? "on" : "off"}), maxBatch ${report.settings.maxBatch}, ${repeats} grids after 1 warm-up, ${report.evaluationsPerGrid} UNet evaluations a grid`);
+  console.log(`grid       ${BENCH_LAMBDAS.length}×${cols}, ${steps} steps, ${threads} threads (spinning ${spinning ? "on" : "off"}), maxBatch ${report.settings.maxBatch}, ${repeats} grids after 1 warm-up, ${report.evaluationsPerGrid} UNet evaluations a grid`);
   console.log();
   console.log(
     table(

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { deltas, fixed, inPairs, median, pairOrder, pairRatios, percentile, spread, summarize, table } from "./bench-stats";
+import { deltas, fixed, inPairs, median, pairOrder, pairRatios, percentile, positiveInt, spread, summarize, table } from "./bench-stats";
 
 describe("bench stats", () => {
   it("interpolates percentiles between closest ranks", () => {
@@ -90,5 +90,12 @@ describe("bench stats", () => {
       ["x          value", "---------  -----", "long name    1.5", "y          12.25"].join("\n"),
     );
     expect(() => table(["a", "b"], [["1"]])).toThrow(RangeError);
+  });
+});
+
+describe("positiveInt", () => {
+  it("reads a positive integer flag and names the flag and the value it refuses", () => {
+    expect(positiveInt("steps", "20")).toBe(20);
+    for (const raw of ["0", "-2", "1.5", "x", ""]) expect(() => positiveInt("steps", raw)).toThrow(`--steps must be a positive integer, got "${raw}"`);
   });
 });

@@ -1,4 +1,18 @@
-/** Small pure helpers for `npm run bench`: the order of its paired runs, summary statistics and a plain-text table. */
+/**
+ * Small pure helpers for `npm run bench` and `npm run bench:host`: the grid both time, their flag parsing, the order
+ * of the paired runs, summary statistics and a plain-text table.
+ */
+
+/** The grid both benchmarks decode. The reference script (models/training/bench_reference.py) hard-codes the same levels. */
+export const BENCH_CAPTION = "a red shape";
+export const BENCH_LAMBDAS: readonly number[] = [0, 0.5, 1, 1.5, 2];
+
+/** A command-line flag's value as a positive integer, or an error that names the flag and what it got. */
+export function positiveInt(name: string, raw: string): number {
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value < 1) throw new Error(`--${name} must be a positive integer, got "${raw}"`);
+  return value;
+}
 
 export interface Summary {
   readonly median: number;

@@ -15,12 +15,24 @@ import { parseArgs } from "node:util";
 import { z } from "zod";
 import { type Engine, openPreset } from "../lib/engine/index";
 import { ModelSession, threadSpinning } from "../lib/engine/onnx";
-import { deltas, fixed, inPairs, type Pair, pairRatios, percentile, type Spread, type Summary, spread, summarize, table } from "./bench-stats";
+import {
+  BENCH_CAPTION,
+  BENCH_LAMBDAS,
+  deltas,
+  fixed,
+  inPairs,
+  type Pair,
+  pairRatios,
+  percentile,
+  positiveInt,
+  type Spread,
+  type Summary,
+  spread,
+  summarize,
+  table,
+} from "./bench-stats";
 import { type CallSize, countFlops, type MatmulPeak, MatmulProbe } from "./compute-floor";
 
-const CAPTION = "a red shape";
-// The reference script hard-codes these levels; the engine gets them explicitly so both decode the same grid.
-const LAMBDAS = [0, 0.5, 1, 1.5, 2];
 const TARGET_RATIO = 1.5;
 const TARGET_RSS_MB = 1024;
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -38,18 +50,12 @@ const { values: flags } = parseArgs({
   strict: true,
 });
 
-function positiveInt(name: string, raw: string): number {
-  const value = Number(raw);
-  if (!Number.isSafeInteger(value) || value < 1) throw new Error(`--${name} must be a positive integer, got "${raw}"`);
-  return value;
-}
-
 const steps = positiveInt("steps", flags.steps);
 const cols = positiveInt("cols", flags.cols);
 const repeats = positiveInt("repeats", flags.repeats);
 const threads = positiveInt("threads", flags.threads);
 const spinning = threadSpinning();
-const images = LAMBDAS.length * cols;
+const images = BENCH_LAMBDAS.length * cols;
 
 /** One UNet evaluation: its wall time and how many batch rows it ran (a guidance pair is two). */
 interface UnetEvaluation {
@@ -98,7 +104,7 @@ async function timeEngine(engine: Engine, seed: number): Promise<EngineRun> {
   let firstRow = Number.NaN;
   const started = performance.now();
   const result = await engine.run(
-    { input: { kind: "caption", text: CAPTION }, plan: { kind: "interpolate", lambdas: LAMBDAS }, cols, steps, seed },
+    { input: { kind: "caption", text: BENCH_CAPTION }, plan: { kind: "interpolate", lambdas: [...BENCH_LAMBDAS] }, cols, steps, seed },
     {
       onStep: ({ batch }) => stepTimes.push({ t: performance.now(), batch }),
       // Cells are row-major, so row 0 is the first `cols` indices, in whatever order they finish.
@@ -237,7 +243,7 @@ const report = {
     platform: `${process.platform}-${process.arch}`,
   },
   preset: { name: engine.config.name, dir: presetDir },
-  settings: { caption: CAPTION, lambdas: LAMBDAS, rows: LAMBDAS.length, cols, steps, images, repeats, threads, spinning },
+  settings: { caption: BENCH_CAPTION, lambdas: BENCH_LAMBDAS, rows: BENCH_LAMBDAS.length, cols, steps, images, repeats, threads, spinning },
   providers: Object.fromEntries(Object.entries(engine.providers()).map(([key, report]) => [key, report.provider])),
   // peakRssMb covers the whole process, the matmul probe included, so the target is checked on an upper bound.
   penumbra: { loadSeconds, ...penumbra, peakRssMb, peakRssMbBeforeProbe: enginePeakRssMb },
@@ -271,7 +277,7 @@ if (flags.json) {
   console.log(`machine    ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, Node ${machine.node} (${machine.platform})`);
   console.log(`preset     ${report.preset.name} (${presetDir})`);
   const repeated = pairs.length ? `${repeats} engine/reference pairs, order alternating` : `${repeats} engine grids`;
-  console.log(`grid       ${LAMBDAS.length}×${cols} interpolate, ${steps} steps, caption "${CAPTION}", ${threads} threads (spinning ${spinning ? "on" : "off"}), ${repeated}, after 1 engine warm-up`);
+  console.log(`grid       ${BENCH_LAMBDAS.length}×${cols} interpolate, ${steps} steps, caption "${BENCH_CAPTION}", ${threads} threads (spinning ${spinning ? "on" : "off"}), ${repeated}, after 1 engine warm-up`);
   console.log(`providers  ${Object.entries(report.providers).map(([key, provider]) => `${key}=${provider}`).join(" ")}`);
   console.log(`load       ${fixed(loadSeconds, 2)} s (open + verify + create sessions)\n`);
   console.log(

@@ -187,7 +187,7 @@ async function decodeBatch(
   // order [uncond, cond], both halves the same latents. The cond half is the scheduler's state and
   // is stepped in place; the uncond half is copied from it before each evaluation.
   const sample = decoder.unet.reusableFeed("sample", [rows, channels, side, side]);
-  const latents = sample.values.subarray(rows * latentSize - half);
+  const latents = sample.values.subarray(guided ? half : 0);
   const augmentationNoise = new Float32Array(n * D);
   const batchEmbeddings = new Float32Array(n * D);
   indices.forEach((index, i) => {
