@@ -8,12 +8,12 @@ import type { EpistemicRecord } from "./preset";
 const corpus = { vocabulary: ["a", "red", "circle", "at", "the", "top", "left"], maxWords: 7, captions: 3 };
 const known = new Set(corpus.vocabulary);
 
-async function bankOf(rows: number[][], quantiles: number[] = [0, 0.05, 0.1]) {
+async function bankOf(rows: number[][], quantiles: number[] = [0, 0.05, 0.1], neighbours = 2) {
   const file = path.join(mkdtempSync(path.join(tmpdir(), "bank-")), "bank.f32");
   const buffer = Buffer.alloc(rows.length * rows[0].length * 4);
   rows.flat().forEach((v, i) => buffer.writeFloatLE(v, 4 * i));
   writeFileSync(file, buffer);
-  const record: EpistemicRecord = { bank: { path: "bank.f32", sha256: "0".repeat(64) }, count: rows.length, neighbours: 2, flagQuantile: 0.5, quantiles, referenceCount: 10 };
+  const record: EpistemicRecord = { bank: { path: "bank.f32", sha256: "0".repeat(64) }, count: rows.length, neighbours, flagQuantile: 0.5, quantiles, referenceCount: 10 };
   return readBank(file, record, rows[0].length);
 }
 
@@ -38,6 +38,14 @@ describe("epistemicScore", () => {
     expect(onBank.score).toBeCloseTo(0.5, 6);
     const between = epistemicScore([1, 1], bank);
     expect(between.score).toBeCloseTo(1 - Math.SQRT1_2, 6);
+  });
+
+  it("is never below 0, though a float32 bank row's cosine to the same input in float64 exceeds 1", async () => {
+    // float32(0.6) and float32(0.8) both round up: their dot with (0.6, 0.8) is 1 + 2.4e-8.
+    const bank = await bankOf([[0.6, 0.8], [-1, 0]], [0, 0.05, 0.1], 1);
+    const own = epistemicScore([0.6, 0.8], bank);
+    expect(own.score).toBe(0);
+    expect(own.percentile).toBe(0);
   });
 
   it("ranks against held-out quantiles and flags past the flag quantile", async () => {

@@ -86,7 +86,8 @@ export function epistemicScore(input: ArrayLike<number>, bank: EpistemicBank): E
     }
     best[at] = similarity;
   }
-  const score = 1 - best.reduce((sum, v) => sum + v, 0) / k;
+  // float32 rounding can put an input's cosine to its own bank entry a hair above 1 (k = 1 for captions): 0 is the floor.
+  const score = Math.max(0, 1 - best.reduce((sum, v) => sum + v, 0) / k);
   const flagAt = record.quantiles[Math.round(record.flagQuantile * (record.quantiles.length - 1))];
   return { score, percentile: percentileOf(score, record.quantiles), aboveReference: score > flagAt };
 }

@@ -8,7 +8,7 @@ and read by the engine (lib/engine/ood.ts):
   vocabulary, or longer than every training caption, asks the towers about text they never saw.
 - `epistemic`: per modality, a bank of training inputs (the adapter's scaled input embeddings, unit
   length, at most BANK_SIZE distinct ones drawn with a fixed seed) stored as little-endian float32,
-  the number of neighbours k, and reference quantiles of the score over held-out inputs. The score
+  the number of neighbours k (NEIGHBOURS), and reference quantiles of the score over held-out inputs. The score
   of an input is 1 − the mean cosine similarity to its k nearest bank entries: a density estimate
   of the input under the training inputs (epistemic: it says how much data the adapter saw near
   the input, which its aleatoric α, β cannot say about inputs it never saw).
@@ -25,7 +25,11 @@ import torch.nn.functional as F
 from . import bpe, preset_io
 
 BANK_SIZE = 16384
-NEIGHBOURS = 8
+# k per modality. Captions are discrete: an in-world caption usually has an exact or near twin among the training
+# captions, and averaging over more neighbours mixes in captions that differ by an attribute, which blurs that. k for
+# captions is the best of REPORT.md's sweep on validation captions inside and outside the world ("Epistemic neighbours
+# (validation split)"); images have no such suite and keep 8.
+NEIGHBOURS = {"text": 1, "image": 8}
 QUANTILE_COUNT = 101
 # An input is flagged when its score exceeds this share of held-out in-distribution inputs' scores.
 FLAG_QUANTILE = 0.99
@@ -81,7 +85,7 @@ def make_bank(scaled: torch.Tensor, size: int = BANK_SIZE, seed: int = 0) -> tor
 
 
 @torch.no_grad()
-def scores(queries: torch.Tensor, bank: torch.Tensor, k: int = NEIGHBOURS) -> torch.Tensor:
+def scores(queries: torch.Tensor, bank: torch.Tensor, k: int) -> torch.Tensor:
     """1 − mean cosine similarity of each query to its k nearest bank entries (0 on the bank itself)."""
     k = min(k, len(bank))
     out = []
@@ -104,12 +108,12 @@ def load_bank(preset: Path, record: Dict, dim: int) -> torch.Tensor:
 def epistemic_record(preset: Path, modality: str, train_scaled: torch.Tensor, held_out_scaled: torch.Tensor) -> Dict:
     """The bank of one modality and the quantiles of held-out inputs' scores against it."""
     bank = make_bank(train_scaled)
-    reference = scores(torch.unique(held_out_scaled, dim=0), bank)
+    reference = scores(torch.unique(held_out_scaled, dim=0), bank, NEIGHBOURS[modality])
     quantiles = torch.quantile(reference.double(), torch.linspace(0, 1, QUANTILE_COUNT, dtype=torch.float64))
     return {
         "bank": write_bank(preset, f"epistemic_{modality}.f32", bank),
         "count": len(bank),
-        "neighbours": NEIGHBOURS,
+        "neighbours": NEIGHBOURS[modality],
         "flagQuantile": FLAG_QUANTILE,
         "quantiles": preset_io.floats(quantiles, 8),
         "referenceCount": len(reference),

@@ -39,7 +39,7 @@ def test_epistemic_record_writes_the_bank_and_sorted_held_out_quantiles(tmp_path
     assert (tmp_path / "epistemic_text.f32").stat().st_size == record["count"] * 8 * 4
     q = record["quantiles"]
     assert len(q) == ood.QUANTILE_COUNT and q == sorted(q) and q[0] > 0
-    assert record["referenceCount"] == 50 and record["neighbours"] == ood.NEIGHBOURS
+    assert record["referenceCount"] == 50 and record["neighbours"] == ood.NEIGHBOURS["text"]
     # the file holds exactly the bank, as little-endian float32 in row order
     assert torch.equal(ood.load_bank(tmp_path, record, 8), ood.make_bank(train))
 
