@@ -57,6 +57,11 @@ GRADIENT_SHARE_BOUNDS = (0.5, 2.0)  # times 1/(R − 1): an even step is 1/(R �
 OOD_WORDS = ["star", "heart", "moon", "dog", "cat", "car", "tree", "house", "flower", "bird", "arrow", "hexagon"]
 OOD_SEED = 7070
 OOD_AUROC_BAR = 0.9
+# The same rules on validation scenes, with another seed and other outside words, choose the caption bank's k
+# (ood.NEIGHBOURS) without looking at the test sets above.
+VALIDATION_OOD_WORDS = ["boat", "key", "sun", "fish", "cloud", "leaf", "cup", "bell", "kite", "shoe", "lamp", "chair"]
+VALIDATION_OOD_SEED = 8080
+NEIGHBOUR_SWEEP = [1, 2, 4, 8, 16, 32]
 
 
 def average_ranks(values) -> np.ndarray:
@@ -301,6 +306,9 @@ def run(preset: Path, log=print) -> Dict:
     if "epistemic" in config:
         results["out_of_distribution"] = _out_of_distribution(pipe, preset, config, scenes, sizes["ood_captions"])
         log(f"evaluate out of distribution {results['out_of_distribution']['auroc']}")
+        results["epistemic_neighbours_validation"] = _neighbour_sweep_validation(
+            pipe, preset, config, world.make_split("val", (data.QUICK_SPLIT_SIZES if quick else data.SPLIT_SIZES)["val"]), sizes["ood_captions"])
+        log(f"evaluate epistemic neighbours (validation) {results['epistemic_neighbours_validation']['auroc']}")
 
     # How each plan spreads the decoded change over its rows, judged by the CLIP image tower.
     results["row_gradient"] = _row_gradient(pipe, config, scenes, sizes["gradient_captions"], sizes["gradient_columns"], steps, guidance, out)
@@ -437,9 +445,10 @@ def auroc(positives, negatives) -> float:
     return float(u / (len(pos) * len(neg)))
 
 
-def ood_caption_sets(scenes, count: int) -> Dict[str, List[str]]:
-    """The held-out caption sets of the out-of-distribution section (OOD_* constants), `count` captions each."""
-    rng = random.Random(OOD_SEED)
+def ood_caption_sets(scenes, count: int, seed: int = OOD_SEED, outside_words: List[str] = OOD_WORDS) -> Dict[str, List[str]]:
+    """The held-out caption sets of the out-of-distribution section, `count` captions each: by default the test sets (OOD_*
+    constants); the validation sets pass validation scenes, VALIDATION_OOD_SEED and VALIDATION_OOD_WORDS."""
+    rng = random.Random(seed)
     inside = [world.random_caption(scenes[rng.randrange(len(scenes))], rng).text for _ in range(count)]
     outside = []
     for _ in range(count):
@@ -447,7 +456,7 @@ def ood_caption_sets(scenes, count: int) -> Dict[str, List[str]]:
         named = ["shape"] + rng.sample([a for a in world.ATTRIBUTES if a != "shape"], rng.randint(0, 2))
         caption = world.caption_for(scene, named, rng).text
         noun = next(w for w in sorted(world.SHAPE_WORDS[scene.shape], key=len, reverse=True) if w in caption)
-        outside.append(caption.replace(noun, rng.choice(OOD_WORDS), 1))
+        outside.append(caption.replace(noun, rng.choice(outside_words), 1))
     letters = "abcdefghijklmnopqrstuvwxyz"
     nonsense = [" ".join("".join(rng.choice(letters) for _ in range(rng.randint(2, 8))) for _ in range(rng.randint(1, 6))) for _ in range(count)]
     vocabulary = sorted({w for c in inside for w in ood.words(c) if w.isalpha()})
@@ -479,7 +488,7 @@ def _out_of_distribution(pipe: ShapesPipeline, preset: Path, config, scenes, cou
     inside = scored["in_vocabulary"]
     outside_names = [n for n in sets if n != "in_vocabulary"]
     pooled = {k: np.concatenate([scored[n][k] for n in outside_names]) for k in ("epistemic", "aleatoric")}
-    result = {"captions_per_set": count, "seed": OOD_SEED, "flag_score": round(float(flag_at), 6), "flag_quantile": record["flagQuantile"],
+    result = {"captions_per_set": count, "seed": OOD_SEED, "neighbours": record["neighbours"], "flag_score": round(float(flag_at), 6), "flag_quantile": record["flagQuantile"],
               "auroc": {"epistemic": {}, "aleatoric": {}}, "flag_rate": {}, "median_epistemic": {}, "examples": {}}
     for n in outside_names + ["all_outside"]:
         source = pooled if n == "all_outside" else scored[n]
@@ -491,6 +500,26 @@ def _out_of_distribution(pipe: ShapesPipeline, preset: Path, config, scenes, cou
         result["examples"][n] = v["examples"]
     result["flagged_by_score_alone"] = {n: round(float(np.mean(v["epistemic"] > flag_at)), 4) for n, v in scored.items()}
     return result
+
+
+def _neighbour_sweep_validation(pipe: ShapesPipeline, preset: Path, config, val_scenes, count: int) -> Dict:
+    """AUROC of the caption epistemic score for each k of NEIGHBOUR_SWEEP, on the validation sets (validation scenes,
+    VALIDATION_OOD_SEED, VALIDATION_OOD_WORDS), against the preset's bank: where the caption bank's k was chosen."""
+    record = config["epistemic"]["text"]
+    bank = ood.load_bank(preset, record, config["embedding"]["dim"])
+    sets = ood_caption_sets(val_scenes, count, VALIDATION_OOD_SEED, VALIDATION_OOD_WORDS)
+    scaled = {n: train_adapter.scale_inputs(pipe.text_embeds(texts), pipe.adapter.options.text_scale) for n, texts in sets.items()}
+    outside_names = [n for n in sets if n != "in_vocabulary"]
+    by_k = {}
+    for k in NEIGHBOUR_SWEEP:
+        scored = {n: ood.scores(v, bank, k).numpy() for n, v in scaled.items()}
+        inside = scored["in_vocabulary"]
+        aurocs = {n: round(auroc(scored[n], inside), 4) for n in outside_names}
+        aurocs["all_outside"] = round(auroc(np.concatenate([scored[n] for n in outside_names]), inside), 4)
+        by_k[str(k)] = aurocs
+    best = max(NEIGHBOUR_SWEEP, key=lambda k: (by_k[str(k)]["all_outside"], -k))
+    return {"captions_per_set": count, "seed": VALIDATION_OOD_SEED, "outside_words": VALIDATION_OOD_WORDS, "auroc": by_k,
+            "best_k": best, "preset_k": record["neighbours"]}
 
 
 def step_shares(embeds: torch.Tensor) -> Dict:
@@ -758,7 +787,7 @@ def _render_out_of_distribution(o: Dict) -> List[str]:
     lines = ["", "## Out of distribution", "",
              f"{o['captions_per_set']} captions in each of four held-out sets, built from test scenes by fixed rules (seed {o['seed']}): "
              + "; ".join(f"{label[n]}, e.g. “{o['examples'][n][0]}”" for n in o["examples"]) + ".",
-             "The epistemic score is the engine's: 1 − the mean cosine of the caption's adapter input to its nearest entries of the",
+             f"The epistemic score is the engine's: 1 − the mean cosine of the caption's adapter input to its k = {o['neighbours']} nearest entries of the",
              "preset's bank of training captions (docs/science.md, section 2). AUROC is the probability that a caption from the outside",
              "set scores above an in-vocabulary one; the aleatoric uncertainty is shown beside it for comparison.", "",
              "| outside set | AUROC epistemic | AUROC aleatoric |", "| --- | --- | --- |"]
@@ -768,6 +797,18 @@ def _render_out_of_distribution(o: Dict) -> List[str]:
               f"training caption, or an epistemic score above {o['flag_score']} (the {o['flag_quantile']} quantile of held-out validation captions' scores).",
               "", "| set | flagged | flagged by the epistemic score alone | median epistemic score |", "| --- | --- | --- | --- |"]
     lines += [f"| {label[n]} | {o['flag_rate'][n]} | {o['flagged_by_score_alone'][n]} | {o['median_epistemic'][n]} |" for n in o["flag_rate"]]
+    return lines
+
+
+def _render_neighbour_sweep(v: Dict) -> List[str]:
+    names = ["out_of_vocabulary", "nonsense", "repeated_word", "all_outside"]
+    chosen = "the sweep's best" if v["best_k"] == v["preset_k"] else f"not the sweep's best (k = {v['best_k']})"
+    lines = ["", "### Epistemic neighbours (validation split)", "",
+             f"The caption bank's k was chosen here, not on the test sets above: the same four rules on validation scenes with seed {v['seed']}",
+             f"and other outside words ({', '.join(v['outside_words'])}), {v['captions_per_set']} captions a set. AUROC of the epistemic score",
+             f"with the k nearest bank entries; the preset uses k = {v['preset_k']}, {chosen} on all three outside sets together.", "",
+             "| k | out of vocabulary | nonsense | repeated word | all three outside sets |", "| --- | --- | --- | --- | --- |"]
+    lines += [f"| {k} | " + " | ".join(str(a[n]) for n in names) + " |" for k, a in v["auroc"].items()]
     return lines
 
 
@@ -883,6 +924,8 @@ def render_report(r: Dict, config: Dict, stages: Dict, quick: bool) -> str:
     lines += _render_mean_row(r["vague_mean_row"], r.get("vague_mean_row_base_unet"))
     if "out_of_distribution" in r:
         lines += _render_out_of_distribution(r["out_of_distribution"])
+    if "epistemic_neighbours_validation" in r:
+        lines += _render_neighbour_sweep(r["epistemic_neighbours_validation"])
     lines += _render_row_gradient(r["row_gradient"])
     if stages:
         total = sum(s["seconds"] for s in stages.values())

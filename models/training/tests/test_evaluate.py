@@ -1,6 +1,8 @@
 """The report's measures (calibration as docs/science.md, section 6, defines it, rate intervals), checked against values worked out by hand."""
 import itertools
+import json
 import random
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -272,3 +274,19 @@ def test_ood_caption_sets_are_fixed_and_outside_sets_leave_the_world():
     for caption in sets["repeated_word"]:
         words = caption.split()
         assert len(set(words)) == 1 and 20 <= len(words) <= 70
+
+
+def test_the_validation_ood_sets_that_choose_k_share_no_outside_word_or_scene_with_the_test_sets():
+    from models.training import ood, world
+
+    world_words = set(json.loads((Path(__file__).resolve().parents[2] / "shapes" / "preset.json").read_text())["corpus"]["vocabulary"])
+    assert not set(evaluate.VALIDATION_OOD_WORDS) & world_words
+    assert not set(evaluate.VALIDATION_OOD_WORDS) & set(evaluate.OOD_WORDS)
+    assert evaluate.VALIDATION_OOD_SEED != evaluate.OOD_SEED
+    validation = evaluate.ood_caption_sets(world.make_split("val", 50), 20, evaluate.VALIDATION_OOD_SEED, evaluate.VALIDATION_OOD_WORDS)
+    for caption in validation["out_of_vocabulary"]:
+        replaced = [w for w in ood.words(caption) if w.isalpha() and w not in world_words]
+        assert replaced and set(replaced) <= set(evaluate.VALIDATION_OOD_WORDS), caption
+    assert not set(validation["nonsense"]) & set(evaluate.ood_caption_sets(world.make_split("test", 50), 20)["nonsense"])
+    # the preset's caption k is one the sweep tries
+    assert ood.NEIGHBOURS["text"] in evaluate.NEIGHBOUR_SWEEP
