@@ -37,15 +37,21 @@ def train(work: Path, steps: int, batch: int = 32, lr: float = 2e-3, seed: int =
         if step % 250 == 0 or step == steps - 1:
             log(f"vae step {step}/{steps} loss {loss.item():.5f} ({time.time() - started:.0f}s)")
     model.eval()
+    latents = encoder_means(model, images)
+    # Stable Diffusion's convention: scale latents to unit standard deviation.
+    scaling_factor = float(1.0 / latents.std())
     with torch.no_grad():
-        latents = torch.cat([model.encoder(images[i : i + 500])[0] for i in range(0, len(images), 500)])
-        # Stable Diffusion's convention: scale latents to unit standard deviation.
-        scaling_factor = float(1.0 / latents.std())
         val = data.load_images(work, "val")
         val_mse = float(F.mse_loss(model.decoder(model.encoder(val)[0]), val))
     torch.save({"state": model.state_dict(), "scaling_factor": scaling_factor}, work / "vae.pt")
     torch.save(latents * scaling_factor, work / "train_latents.pt")
     return {"steps": steps, "scaling_factor": round(scaling_factor, 5), "val_mse": round(val_mse, 5)}
+
+
+@torch.no_grad()
+def encoder_means(model: Vae, images: torch.Tensor) -> torch.Tensor:
+    """The encoder's mean latents of images in [-1, 1], unscaled (the UNet trains on them times the scaling factor)."""
+    return torch.cat([model.encoder(images[i : i + 500])[0] for i in range(0, len(images), 500)])
 
 
 def load(folder: Path):

@@ -1,7 +1,10 @@
 """Smoke run of every training entry point: the whole build for a few steps on tiny splits."""
 import json
 
-from models.training import build_shapes, contract, preset_io, train_adapter
+import numpy as np
+import torch
+
+from models.training import build_shapes, contract, evaluate, ood, preset_io, train_adapter, work_from_preset
 
 
 def test_quick_build_runs_every_stage_and_writes_a_conforming_preset(tmp_path):
@@ -52,6 +55,21 @@ def test_quick_build_runs_every_stage_and_writes_a_conforming_preset(tmp_path):
                 assert abs(sum(c[plan]["step_shares"]) - 1) < 1e-3
         assert c["geodesic"]["median_lambda"][0] == 0 and c["geodesic"]["median_lambda"] == sorted(c["geodesic"]["median_lambda"])
     assert (preset / "report" / "row_gradient.png").exists()
+    # the caption bank's k is swept on the validation sets, and the report says which k the preset uses
+    sweep = report["epistemic_neighbours_validation"]
+    assert [int(k) for k in sweep["auroc"]] == evaluate.NEIGHBOUR_SWEEP and sweep["preset_k"] == config["epistemic"]["text"]["neighbours"] == ood.NEIGHBOURS["text"]
+    assert all(0 <= a <= 1 for aurocs in sweep["auroc"].values() for a in aurocs.values())
+    assert "### Epistemic neighbours (validation split)" in report_text and f"the preset uses k = {sweep['preset_k']}" in report_text
+    assert config["epistemic"]["image"]["neighbours"] == ood.NEIGHBOURS["image"]
+    # the work folder rebuilt from the preset alone holds the build's own weights and latents up to stage unet
+    again = tmp_path / "again"
+    assert work_from_preset.rebuild(preset, again, log=lambda _: None) == {k: stages[k] for k in ("data", "clip", "vae", "checker", "unet")}
+    for name in ("clip.pt", "vae.pt", "checker.pt", "unet.pt"):
+        assert (again / name).read_bytes() == (work / name).read_bytes(), name
+    with np.load(again / "images.npz") as rebuilt, np.load(work / "images.npz") as built:
+        assert sorted(rebuilt.files) == sorted(built.files) and all(np.array_equal(rebuilt[k], built[k]) for k in built.files)
+    assert torch.equal(torch.load(again / "train_latents.pt"), torch.load(work / "train_latents.pt"))
+    assert not (again / "pairs_train.npz").exists()  # so the next build runs embed and every stage after unet
     for name in ("mean row shows the named colour ≥ 0.95", "mean row shows each named attribute at least as often as the λ = 1 row",
                  "row gradient: every step's share between 0.5/(R−1) and 2/(R−1) for every caption class, default plan"):
         assert f"| {name} |" in report_text
