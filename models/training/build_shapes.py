@@ -20,17 +20,18 @@ REPO = Path(__file__).resolve().parents[2]
 DEFAULT_WORK = REPO / "models" / ".work" / "shapes"
 DEFAULT_PRESET = REPO / "models" / "shapes"
 
-FULL_STEPS = {"clip": 2500, "vae": 1500, "checker": 800, "unet": 11000, "adapter": 3000, "tune": 2000}
-QUICK_STEPS = {"clip": 4, "vae": 4, "checker": 4, "unet": 4, "adapter": 4, "tune": 4}
+FULL_STEPS = {"clip": 2500, "text": 2000, "vae": 1500, "checker": 800, "unet": 11000, "adapter": 3000, "tune": 2000}
+QUICK_STEPS = {"clip": 4, "text": 4, "vae": 4, "checker": 4, "unet": 4, "adapter": 4, "tune": 4}
 
 
 def stages(work: Path, preset: Path, steps: Dict[str, int], quick: bool, log) -> List[Tuple[str, str, Callable[[], Dict]]]:
-    from . import data, embed, export, evaluate, train_adapter, train_checker, train_clip, train_unet, train_vae, tune_unet
+    from . import data, embed, export, evaluate, refit_text, train_adapter, train_checker, train_clip, train_unet, train_vae, tune_unet
 
     pairs = work / "pairs_train.npz"
     return [
         ("data", "images.npz", lambda: data.build(work, quick)),
         ("clip", "clip.pt", lambda: train_clip.train(work, steps["clip"], log=log)),
+        ("text", refit_text.OUT, lambda: refit_text.train(work, steps["text"], log=log)),
         ("vae", "vae.pt", lambda: train_vae.train(work, steps["vae"], log=log)),
         ("checker", "checker.pt", lambda: train_checker.train(work, steps["checker"], log=log)),
         ("embed", "pairs_train.npz", lambda: embed.build(work)),
@@ -92,6 +93,7 @@ def main(argv=None) -> int:
         if marker.endswith(".done"):
             (args.work / marker).write_text("ok\n")
         record[name] = {"seconds": seconds, "result": result}
+        record = {n: record[n] for n in names if n in record}  # in build order, whichever stages a resumed build reran
         record_path.write_text(json.dumps(record, indent=2))
         log(f"stage {name}: done in {seconds}s {json.dumps(result)}")
     # The report's build table needs every stage's time, the evaluation's included: written once all have run.

@@ -12,7 +12,7 @@ from typing import Dict
 import numpy as np
 import torch
 
-from . import data, train_clip, world
+from . import data, refit_text, world
 
 CAPTIONS_PER_IMAGE = 4
 
@@ -28,7 +28,7 @@ def text_embeds(model, tokenizer, texts) -> torch.Tensor:
 
 
 def build(work: Path, seed: int = 5) -> Dict:
-    model = train_clip.load(work)
+    model = refit_text.load(work)  # its image tower is stage clip's, unchanged
     tokenizer = data.load_tokenizer(work)
     out: Dict[str, torch.Tensor] = {}
     for split in ("train", "val", "test"):

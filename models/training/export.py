@@ -17,7 +17,7 @@ from typing import Dict
 import torch
 import torch.nn as nn
 
-from . import data, train_clip, train_unet, train_vae, world
+from . import data, refit_text, train_clip, train_unet, train_vae, world
 from .build_shapes import REPO
 from .nets import CONTEXT_LENGTH, EMBED_DIM
 from .preset_io import OPSET, export_onnx, file_entry, floats, load, save
@@ -47,21 +47,22 @@ def _git_commit() -> str:
 def export_preset(work: Path, preset: Path, quick: bool = False) -> Dict:
     preset.mkdir(parents=True, exist_ok=True)
     tokenizer = data.load_tokenizer(work)
-    clip = train_clip.load(work)
+    clip = refit_text.load(work)  # caption and image embeddings
+    prompt_tower = train_clip.load(work).text  # the UNet's prompt encoder: the text tower it was trained with (refit_text.py)
     vae, scaling_factor = train_vae.load(work)
     unet, stats = train_unet.load(work)
 
     shutil.copytree(work / "tokenizer", preset / "tokenizer", dirs_exist_ok=True)
     # PyTorch twins of the ONNX files: the reference pipeline (REPORT.md, the benchmark's baseline) runs on them.
     (preset / "torch").mkdir(exist_ok=True)
-    for name in ("clip.pt", "vae.pt", "unet.pt", "checker.pt"):
-        shutil.copyfile(work / name, preset / "torch" / name)
+    for source, name in ((refit_text.OUT, "clip.pt"), ("clip.pt", "clip_base.pt"), ("vae.pt", "vae.pt"), ("unet.pt", "unet.pt"), ("checker.pt", "checker.pt")):
+        shutil.copyfile(work / source, preset / "torch" / name)
     ids, pixels = _fixed_ids(tokenizer), data.load_images(work, "val")[:2]
-    latents, timestep, hidden, class_labels = _unet_inputs(clip, tokenizer)
+    latents, timestep, hidden, class_labels = _unet_inputs(prompt_tower, tokenizer)
 
     export_onnx(clip.text, (ids,), preset / "clip_text.onnx", ["input_ids"], ["text_embeds"], {"input_ids": BATCH, "text_embeds": BATCH})
     export_onnx(clip.image, (pixels,), preset / "clip_image.onnx", ["pixel_values"], ["image_embeds"], {"pixel_values": BATCH, "image_embeds": BATCH})
-    export_onnx(_HiddenStates(clip.text), (ids,), preset / "prompt_encoder.onnx", ["input_ids"], ["last_hidden_state"], {"input_ids": BATCH, "last_hidden_state": BATCH})
+    export_onnx(_HiddenStates(prompt_tower), (ids,), preset / "prompt_encoder.onnx", ["input_ids"], ["last_hidden_state"], {"input_ids": BATCH, "last_hidden_state": BATCH})
     export_onnx(vae.decoder, (latents,), preset / "vae_decoder.onnx", ["latent_sample"], ["sample"], {"latent_sample": BATCH, "sample": BATCH})
     _export_unet_onnx(unet, preset, (latents, timestep, hidden, class_labels))
 
@@ -115,10 +116,10 @@ def _fixed_ids(tokenizer) -> torch.Tensor:
     return tokenizer.encode_batch(["a large red circle at the top left", ""])
 
 
-def _unet_inputs(clip, tokenizer):
+def _unet_inputs(prompt_tower, tokenizer):
     """The fixed example inputs the UNet is traced with and its parity record is computed on."""
     latents = torch.randn(2, 4, 16, 16, generator=torch.Generator().manual_seed(0))
-    hidden = clip.text.hidden_states(_fixed_ids(tokenizer)).detach()
+    hidden = prompt_tower.hidden_states(_fixed_ids(tokenizer)).detach()
     class_labels = torch.randn(2, 2 * EMBED_DIM, generator=torch.Generator().manual_seed(1))
     return latents, torch.tensor([501], dtype=torch.int64), hidden, class_labels
 
@@ -137,9 +138,9 @@ def _unet_parity(unet, inputs) -> Dict:
 
 def replace_unet(work: Path, preset: Path, weights: str) -> Dict:
     """Exports the UNet saved as work/`weights` over the preset's: ONNX file, torch twin, parity record, files entry."""
-    clip, tokenizer = train_clip.load(work), data.load_tokenizer(work)
+    prompt_tower, tokenizer = train_clip.load(work).text, data.load_tokenizer(work)
     unet, _ = train_unet.load(work, weights)
-    inputs = _unet_inputs(clip, tokenizer)
+    inputs = _unet_inputs(prompt_tower, tokenizer)
     _export_unet_onnx(unet, preset, inputs)
     shutil.copyfile(work / weights, preset / "torch" / "unet.pt")
     parity_path = preset / "torch-outputs.json"

@@ -28,7 +28,8 @@ class ShapesPipeline:
         self.unet, self.stats = train_unet.load(weights, unet)
         self.adapter = train_adapter.load(weights)
         with torch.no_grad():
-            self.empty_prompt = self.clip.text.hidden_states(self.tokenizer.encode_batch([""]))
+            # The UNet's prompt encoder is the text tower it was trained with, stage clip's (refit_text.py).
+            self.empty_prompt = train_clip.load(weights, "clip_base.pt").text.hidden_states(self.tokenizer.encode_batch([""]))
 
     # -- encoders and adapter ------------------------------------------------------------------
     @torch.no_grad()

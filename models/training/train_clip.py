@@ -45,8 +45,9 @@ def train(work: Path, steps: int, batch: int = 128, lr: float = 1e-3, seed: int 
     return {"steps": steps, "batch": batch, "final_loss": round(loss.item(), 4)}
 
 
-def load(folder: Path) -> ClipDual:
-    state = torch.load(folder / "clip.pt")
+def load(folder: Path, name: str = "clip.pt") -> ClipDual:
+    """Stage clip's dual encoder (clip.pt), or another saved in its layout (stage text's clip_text.pt)."""
+    state = torch.load(folder / name)
     vocab_size = state["text.token_embedding.weight"].shape[0]
     model = ClipDual(vocab_size, eos_id=vocab_size - 1)  # CLIP layout: <|endoftext|> is the last id
     model.load_state_dict(state)

@@ -24,7 +24,7 @@ from typing import Dict
 
 import torch
 
-from . import data, export, train_adapter, train_clip, train_unet, world
+from . import data, export, refit_text, train_adapter, train_unet, world
 from .pipeline import gap_shift
 from .preset_io import load
 
@@ -37,7 +37,7 @@ EMA_DECAY = 0.999
 @torch.no_grad()
 def caption_means(work: Path, preset: Path, per_scene: int = CAPTIONS_PER_SCENE, seed: int = 21) -> torch.Tensor:
     """[N_train, per_scene, D]: each training scene's random-specificity captions, as a caption run's mean row decodes them."""
-    clip, tokenizer = train_clip.load(work), data.load_tokenizer(work)
+    clip, tokenizer = refit_text.load(work), data.load_tokenizer(work)
     adapter = train_adapter.load(preset / "torch")
     bridge = load(preset)["bridge"]
     rng = random.Random(seed)

@@ -5,8 +5,9 @@ a clone has only the preset. `python3 -m models.training.work_from_preset --pres
 the work folder that the preset's build left behind up to stage `unet`, without training anything:
 
 - stage `data` runs again (it is deterministic; the tokenizer it learns must equal the preset's, or this stops);
-- the CLIP, VAE and checker weights are the preset's (`torch/*.pt` are the build's own files), the base UNet is
-  `torch/unet_base.pt`, and the VAE's training latents are encoded again with the preset's VAE;
+- the CLIP, VAE and checker weights are the preset's (`torch/*.pt` are the build's own files): stage clip's dual
+  encoder is `torch/clip_base.pt`, stage text's `torch/clip.pt`, the base UNet is `torch/unet_base.pt`, and the
+  VAE's training latents are encoded again with the preset's VAE;
 - stages.json takes those stages' records from the preset's build.json, so the build's table keeps their times.
 
 A following `npm run train:shapes -- --work W --preset P` then runs `embed` and every stage after `unet` (the
@@ -26,7 +27,7 @@ import torch
 from . import data, train_vae
 
 # Stage name → the weights in <preset>/torch that are that stage's output in the work folder.
-WEIGHTS = {"clip": {"clip.pt": "clip.pt"}, "vae": {"vae.pt": "vae.pt"}, "checker": {"checker.pt": "checker.pt"}, "unet": {"unet_base.pt": "unet.pt"}}
+WEIGHTS = {"clip": {"clip_base.pt": "clip.pt"}, "text": {"clip.pt": "clip_text.pt"}, "vae": {"vae.pt": "vae.pt"}, "checker": {"checker.pt": "checker.pt"}, "unet": {"unet_base.pt": "unet.pt"}}
 
 
 def _same_tokenizer(work_tokenizer: Path, preset_tokenizer: Path) -> bool:
