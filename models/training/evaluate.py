@@ -18,7 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from . import data, geometry, ood, train_adapter, train_checker, world
+from . import data, geometry, ood, train_adapter, train_checker, train_clip, world
 from .pipeline import ShapesPipeline, sample_ggd
 from .preset_io import load
 
@@ -45,6 +45,13 @@ MEAN_ROW_NAMED = [["colour"], ["shape"], ["colour", "shape"]]
 MEAN_ROW_COLUMNS = 4
 MEAN_ROW_COLOUR_BAR = 0.95
 MEAN_ROW_SEED = 5150
+# Shape-only captions against the test images in the CLIP space itself, before any adapter or decoder: the share of each
+# caption's top test images (by cosine of the raw tower outputs) that show the named shape; colour-only captions beside.
+PROBE_SEED = 9090
+PROBE_CAPTIONS = 25
+PROBE_TOP = 50
+CAPTION_TOWER = "the caption tower (stage text)"
+BASE_TOWER = "stage clip's text tower"
 # Row gradient (issue #11): decoded change per row step, measured by the CLIP image tower, per class of caption.
 GRADIENT_CLASSES = {"0": [0], "1–2": [1, 2], "3–5": [3, 4, 5]}
 GRADIENT_SEED = 6060
@@ -297,6 +304,9 @@ def run(preset: Path, log=print) -> Dict:
     # base UNet too (before stage `tune`), when the preset keeps its weights, to show what tuning changed.
     results["vague_mean_row"] = _mean_row_fidelity(pipe, judge, config, scenes, sizes["vague_captions"], steps, guidance)
     log(f"evaluate vague mean row {results['vague_mean_row']['attributes']}")
+    towers = {CAPTION_TOWER: pipe.clip, BASE_TOWER: train_clip.load(preset / "torch", "clip_base.pt")}
+    results["shape_only_retrieval"] = _shape_only_retrieval(towers, pipe.tokenizer, scenes, i_emb)
+    log(f"evaluate shape-only retrieval {results['shape_only_retrieval']}")
     if (preset / "torch" / "unet_base.pt").exists():
         base = ShapesPipeline(preset, unet="unet_base.pt")
         results["vague_mean_row_base_unet"] = _mean_row_fidelity(base, judge, config, scenes, sizes["vague_captions"], steps, guidance)
@@ -429,12 +439,44 @@ def _mean_row_fidelity(pipe: ShapesPipeline, judge: Judge, config, scenes, count
 
     result = {"captions": count, "columns": columns, "decoded": 2 * count * columns, "seed": MEAN_ROW_SEED,
               "examples": [c.text for c in caps[: 2 * len(MEAN_ROW_NAMED)]], "attributes": {}, "by_caption_kind": {}}
+    shape_cells = [(i * columns + c, caps[i].attributes["shape"]) for i in range(count) if "shape" in caps[i].attributes for c in range(columns)]
+    result["shape_confusion"] = {row: confusion([named for _, named in shape_cells], [verdicts[row]["shape"][k] for k, _ in shape_cells], world.SHAPES)
+                                 for row in verdicts}
     for attribute in ("colour", "shape"):
         result["attributes"][attribute] = rates([i for i, c in enumerate(caps) if attribute in c.attributes], attribute)
     for named in MEAN_ROW_NAMED:
         which = [i for i, c in enumerate(caps) if sorted(c.attributes) == sorted(named)]
         result["by_caption_kind"]["+".join(named)] = {a: rates(which, a) for a in named}
     return result
+
+
+def confusion(named: List[str], judged: List[str], labels: List[str]) -> Dict[str, Dict[str, int]]:
+    """Counts of the judge's verdict for each named label: {named: {judged: count}} over every label, zeros included."""
+    table = {a: {b: 0 for b in labels} for a in labels}
+    for a, b in zip(named, judged):
+        table[a][b] += 1
+    return table
+
+
+def _shape_only_retrieval(towers: Dict, tokenizer, scenes, image_embeds: torch.Tensor) -> Dict:
+    """Does a text tower place a caption naming only a shape near the test images of that shape? For each shape,
+    PROBE_CAPTIONS shape-only captions of test scenes with it; the share of each one's PROBE_TOP nearest test images
+    (cosine of raw tower outputs) that show it. Colour-only captions of the same number of scenes give the comparison.
+    The same captions for every tower in `towers` (name → dual encoder; the image tower is the same in all)."""
+    rng = random.Random(PROBE_SEED)
+    images = F.normalize(image_embeds, dim=-1)
+    shape_caps = {shape: [world.caption_for(s, ["shape"], rng) for s in scenes if s.shape == shape][:PROBE_CAPTIONS] for shape in world.SHAPES}
+    colour_caps = [world.caption_for(s, ["colour"], rng) for s in scenes[: PROBE_CAPTIONS * len(world.SHAPES)]]
+
+    @torch.no_grad()
+    def top_share(model, caps) -> float:
+        texts = F.normalize(model.text.embed_trimmed(tokenizer.encode_batch([c.text for c in caps])), dim=-1)
+        top = (texts @ images.T).topk(min(PROBE_TOP, len(scenes)), dim=1).indices
+        return round(float(np.mean([caps[i].matches(scenes[int(j)]) for i in range(len(caps)) for j in top[i]])), 4)
+
+    return {"seed": PROBE_SEED, "captions_per_shape": PROBE_CAPTIONS, "top": PROBE_TOP,
+            "towers": {name: {"shape_only": {shape: top_share(model, caps) for shape, caps in shape_caps.items()}, "colour_only": top_share(model, colour_caps)}
+                       for name, model in towers.items()}}
 
 
 def auroc(positives, negatives) -> float:
@@ -780,6 +822,29 @@ def _render_mean_row(m: Dict, base: Dict = None) -> List[str]:
     return lines
 
 
+def _render_shape_confusion(m: Dict, probe: Dict) -> List[str]:
+    """Where a named shape goes: the judge's verdicts per named shape in both rows, and the text tower's own shape-only retrieval."""
+    lines = ["", "### Where a named shape goes", "",
+             "The judge's verdicts on the cells of captions naming a shape, by the shape named (counts over both rows' cells):", "",
+             "| shape named | row | " + " | ".join(f"judged {b}" for b in world.SHAPES) + " |", "| --- | --- |" + " --- |" * len(world.SHAPES)]
+    for named in world.SHAPES:
+        for row, label in (("mean_row", "mean"), ("lambda_1_row", "λ = 1")):
+            lines.append(f"| {named} | {label} | " + " | ".join(str(m["shape_confusion"][row][named][b]) for b in world.SHAPES) + " |")
+    drawn_as = {named: max(world.SHAPES, key=lambda b: m["shape_confusion"]["mean_row"][named][b]) for named in world.SHAPES}
+    wrong = [f"{named} as {b}" for named, b in drawn_as.items() if b != named]
+    lines += ["", ("Most cells of the mean row draw " + ", ".join(wrong) + "." if wrong else "Most cells of the mean row draw the shape named.")]
+    lines += ["", f"Before any adapter or decoder: {probe['captions_per_shape']} captions naming only a shape, for each shape, against the "
+              f"{probe['top']} nearest test images by cosine of the raw tower outputs (seed {probe['seed']}); the share of those images that",
+              "show the named shape, and for captions naming only a colour the share showing the colour. Stage text refits the text tower",
+              "with every matching batch image as a positive (docs/science.md, section 5); the preset's captions use the refitted one.", "",
+              "| text tower | " + " | ".join(world.SHAPES) + " | colour-only captions |", "| --- |" + " --- |" * (len(world.SHAPES) + 1)]
+    for name, v in probe["towers"].items():
+        lines.append(f"| {name} | " + " | ".join(str(v["shape_only"][shape]) for shape in world.SHAPES) + f" | {v['colour_only']} |")
+    lines += ["", "A share far below 1 means the tower itself places that shape's captions among other shapes' images: the mean row's",
+              "embedding starts there, before the adapter, the bridge or the decoder act on it."]
+    return lines
+
+
 def _render_out_of_distribution(o: Dict) -> List[str]:
     names = [n for n in o["flag_rate"] if n != "in_vocabulary"]
     label = {"in_vocabulary": "in-vocabulary (the world's captions)", "out_of_vocabulary": "out of vocabulary (shape noun replaced)",
@@ -922,6 +987,8 @@ def render_report(r: Dict, config: Dict, stages: Dict, quick: bool) -> str:
               "![spread](report/spread.png)", "", "Means of fully specified test captions, bridged and decoded (the first 16 caption-decoding cases):", "",
               "![caption decoding](report/caption_decoding.png)"]
     lines += _render_mean_row(r["vague_mean_row"], r.get("vague_mean_row_base_unet"))
+    if "shape_confusion" in r["vague_mean_row"] and "shape_only_retrieval" in r:
+        lines += _render_shape_confusion(r["vague_mean_row"], r["shape_only_retrieval"])
     if "out_of_distribution" in r:
         lines += _render_out_of_distribution(r["out_of_distribution"])
     if "epistemic_neighbours_validation" in r:

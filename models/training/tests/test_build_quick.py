@@ -4,14 +4,14 @@ import json
 import numpy as np
 import torch
 
-from models.training import build_shapes, contract, evaluate, ood, preset_io, train_adapter, work_from_preset
+from models.training import build_shapes, contract, evaluate, ood, preset_io, train_adapter, work_from_preset, world
 
 
 def test_quick_build_runs_every_stage_and_writes_a_conforming_preset(tmp_path):
     work, preset = tmp_path / "work", tmp_path / "preset"
     assert build_shapes.main(["--quick", "--work", str(work), "--preset", str(preset)]) == 0
     stages = json.loads((work / "stages.json").read_text())
-    assert list(stages) == ["data", "clip", "vae", "checker", "embed", "unet", "export", "adapter", "tune", "evaluate"]
+    assert list(stages) == ["data", "clip", "text", "vae", "checker", "embed", "unet", "export", "adapter", "tune", "evaluate"]
     config = preset_io.load(preset)
     for key in contract.CONTRACT:
         assert contract.violations(key, preset / config["files"][key]["path"]) == []
@@ -21,7 +21,7 @@ def test_quick_build_runs_every_stage_and_writes_a_conforming_preset(tmp_path):
     # the build table is written after the last stage, so it times the evaluation too
     assert list(json.loads((preset / "build.json").read_text())) == list(stages)
     assert f"| evaluate | {stages['evaluate']['seconds']} |" in report_text
-    assert sorted(p.name for p in (preset / "torch").glob("*.pt")) == ["adapter.pt", "checker.pt", "clip.pt", "unet.pt", "unet_base.pt", "vae.pt"]
+    assert sorted(p.name for p in (preset / "torch").glob("*.pt")) == ["adapter.pt", "checker.pt", "clip.pt", "clip_base.pt", "unet.pt", "unet_base.pt", "vae.pt"]
     # the exported UNet is the tuned one, and the base UNet's weights stay beside it for the report
     assert config["files"]["unet"]["sha256"] == preset_io.sha256(preset / "unet.onnx")
     assert "corpus" in config and set(config["epistemic"]) == {"text", "image"}
@@ -59,12 +59,26 @@ def test_quick_build_runs_every_stage_and_writes_a_conforming_preset(tmp_path):
     sweep = report["epistemic_neighbours_validation"]
     assert [int(k) for k in sweep["auroc"]] == evaluate.NEIGHBOUR_SWEEP and sweep["preset_k"] == config["epistemic"]["text"]["neighbours"] == ood.NEIGHBOURS["text"]
     assert all(0 <= a <= 1 for aurocs in sweep["auroc"].values() for a in aurocs.values())
+    confusion = report["vague_mean_row"]["shape_confusion"]
+    shape_cells = report["vague_mean_row"]["attributes"]["shape"]["cells"]
+    assert {row: sum(sum(c.values()) for c in table.values()) for row, table in confusion.items()} == {"mean_row": shape_cells, "lambda_1_row": shape_cells}
+    probe = report["shape_only_retrieval"]
+    assert set(probe["towers"]) == {evaluate.CAPTION_TOWER, evaluate.BASE_TOWER}
+    for v in probe["towers"].values():
+        assert set(v["shape_only"]) == set(world.SHAPES) and all(0 <= share <= 1 for share in [*v["shape_only"].values(), v["colour_only"]])
+    assert "### Where a named shape goes" in report_text
     assert "### Epistemic neighbours (validation split)" in report_text and f"the preset uses k = {sweep['preset_k']}" in report_text
     assert config["epistemic"]["image"]["neighbours"] == ood.NEIGHBOURS["image"]
+    # the caption tower is stage text's; the prompt encoder stays stage clip's, whose hidden states the UNet was trained on
+    assert (preset / "torch" / "clip.pt").read_bytes() == (work / "clip_text.pt").read_bytes()
+    assert (preset / "torch" / "clip_base.pt").read_bytes() == (work / "clip.pt").read_bytes()
+    base, refit = torch.load(work / "clip.pt"), torch.load(work / "clip_text.pt")
+    assert all(torch.equal(base[k], refit[k]) for k in base if not k.startswith("text."))
+    assert any(not torch.equal(base[k], refit[k]) for k in base if k.startswith("text."))
     # the work folder rebuilt from the preset alone holds the build's own weights and latents up to stage unet
     again = tmp_path / "again"
-    assert work_from_preset.rebuild(preset, again, log=lambda _: None) == {k: stages[k] for k in ("data", "clip", "vae", "checker", "unet")}
-    for name in ("clip.pt", "vae.pt", "checker.pt", "unet.pt"):
+    assert work_from_preset.rebuild(preset, again, log=lambda _: None) == {k: stages[k] for k in ("data", "clip", "text", "vae", "checker", "unet")}
+    for name in ("clip.pt", "clip_text.pt", "vae.pt", "checker.pt", "unet.pt"):
         assert (again / name).read_bytes() == (work / name).read_bytes(), name
     with np.load(again / "images.npz") as rebuilt, np.load(work / "images.npz") as built:
         assert sorted(rebuilt.files) == sorted(built.files) and all(np.array_equal(rebuilt[k], built[k]) for k in built.files)

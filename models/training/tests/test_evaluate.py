@@ -290,3 +290,10 @@ def test_the_validation_ood_sets_that_choose_k_share_no_outside_word_or_scene_wi
     assert not set(validation["nonsense"]) & set(evaluate.ood_caption_sets(world.make_split("test", 50), 20)["nonsense"])
     # the preset's caption k is one the sweep tries
     assert ood.NEIGHBOURS["text"] in evaluate.NEIGHBOUR_SWEEP
+
+
+def test_confusion_counts_every_verdict_per_named_label_with_zeros_kept():
+    table = evaluate.confusion(["circle", "circle", "cross"], ["square", "circle", "triangle"], ["circle", "square", "triangle", "cross"])
+    assert table["circle"] == {"circle": 1, "square": 1, "triangle": 0, "cross": 0}
+    assert table["cross"] == {"circle": 0, "square": 0, "triangle": 1, "cross": 0}
+    assert sum(table["square"].values()) == 0
