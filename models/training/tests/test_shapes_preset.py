@@ -29,7 +29,7 @@ def test_preset_is_a_real_build_with_a_report_and_small_enough():
     assert CONFIG["provenance"]["quick"] is False, "models/shapes holds a --quick smoke build"
     assert (PRESET / "REPORT.md").exists()
     total = sum(p.stat().st_size for p in PRESET.rglob("*") if p.is_file())
-    # About 43 MB: the networks, their torch twins (with the base UNet beside the tuned one) and the two 4 MB epistemic banks.
+    # About 44 MiB: the networks, their torch twins (with the base UNet and stage clip's encoder beside the ones that replaced them) and the two 4 MB epistemic banks.
     assert total < 48 * 1024 * 1024
 
 
