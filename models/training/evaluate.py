@@ -50,8 +50,10 @@ MEAN_ROW_SEED = 5150
 PROBE_SEED = 9090
 PROBE_CAPTIONS = 25
 PROBE_TOP = 50
-CAPTION_TOWER = "the caption tower (stage text)"
-BASE_TOWER = "stage clip's text tower"
+BASE_TOWER = "stage clip's text tower, raw embedding"
+CAPTION_TOWER = "the caption tower (stage text), raw embedding"
+ADAPTER_MEAN = "its text-adapter mean"
+BRIDGED_MEAN = "that mean, bridged (what the mean row decodes)"
 # Row gradient (issue #11): decoded change per row step, measured by the CLIP image tower, per class of caption.
 GRADIENT_CLASSES = {"0": [0], "1–2": [1, 2], "3–5": [3, 4, 5]}
 GRADIENT_SEED = 6060
@@ -304,8 +306,7 @@ def run(preset: Path, log=print) -> Dict:
     # base UNet too (before stage `tune`), when the preset keeps its weights, to show what tuning changed.
     results["vague_mean_row"] = _mean_row_fidelity(pipe, judge, config, scenes, sizes["vague_captions"], steps, guidance)
     log(f"evaluate vague mean row {results['vague_mean_row']['attributes']}")
-    towers = {CAPTION_TOWER: pipe.clip, BASE_TOWER: train_clip.load(preset / "torch", "clip_base.pt")}
-    results["shape_only_retrieval"] = _shape_only_retrieval(towers, pipe.tokenizer, scenes, i_emb)
+    results["shape_only_retrieval"] = _shape_only_retrieval(pipe, train_clip.load(preset / "torch", "clip_base.pt"), config["bridge"], scenes, i_emb)
     log(f"evaluate shape-only retrieval {results['shape_only_retrieval']}")
     if (preset / "torch" / "unet_base.pt").exists():
         base = ShapesPipeline(preset, unet="unet_base.pt")
@@ -458,25 +459,29 @@ def confusion(named: List[str], judged: List[str], labels: List[str]) -> Dict[st
     return table
 
 
-def _shape_only_retrieval(towers: Dict, tokenizer, scenes, image_embeds: torch.Tensor) -> Dict:
-    """Does a text tower place a caption naming only a shape near the test images of that shape? For each shape,
-    PROBE_CAPTIONS shape-only captions of test scenes with it; the share of each one's PROBE_TOP nearest test images
-    (cosine of raw tower outputs) that show it. Colour-only captions of the same number of scenes give the comparison.
-    The same captions for every tower in `towers` (name → dual encoder; the image tower is the same in all)."""
+def _shape_only_retrieval(pipe: ShapesPipeline, base_tower, bridge: Dict, scenes, image_embeds: torch.Tensor) -> Dict:
+    """Where along a caption's path to the decoder does a shape-only caption lose its shape? For each shape, PROBE_CAPTIONS
+    shape-only captions of test scenes with it; the share of each one's PROBE_TOP nearest test images (by cosine to their raw
+    image embeddings, the space the UNet was trained on) that show it. Colour-only captions of as many scenes give the
+    comparison. The same captions at each point: stage clip's tower, the caption tower, its text-adapter mean, that mean bridged."""
     rng = random.Random(PROBE_SEED)
     images = F.normalize(image_embeds, dim=-1)
     shape_caps = {shape: [world.caption_for(s, ["shape"], rng) for s in scenes if s.shape == shape][:PROBE_CAPTIONS] for shape in world.SHAPES}
     colour_caps = [world.caption_for(s, ["colour"], rng) for s in scenes[: PROBE_CAPTIONS * len(world.SHAPES)]]
+    with torch.no_grad():
+        points = {BASE_TOWER: lambda texts: base_tower.text.embed_trimmed(pipe.tokenizer.encode_batch(texts)), CAPTION_TOWER: pipe.text_embeds}
+        points[ADAPTER_MEAN] = lambda texts: pipe.text_distribution(pipe.text_embeds(texts))[0]
+        points[BRIDGED_MEAN] = lambda texts: pipe.bridge(points[ADAPTER_MEAN](texts), bridge)
 
     @torch.no_grad()
-    def top_share(model, caps) -> float:
-        texts = F.normalize(model.text.embed_trimmed(tokenizer.encode_batch([c.text for c in caps])), dim=-1)
+    def top_share(embed, caps) -> float:
+        texts = F.normalize(embed([c.text for c in caps]), dim=-1)
         top = (texts @ images.T).topk(min(PROBE_TOP, len(scenes)), dim=1).indices
         return round(float(np.mean([caps[i].matches(scenes[int(j)]) for i in range(len(caps)) for j in top[i]])), 4)
 
     return {"seed": PROBE_SEED, "captions_per_shape": PROBE_CAPTIONS, "top": PROBE_TOP,
-            "towers": {name: {"shape_only": {shape: top_share(model, caps) for shape, caps in shape_caps.items()}, "colour_only": top_share(model, colour_caps)}
-                       for name, model in towers.items()}}
+            "points": {name: {"shape_only": {shape: top_share(embed, caps) for shape, caps in shape_caps.items()}, "colour_only": top_share(embed, colour_caps)}
+                       for name, embed in points.items()}}
 
 
 def auroc(positives, negatives) -> float:
@@ -833,15 +838,15 @@ def _render_shape_confusion(m: Dict, probe: Dict) -> List[str]:
     drawn_as = {named: max(world.SHAPES, key=lambda b: m["shape_confusion"]["mean_row"][named][b]) for named in world.SHAPES}
     wrong = [f"{named} as {b}" for named, b in drawn_as.items() if b != named]
     lines += ["", ("Most cells of the mean row draw " + ", ".join(wrong) + "." if wrong else "Most cells of the mean row draw the shape named.")]
-    lines += ["", f"Before any adapter or decoder: {probe['captions_per_shape']} captions naming only a shape, for each shape, against the "
-              f"{probe['top']} nearest test images by cosine of the raw tower outputs (seed {probe['seed']}); the share of those images that",
-              "show the named shape, and for captions naming only a colour the share showing the colour. Stage text refits the text tower",
-              "with every matching batch image as a positive (docs/science.md, section 5); the preset's captions use the refitted one.", "",
-              "| text tower | " + " | ".join(world.SHAPES) + " | colour-only captions |", "| --- |" + " --- |" * (len(world.SHAPES) + 1)]
-    for name, v in probe["towers"].items():
+    lines += ["", f"Along the caption's way to the decoder: {probe['captions_per_shape']} captions naming only a shape, for each shape, against the "
+              f"{probe['top']} nearest test images by cosine to their raw image embeddings, the space the UNet was trained on (seed {probe['seed']}); the share of those images that",
+              "show the named shape, and for captions naming only a colour the share showing the colour, at each point of that way.",
+              "Stage text refits the text tower with every matching batch image as a positive (docs/science.md, section 5);",
+              "the preset's captions use the refitted one.", "",
+              "| point | " + " | ".join(world.SHAPES) + " | colour-only captions |", "| --- |" + " --- |" * (len(world.SHAPES) + 1)]
+    for name, v in probe["points"].items():
         lines.append(f"| {name} | " + " | ".join(str(v["shape_only"][shape]) for shape in world.SHAPES) + f" | {v['colour_only']} |")
-    lines += ["", "A share far below 1 means the tower itself places that shape's captions among other shapes' images: the mean row's",
-              "embedding starts there, before the adapter, the bridge or the decoder act on it."]
+    lines += ["", "A share far below 1 means that point already lies among other shapes' images, before the later steps act on it."]
     return lines
 
 

@@ -63,8 +63,8 @@ def test_quick_build_runs_every_stage_and_writes_a_conforming_preset(tmp_path):
     shape_cells = report["vague_mean_row"]["attributes"]["shape"]["cells"]
     assert {row: sum(sum(c.values()) for c in table.values()) for row, table in confusion.items()} == {"mean_row": shape_cells, "lambda_1_row": shape_cells}
     probe = report["shape_only_retrieval"]
-    assert set(probe["towers"]) == {evaluate.CAPTION_TOWER, evaluate.BASE_TOWER}
-    for v in probe["towers"].values():
+    assert list(probe["points"]) == [evaluate.BASE_TOWER, evaluate.CAPTION_TOWER, evaluate.ADAPTER_MEAN, evaluate.BRIDGED_MEAN]
+    for v in probe["points"].values():
         assert set(v["shape_only"]) == set(world.SHAPES) and all(0 <= share <= 1 for share in [*v["shape_only"].values(), v["colour_only"]])
     assert "### Where a named shape goes" in report_text
     assert "### Epistemic neighbours (validation split)" in report_text and f"the preset uses k = {sweep['preset_k']}" in report_text
