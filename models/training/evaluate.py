@@ -45,8 +45,8 @@ MEAN_ROW_NAMED = [["colour"], ["shape"], ["colour", "shape"]]
 MEAN_ROW_COLUMNS = 4
 MEAN_ROW_COLOUR_BAR = 0.95
 MEAN_ROW_SEED = 5150
-# Shape-only captions against the test images in the CLIP space itself, before any adapter or decoder: the share of each
-# caption's top test images (by cosine of the raw tower outputs) that show the named shape; colour-only captions beside.
+# Shape-only captions against the test images, at each point of their way to the decoder (each text tower, the adapter's
+# mean, the bridged mean): the share of each caption's top test images that show the named shape; colour-only captions beside.
 PROBE_SEED = 9090
 PROBE_CAPTIONS = 25
 PROBE_TOP = 50
@@ -468,10 +468,9 @@ def _shape_only_retrieval(pipe: ShapesPipeline, base_tower, bridge: Dict, scenes
     images = F.normalize(image_embeds, dim=-1)
     shape_caps = {shape: [world.caption_for(s, ["shape"], rng) for s in scenes if s.shape == shape][:PROBE_CAPTIONS] for shape in world.SHAPES}
     colour_caps = [world.caption_for(s, ["colour"], rng) for s in scenes[: PROBE_CAPTIONS * len(world.SHAPES)]]
-    with torch.no_grad():
-        points = {BASE_TOWER: lambda texts: base_tower.text.embed_trimmed(pipe.tokenizer.encode_batch(texts)), CAPTION_TOWER: pipe.text_embeds}
-        points[ADAPTER_MEAN] = lambda texts: pipe.text_distribution(pipe.text_embeds(texts))[0]
-        points[BRIDGED_MEAN] = lambda texts: pipe.bridge(points[ADAPTER_MEAN](texts), bridge)
+    points = {BASE_TOWER: lambda texts: base_tower.text.embed_trimmed(pipe.tokenizer.encode_batch(texts)), CAPTION_TOWER: pipe.text_embeds}
+    points[ADAPTER_MEAN] = lambda texts: pipe.text_distribution(pipe.text_embeds(texts))[0]
+    points[BRIDGED_MEAN] = lambda texts: pipe.bridge(points[ADAPTER_MEAN](texts), bridge)
 
     @torch.no_grad()
     def top_share(embed, caps) -> float:
@@ -511,6 +510,15 @@ def ood_caption_sets(scenes, count: int, seed: int = OOD_SEED, outside_words: Li
     return {"in_vocabulary": inside, "out_of_vocabulary": outside, "nonsense": nonsense, "repeated_word": repeated}
 
 
+def _aurocs_against_inside(by_set: Dict[str, np.ndarray]) -> Dict[str, float]:
+    """AUROC of each outside set's scores against the in-vocabulary set's, and of all outside sets pooled ("all_outside")."""
+    inside = by_set["in_vocabulary"]
+    outside = [n for n in by_set if n != "in_vocabulary"]
+    result = {n: round(auroc(by_set[n], inside), 4) for n in outside}
+    result["all_outside"] = round(auroc(np.concatenate([by_set[n] for n in outside]), inside), 4)
+    return result
+
+
 def _out_of_distribution(pipe: ShapesPipeline, preset: Path, config, scenes, count: int) -> Dict:
     """Epistemic score, aleatoric uncertainty and the preset's flag on held-out captions inside and outside the world.
 
@@ -532,15 +540,9 @@ def _out_of_distribution(pipe: ShapesPipeline, preset: Path, config, scenes, cou
         vocabulary_flag = [bool(corpus) and ood.outside_vocabulary(t, corpus) for t in texts]
         flagged = [v or e > flag_at for v, e in zip(vocabulary_flag, epistemic)]
         scored[name] = {"epistemic": epistemic, "aleatoric": aleatoric, "flagged": flagged, "examples": texts[:3]}
-    inside = scored["in_vocabulary"]
-    outside_names = [n for n in sets if n != "in_vocabulary"]
-    pooled = {k: np.concatenate([scored[n][k] for n in outside_names]) for k in ("epistemic", "aleatoric")}
     result = {"captions_per_set": count, "seed": OOD_SEED, "neighbours": record["neighbours"], "flag_score": round(float(flag_at), 6), "flag_quantile": record["flagQuantile"],
-              "auroc": {"epistemic": {}, "aleatoric": {}}, "flag_rate": {}, "median_epistemic": {}, "examples": {}}
-    for n in outside_names + ["all_outside"]:
-        source = pooled if n == "all_outside" else scored[n]
-        for score in ("epistemic", "aleatoric"):
-            result["auroc"][score][n] = round(auroc(source[score], inside[score]), 4)
+              "auroc": {score: _aurocs_against_inside({n: v[score] for n, v in scored.items()}) for score in ("epistemic", "aleatoric")},
+              "flag_rate": {}, "median_epistemic": {}, "examples": {}}
     for n, v in scored.items():
         result["flag_rate"][n] = round(float(np.mean(v["flagged"])), 4)
         result["median_epistemic"][n] = round(float(np.median(v["epistemic"])), 6)
@@ -556,14 +558,7 @@ def _neighbour_sweep_validation(pipe: ShapesPipeline, preset: Path, config, val_
     bank = ood.load_bank(preset, record, config["embedding"]["dim"])
     sets = ood_caption_sets(val_scenes, count, VALIDATION_OOD_SEED, VALIDATION_OOD_WORDS)
     scaled = {n: train_adapter.scale_inputs(pipe.text_embeds(texts), pipe.adapter.options.text_scale) for n, texts in sets.items()}
-    outside_names = [n for n in sets if n != "in_vocabulary"]
-    by_k = {}
-    for k in NEIGHBOUR_SWEEP:
-        scored = {n: ood.scores(v, bank, k).numpy() for n, v in scaled.items()}
-        inside = scored["in_vocabulary"]
-        aurocs = {n: round(auroc(scored[n], inside), 4) for n in outside_names}
-        aurocs["all_outside"] = round(auroc(np.concatenate([scored[n] for n in outside_names]), inside), 4)
-        by_k[str(k)] = aurocs
+    by_k = {str(k): _aurocs_against_inside({n: ood.scores(v, bank, k).numpy() for n, v in scaled.items()}) for k in NEIGHBOUR_SWEEP}
     best = max(NEIGHBOUR_SWEEP, key=lambda k: (by_k[str(k)]["all_outside"], -k))
     return {"captions_per_set": count, "seed": VALIDATION_OOD_SEED, "outside_words": VALIDATION_OOD_WORDS, "auroc": by_k,
             "best_k": best, "preset_k": record["neighbours"]}

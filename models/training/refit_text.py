@@ -27,7 +27,7 @@ from typing import Dict
 import torch
 import torch.nn.functional as F
 
-from . import data, train_clip, world
+from . import data, embed, train_clip, world
 
 OUT = "clip_text.pt"
 
@@ -47,9 +47,7 @@ def train(work: Path, steps: int, batch: int = 128, lr: float = 1e-3, seed: int 
     tokenizer = data.load_tokenizer(work)
     scenes = data.load_scenes(work, "train")
     model = train_clip.load(work)
-    with torch.no_grad():
-        pixels = data.load_images(work, "train")
-        images = F.normalize(torch.cat([model.image(pixels[i : i + 500]) for i in range(0, len(pixels), 500)]), dim=-1)
+    images = F.normalize(embed.image_embeds(model, data.load_images(work, "train")), dim=-1)
     scale = model.log_temperature.exp().clamp(max=100).item()
     for p in model.parameters():
         p.requires_grad_(False)
